@@ -1,0 +1,1 @@
+//! Live kernel stack snapshots for lpcheck: a BPF task iterator and its `/proc` fallback.

@@ -1,0 +1,2 @@
+//! lpcheck: safety analyzer and validator for Linux kernel live patches.
+fn main() {}

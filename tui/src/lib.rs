@@ -1,0 +1,1 @@
+//! The `lpcheck tui` view: renders snapshots of livepatch state; performs no syscalls.
