@@ -3,8 +3,11 @@
 //! Nothing here touches the running system: inputs are files and [`kernel::KernelFacts`]
 //! values built by the caller. See `../shared/DESIGN.md` for the data flow.
 
+pub mod callgraph;
+pub mod elf;
 pub mod error;
 pub mod kernel;
+pub mod patch;
 pub mod report;
 
 pub use error::{AnalyzeError, Result};
