@@ -4,10 +4,12 @@
 //! values built by the caller. See `../shared/DESIGN.md` for the data flow.
 
 pub mod callgraph;
+pub mod check;
 pub mod elf;
 pub mod error;
 pub mod kernel;
 pub mod patch;
 pub mod report;
+pub mod rules;
 
 pub use error::{AnalyzeError, Result};
