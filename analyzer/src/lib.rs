@@ -11,5 +11,7 @@ pub mod kernel;
 pub mod patch;
 pub mod report;
 pub mod rules;
+#[cfg(test)]
+pub mod testing;
 
 pub use error::{AnalyzeError, Result};

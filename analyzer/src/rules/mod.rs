@@ -6,5 +6,8 @@ pub mod glob;
 pub mod model;
 pub mod targets;
 
+#[cfg(test)]
+mod tests;
+
 pub use engine::evaluate;
 pub use model::{Check, Rule, RuleSet, WaiverRule};
