@@ -6,6 +6,8 @@ use anyhow::{Context, Result};
 use lpcheck_analyzer::check::{check, CheckOptions, CheckReport};
 use lpcheck_analyzer::kernel::ftrace::FtraceList;
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
+use lpcheck_analyzer::kernel::regions::TextRegion;
+use lpcheck_analyzer::kernel::vmlinux;
 use lpcheck_analyzer::kernel::{Fact, KernelFacts};
 use lpcheck_analyzer::patch::PatchModule;
 use lpcheck_analyzer::report::{human, sarif};
@@ -62,6 +64,9 @@ pub fn rule_set(files: &[impl AsRef<Path>]) -> Result<RuleSet> {
 }
 
 /// Kernel facts: from the files given, or from the running kernel when none is.
+///
+/// With `--vmlinux`, the image supplies what the other files do not: its symbol table (when not
+/// stripped), its `__mcount_loc` call sites, `.init.text` and its release.
 pub fn kernel_facts(args: &KernelArgs) -> Result<KernelFacts> {
     fn not_given<T>(flag: &str) -> Fact<T> {
         Fact::unknown(format!("not given (offline mode; pass {flag})"))
@@ -69,17 +74,49 @@ pub fn kernel_facts(args: &KernelArgs) -> Result<KernelFacts> {
     if !args.is_offline() {
         return Ok(host::running_kernel_facts());
     }
-    let release = match &args.kernel_release {
-        Some(release) => Fact::known(release.clone(), "--kernel-release"),
-        None => not_given("--kernel-release"),
+    let kallsyms = match &args.kallsyms {
+        Some(path) => Some(Kallsyms::from_file(path)?),
+        None => None,
     };
-    let symbols = match &args.kallsyms {
-        Some(path) => Fact::known(Kallsyms::from_file(path)?, path.display().to_string()),
-        None => not_given("--kallsyms or --vmlinux with symbols"),
+    let image = match &args.vmlinux {
+        Some(path) => Some(vmlinux::load(path, kallsyms.as_ref())?),
+        None => None,
     };
-    let ftrace = match &args.ftrace_functions {
-        Some(path) => Fact::known(FtraceList::from_file(path)?, path.display().to_string()),
-        None => not_given("--ftrace-functions or --vmlinux"),
+    let release = match (
+        &args.kernel_release,
+        image.as_ref().and_then(|i| i.release.clone()),
+    ) {
+        (Some(release), _) => Fact::known(release.clone(), "--kernel-release"),
+        (None, Some(release)) => Fact::known(release, "linux_banner in --vmlinux"),
+        (None, None) => not_given("--kernel-release"),
     };
-    Ok(KernelFacts::from_parts(release, symbols, ftrace))
+    let symbols = match (kallsyms, &args.kallsyms, image.as_ref()) {
+        (Some(table), Some(path), _) => Fact::known(table, path.display().to_string()),
+        (_, _, Some(image)) => match &image.symbols {
+            Some(table) => {
+                Fact::known(table.clone(), format!("symtab of {}", image.path.display()))
+            }
+            None => Fact::unknown(format!(
+                "{} is stripped; pass --kallsyms",
+                image.path.display()
+            )),
+        },
+        _ => not_given("--kallsyms or --vmlinux with symbols"),
+    };
+    let ftrace = match (&args.ftrace_functions, image.as_ref()) {
+        (Some(path), _) => Fact::known(FtraceList::from_file(path)?, path.display().to_string()),
+        (None, Some(image)) => match &image.call_sites {
+            Ok(sites) => Fact::known(
+                FtraceList::from_call_sites(sites.iter().copied()),
+                format!("__mcount_loc of {}", image.path.display()),
+            ),
+            Err(reason) => Fact::unknown(format!("{}: {reason}", image.path.display())),
+        },
+        (None, None) => not_given("--ftrace-functions or --vmlinux"),
+    };
+    let mut facts = KernelFacts::from_parts(release, symbols, ftrace);
+    if let Some(range) = image.and_then(|i| i.init_text) {
+        facts.regions.add_if_unknown(TextRegion::Init, range);
+    }
+    Ok(facts)
 }
