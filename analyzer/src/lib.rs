@@ -11,7 +11,7 @@ pub mod kernel;
 pub mod patch;
 pub mod report;
 pub mod rules;
-#[cfg(test)]
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
 pub use error::{AnalyzeError, Result};
