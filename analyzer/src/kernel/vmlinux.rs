@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use object::read::elf::{ElfFile64, FileHeader};
 use object::{elf, Endianness, Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 
-use super::kallsyms::{Kallsyms, KernelObject, KernelSymbol, SymbolClass};
+use super::kallsyms::{Kallsyms, KallsymsBuilder, SymbolClass};
 use crate::error::{AnalyzeError, Result};
 
 /// What a vmlinux image tells.
@@ -84,7 +84,7 @@ pub fn load(path: &Path, kallsyms: Option<&Kallsyms>) -> Result<VmlinuxFacts> {
 }
 
 fn own_symbols(file: &ElfFile64<'_, Endianness>) -> Option<Kallsyms> {
-    let mut symbols: Vec<KernelSymbol> = file
+    let mut symbols: Vec<(&str, u64, SymbolClass, bool)> = file
         .symbols()
         .filter_map(|symbol| {
             let name = symbol.name().ok().filter(|n| !n.is_empty())?;
@@ -100,20 +100,18 @@ fn own_symbols(file: &ElfFile64<'_, Endianness>) -> Option<Kallsyms> {
                 (_, SectionKind::Data) => SymbolClass::Data,
                 _ => SymbolClass::Other,
             };
-            Some(KernelSymbol {
-                name: name.into(),
-                address: symbol.address(),
-                class,
-                global: symbol.is_global(),
-                object: KernelObject::Vmlinux,
-            })
+            Some((name, symbol.address(), class, symbol.is_global()))
         })
         .collect();
     if symbols.is_empty() {
         return None;
     }
-    symbols.sort_by_key(|s| s.address);
-    Some(Kallsyms::from_symbols(symbols))
+    symbols.sort_by_key(|&(_, address, _, _)| address);
+    let mut builder = KallsymsBuilder::with_capacity(symbols.len());
+    for (name, address, class, global) in symbols {
+        builder.push(name, address, class, global, None);
+    }
+    Some(builder.finish())
 }
 
 /// Reads the `__mcount_loc` entries between the markers, shifted into the table's space.
