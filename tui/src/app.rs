@@ -114,9 +114,12 @@ impl App {
         self.stack_scroll = self.stack_scroll.min(self.max_stack_scroll());
 
         let patches = &self.snapshot.patches;
-        self.patch_index = old_patch
-            .and_then(|name| patches.iter().position(|patch| patch.name == name))
-            .unwrap_or_else(|| clamp_index(self.patch_index, patches.len()));
+        let in_transition = self.snapshot.transition.as_ref().map(|t| t.patch.clone());
+        self.patch_index = match old_patch {
+            Some(name) => patches.iter().position(|patch| patch.name == name),
+            None => in_transition.and_then(|name| patches.iter().position(|p| p.name == name)),
+        }
+        .unwrap_or_else(|| clamp_index(self.patch_index, patches.len()));
 
         if self.log_scroll > 0 {
             let appended = self.snapshot.log.len().saturating_sub(old_log_len);
@@ -498,6 +501,15 @@ mod tests {
         next.blockers.remove(0);
         app.on_snapshot(next);
         assert_eq!(app.selected_blocker().map(|t| t.pid), Some(20));
+    }
+
+    #[test]
+    fn the_patch_in_transition_is_selected_first() {
+        let mut app = app_with(applying());
+        assert_eq!(app.selected_patch().map(|p| p.name.as_str()), Some("fix"));
+        press(&mut app, &[Key::BackTab, Key::Up]);
+        app.on_snapshot(applying());
+        assert_eq!(app.selected_patch().map(|p| p.name.as_str()), Some("base"));
     }
 
     #[test]

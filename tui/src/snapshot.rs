@@ -24,6 +24,16 @@ pub struct Snapshot {
     pub outcome: Option<Outcome>,
 }
 
+impl Snapshot {
+    /// True when the banner reports an error: what the snapshot leaves empty is then unknown,
+    /// not absent.
+    pub fn has_error_banner(&self) -> bool {
+        self.banner
+            .as_ref()
+            .is_some_and(|banner| banner.kind == BannerKind::Error)
+    }
+}
+
 /// One loaded livepatch, as `/sys/kernel/livepatch/<name>/` describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Livepatch {

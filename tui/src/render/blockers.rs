@@ -21,6 +21,8 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
     if snapshot.blockers.is_empty() {
         let message = if snapshot.transition.is_some() {
             "no blocking task found"
+        } else if snapshot.has_error_banner() {
+            "unknown: see the error above"
         } else {
             "no transition in progress: nothing to block"
         };

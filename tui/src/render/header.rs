@@ -53,6 +53,9 @@ fn status(snapshot: &Snapshot) -> (String, Style) {
             theme::WARNING,
         );
     }
+    if snapshot.has_error_banner() {
+        return ("livepatch state unavailable".to_string(), theme::ERROR);
+    }
     match snapshot.patches.len() {
         0 => ("idle: no livepatch loaded".to_string(), theme::DIM),
         1 => ("watching 1 livepatch".to_string(), Style::new()),

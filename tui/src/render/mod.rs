@@ -30,6 +30,8 @@ pub const FULL_MIN_HEIGHT: u16 = 17;
 const SIDE_BY_SIDE_STACK_WIDTH: u16 = 110;
 /// Height of the row holding the patches and transition panels.
 const TOP_ROW_HEIGHT: u16 = 7;
+/// Height of the blocking tasks panel when there are few or none (the log gets the rest).
+const MIN_BLOCKERS_HEIGHT: u16 = 5;
 /// Most lines a banner may take.
 const MAX_BANNER_LINES: u16 = 3;
 
@@ -87,28 +89,30 @@ fn render_panels(frame: &mut Frame, body: Rect, app: &App, banner_height: u16, n
     };
     transition::render(frame, transition_area, app);
 
+    let blocker_rows = u16::try_from(app.snapshot().blockers.len()).unwrap_or(u16::MAX);
     if app.stack_shown() && rest.width < SIDE_BY_SIDE_STACK_WIDTH {
-        let wanted = u16::try_from(app.snapshot().blockers.len())
-            .unwrap_or(u16::MAX)
-            .saturating_add(3);
-        let blockers_height = wanted.max(4).min(rest.height / 2);
+        let blockers_height = blocker_rows.saturating_add(3).max(4).min(rest.height / 2);
         let [blockers_area, stack_area] =
             Layout::vertical([Constraint::Length(blockers_height), Constraint::Min(0)]).areas(rest);
         viewport.blockers = blockers::render(frame, blockers_area, app);
         viewport.stack = stack::render(frame, stack_area, app);
-    } else {
-        let log_height = (rest.height * 2 / 5).max(3);
+    } else if app.stack_shown() {
         let [middle, log_area] =
-            Layout::vertical([Constraint::Min(0), Constraint::Length(log_height)]).areas(rest);
-        if app.stack_shown() {
-            let [blockers_area, stack_area] =
-                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
-                    .areas(middle);
-            viewport.blockers = blockers::render(frame, blockers_area, app);
-            viewport.stack = stack::render(frame, stack_area, app);
-        } else {
-            viewport.blockers = blockers::render(frame, middle, app);
-        }
+            Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(rest);
+        let [blockers_area, stack_area] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .areas(middle);
+        viewport.blockers = blockers::render(frame, blockers_area, app);
+        viewport.stack = stack::render(frame, stack_area, app);
+        viewport.log = log::render(frame, log_area, app);
+    } else {
+        let blockers_height = blocker_rows
+            .saturating_add(3)
+            .min(rest.height * 3 / 5)
+            .max(MIN_BLOCKERS_HEIGHT);
+        let [blockers_area, log_area] =
+            Layout::vertical([Constraint::Length(blockers_height), Constraint::Min(0)]).areas(rest);
+        viewport.blockers = blockers::render(frame, blockers_area, app);
         viewport.log = log::render(frame, log_area, app);
     }
     app.record_viewport(viewport);

@@ -16,7 +16,12 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
     let block = theme::panel(format!("Livepatches ({})", patches.len()), focused);
     let rows = usize::from(block.inner(area).height);
     if patches.is_empty() {
-        let empty = Paragraph::new(Span::styled("no livepatch loaded", theme::DIM)).block(block);
+        let message = if app.snapshot().has_error_banner() {
+            "unknown: see the error above"
+        } else {
+            "no livepatch loaded"
+        };
+        let empty = Paragraph::new(Span::styled(message, theme::DIM)).block(block);
         frame.render_widget(empty, area);
         return rows;
     }

@@ -17,7 +17,12 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(block, area);
     let snapshot = app.snapshot();
     let Some(transition) = &snapshot.transition else {
-        let idle = Paragraph::new(Span::styled("no transition in progress", theme::DIM));
+        let message = if snapshot.has_error_banner() {
+            "unknown: see the error above"
+        } else {
+            "no transition in progress"
+        };
+        let idle = Paragraph::new(Span::styled(message, theme::DIM));
         frame.render_widget(idle, inner);
         return;
     };
