@@ -137,6 +137,7 @@ impl App {
 
     /// Applies a key. Returns what the caller must do, if anything: `Quit` for `q` or Ctrl-C,
     /// `Revert` only when the admin confirms the dialog that `r` opens with `y`.
+    #[must_use = "the caller must quit or revert when asked to"]
     pub fn handle_key(&mut self, key: Key) -> Option<Action> {
         if key == Key::Interrupt {
             return Some(Action::Quit);

@@ -32,6 +32,17 @@
 //! - [`App`] holds the view state (selection, focus, stack shown, revert dialog, log scroll) and
 //!   turns [`Key`]s into [`Action`]s.
 //! - [`render`] draws an [`App`] into a ratatui [`Frame`](ratatui::Frame).
+//!
+//! Notes for the caller:
+//! - Draw after every snapshot and every key; ratatui only writes the cells that changed, so
+//!   redrawing does not flicker. Resizes need nothing more than the next draw.
+//! - In raw mode Ctrl-C arrives as a key, not as SIGINT: [`Key::from_crossterm`] maps it to
+//!   [`Key::Interrupt`] and [`App::handle_key`] answers [`Action::Quit`], dialog or not.
+//! - [`Action::Revert`] is only produced after the admin confirmed the dialog; the caller then
+//!   disables the patch and keeps sending snapshots (the dialog closes by itself, and a dialog
+//!   whose patch can no longer be reverted is cancelled by [`App::on_snapshot`]).
+//! - The crate re-exports the [`ratatui`] it was built with (crossterm included as
+//!   `ratatui::crossterm`), so the caller uses matching versions.
 
 mod app;
 mod key;

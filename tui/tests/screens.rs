@@ -355,7 +355,7 @@ fn revert_confirmation_screen() {
 #[test]
 fn stack_screen() {
     let mut app = app_with(in_transition(12));
-    app.handle_key(Key::Enter);
+    assert_eq!(app.handle_key(Key::Enter), None);
     assert!(app.stack_shown());
     assert_screens("stack", &app);
 }
@@ -363,23 +363,23 @@ fn stack_screen() {
 #[test]
 fn stack_of_a_kthread_in_a_module_screen() {
     let mut app = app_with(in_transition(12));
-    app.handle_key(Key::Down);
-    app.handle_key(Key::Char('s'));
+    assert_eq!(app.handle_key(Key::Down), None);
+    assert_eq!(app.handle_key(Key::Char('s')), None);
     insta::assert_snapshot!("stack_kthread_80x24", screen(&app, 80, 24));
 }
 
 #[test]
 fn unavailable_stack_screen() {
     let mut app = app_with(in_transition(12));
-    app.handle_key(Key::End);
-    app.handle_key(Key::Char('s'));
+    assert_eq!(app.handle_key(Key::End), None);
+    assert_eq!(app.handle_key(Key::Char('s')), None);
     insta::assert_snapshot!("stack_unavailable_80x24", screen(&app, 80, 24));
 }
 
 #[test]
 fn notice_screen() {
     let mut app = app_with(idle());
-    app.handle_key(Key::Char('r'));
+    assert_eq!(app.handle_key(Key::Char('r')), None);
     insta::assert_snapshot!("notice_80x24", screen(&app, 80, 24));
 }
 
@@ -400,10 +400,10 @@ fn all_apps() -> Vec<App> {
     ] {
         apps.push(app_with(snapshot.clone()));
         let mut with_stack = app_with(snapshot.clone());
-        with_stack.handle_key(Key::Char('s'));
+        assert_eq!(with_stack.handle_key(Key::Char('s')), None);
         apps.push(with_stack);
         let mut with_dialog = app_with(snapshot);
-        with_dialog.handle_key(Key::Char('r'));
+        assert_eq!(with_dialog.handle_key(Key::Char('r')), None);
         apps.push(with_dialog);
     }
     apps
@@ -465,8 +465,8 @@ fn the_log_shows_its_newest_lines_and_scrolls_back() {
     assert!(following.contains("message number 39"));
     assert!(!following.contains("message number 30"));
 
-    app.handle_key(Key::Tab);
-    app.handle_key(Key::Home);
+    assert_eq!(app.handle_key(Key::Tab), None);
+    assert_eq!(app.handle_key(Key::Home), None);
     let oldest = screen(&app, 80, 24);
     assert!(oldest.contains("message number 0 "));
     assert!(!oldest.contains("message number 39"));
@@ -481,13 +481,13 @@ fn a_long_stack_scrolls_to_its_last_frame() {
         .collect();
     snapshot.blockers[0].stack = TaskStack::Frames(frames);
     let mut app = app_with(snapshot);
-    app.handle_key(Key::Char('s'));
+    assert_eq!(app.handle_key(Key::Char('s')), None);
     let top = screen(&app, 80, 24);
     assert!(top.contains("frame_fn_0+"));
     assert!(!top.contains("frame_fn_29+"));
 
-    app.handle_key(Key::Tab);
-    app.handle_key(Key::End);
+    assert_eq!(app.handle_key(Key::Tab), None);
+    assert_eq!(app.handle_key(Key::End), None);
     let bottom = screen(&app, 80, 24);
     assert!(bottom.contains("> #29 frame_fn_29+0x10/0x40"));
     assert!(bottom.contains("of 30"));
@@ -509,7 +509,7 @@ fn find(buffer: &Buffer, text: &str) -> (u16, u16) {
 #[test]
 fn selection_and_target_frames_are_highlighted() {
     let mut app = app_with(in_transition(12));
-    app.handle_key(Key::Char('s'));
+    assert_eq!(app.handle_key(Key::Char('s')), None);
     let terminal = draw(&app, 80, 24);
     let buffer = terminal.backend().buffer();
 
@@ -527,7 +527,7 @@ fn selection_and_target_frames_are_highlighted() {
 #[test]
 fn the_selection_of_an_unfocused_list_is_bold_not_reversed() {
     let mut app = app_with(in_transition(12));
-    app.handle_key(Key::Tab);
+    assert_eq!(app.handle_key(Key::Tab), None);
     let terminal = draw(&app, 80, 24);
     let buffer = terminal.backend().buffer();
     let selected = buffer[find(buffer, "4242    4240")].modifier;

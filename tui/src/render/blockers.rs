@@ -14,7 +14,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
     let snapshot = app.snapshot();
     let focused = app.focus() == Focus::Blockers;
     let block = theme::panel(
-        format!("Blocking tasks ({})", snapshot.blockers.len()),
+        &format!("Blocking tasks ({})", snapshot.blockers.len()),
         focused,
     );
     let rows = usize::from(block.inner(area).height.saturating_sub(1));

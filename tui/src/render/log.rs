@@ -21,7 +21,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
     } else {
         format!("Log ({})", log.len())
     };
-    let block = theme::panel(title, focused);
+    let block = theme::panel(&title, focused);
     if log.is_empty() {
         let empty = Paragraph::new(Span::styled("no messages yet", theme::DIM));
         frame.render_widget(empty.block(block), area);

@@ -13,7 +13,7 @@ use crate::snapshot::{Livepatch, ObjectState, PatchedFunction, PatchedObject};
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
     let patches = &app.snapshot().patches;
     let focused = app.focus() == Focus::Patches;
-    let block = theme::panel(format!("Livepatches ({})", patches.len()), focused);
+    let block = theme::panel(&format!("Livepatches ({})", patches.len()), focused);
     let rows = usize::from(block.inner(area).height);
     if patches.is_empty() {
         let message = if app.snapshot().has_error_banner() {

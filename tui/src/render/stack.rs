@@ -13,13 +13,13 @@ use crate::snapshot::{FrameLocation, StackFrame, TaskStack};
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
     let focused = app.focus() == Focus::Stack;
     let Some(task) = app.selected_blocker() else {
-        let block = theme::panel("Stack".to_string(), focused);
+        let block = theme::panel("Stack", focused);
         let rows = usize::from(block.inner(area).height);
         let empty = Paragraph::new(Span::styled("no blocking task selected", theme::DIM));
         frame.render_widget(empty.block(block), area);
         return rows;
     };
-    let mut block = theme::panel(format!("Stack of {} {}", task.pid, task.comm), focused);
+    let mut block = theme::panel(&format!("Stack of {} {}", task.pid, task.comm), focused);
     let rows = usize::from(block.inner(area).height);
     let frames = match &task.stack {
         TaskStack::Unavailable { reason } => {

@@ -23,7 +23,7 @@ pub(crate) const TARGET: Style = Style::new().fg(Color::Magenta).add_modifier(Mo
 
 /// A bordered panel titled `title`; the focused panel gets a thick cyan border, visible even
 /// without colours.
-pub(crate) fn panel(title: String, focused: bool) -> Block<'static> {
+pub(crate) fn panel(title: &str, focused: bool) -> Block<'static> {
     let block = Block::bordered().title(format!(" {title} "));
     if focused {
         block

@@ -12,7 +12,7 @@ use crate::snapshot::{TargetState, Transition};
 
 /// Draws the panel.
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let block = theme::panel("Transition".to_string(), false);
+    let block = theme::panel("Transition", false);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let snapshot = app.snapshot();
