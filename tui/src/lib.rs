@@ -39,7 +39,7 @@
 //! - In raw mode Ctrl-C arrives as a key, not as SIGINT: [`Key::from_crossterm`] maps it to
 //!   [`Key::Interrupt`] and [`App::handle_key`] answers [`Action::Quit`], dialog or not.
 //! - [`Action::Revert`] is only produced after the admin confirmed the dialog; the caller then
-//!   disables the patch and keeps sending snapshots (the dialog closes by itself, and a dialog
+//!   disables the patch and keeps sending snapshots (the dialog is already closed; a dialog
 //!   whose patch can no longer be reverted is cancelled by [`App::on_snapshot`]).
 //! - The crate re-exports the [`ratatui`] it was built with (crossterm included as
 //!   `ratatui::crossterm`), so the caller uses matching versions.
