@@ -9,7 +9,7 @@ packages=(
     build-essential gcc-12 make bc flex bison libssl-dev libelf-dev kmod cpio xz-utils zstd
     clang llvm libbpf-dev
     qemu-system-x86 busybox-static
-    tmux python3 ca-certificates curl
+    tmux python3 ca-certificates curl time hyperfine
 )
 
 as_root() {
