@@ -109,7 +109,8 @@ static __always_inline __u32 read_on_cpu(struct task_struct *task)
 /*
  * Copy words that point into kernel text, from the saved stack pointer
  * upwards, until the innermost frame the unwinder reported (everything
- * below it belongs to frames it skipped). Returns how many were kept.
+ * below it belongs to frames it skipped). Returns how many were kept
+ * (also left in rec->nr_candidates).
  */
 static __always_inline __u32 scan_candidates(struct task_struct *task,
 					     struct scratch *s, __u32 nr_frames)
@@ -138,7 +139,14 @@ static __always_inline __u32 scan_candidates(struct task_struct *task,
 		return 0;
 
 	__u64 innermost = nr_frames > 0 ? rec->words[0] : 0;
-	__u32 kept = 0;
+	/*
+	 * The count lives in map memory, read and written through a volatile
+	 * pointer: the verifier then sees an unknown bounded scalar instead of
+	 * an exact value, so its states converge across iterations instead of
+	 * forking on every kept/skipped word (which exceeds its 1M-insn limit).
+	 */
+	volatile __u32 *kept = &rec->nr_candidates;
+	*kept = 0;
 	for (__u32 i = 0; i < MAX_SCAN_WORDS; i++) {
 		if (i >= words)
 			break;
@@ -147,13 +155,14 @@ static __always_inline __u32 scan_candidates(struct task_struct *task,
 			break;
 		if (word < text_start || word >= text_end)
 			continue;
-		__u32 slot = nr_frames + kept;
-		if (kept >= MAX_CANDIDATES || slot >= MAX_FRAMES + MAX_CANDIDATES)
+		__u32 count = *kept;
+		__u32 slot = nr_frames + count;
+		if (count >= MAX_CANDIDATES || slot >= MAX_FRAMES + MAX_CANDIDATES)
 			break;
 		rec->words[slot] = word;
-		kept++;
+		*kept = count + 1;
 	}
-	return kept;
+	return *kept;
 }
 
 SEC("iter/task")
@@ -195,7 +204,8 @@ int dump_task_stacks(struct bpf_iter__task *ctx)
 	rec->nr_frames = nr_frames;
 	rec->nr_candidates = nr_candidates;
 
-	__u32 nr_words = nr_frames + nr_candidates;
+	/* 64-bit, so the bound check and the length use the same register. */
+	__u64 nr_words = (__u64)nr_frames + nr_candidates;
 	if (nr_words > MAX_FRAMES + MAX_CANDIDATES)
 		nr_words = MAX_FRAMES + MAX_CANDIDATES;
 	bpf_seq_write(seq, rec, TASK_RECORD_HEADER_SIZE + nr_words * sizeof(__u64));

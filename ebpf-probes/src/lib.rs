@@ -11,7 +11,7 @@ pub mod task;
 
 pub use bpf::{BpfError, BpfStackSource, KernelTextRange, ScanRequest};
 pub use procfs::{ProcError, ProcFs};
-pub use snapshot::{CandidateScan, SourceLimit, StackSnapshot, StackSource};
+pub use snapshot::{CandidateScan, Completeness, SourceLimit, StackSnapshot, StackSource};
 pub use task::{Frame, KernelStack, SymbolOffset, TaskStack, TaskState};
 
 /// Takes snapshots from BPF when it loads, from `/proc` otherwise.

@@ -27,14 +27,22 @@ pub enum ProcError {
         #[source]
         source: io::Error,
     },
-    /// A stat file could not be read (other than because its thread exited).
+    /// A stat or status file could not be read (other than because its thread exited).
     #[error("cannot read {path}")]
     Read {
-        /// The stat file.
+        /// The file.
         path: PathBuf,
         /// The I/O error.
         #[source]
         source: io::Error,
+    },
+    /// A status file lacks a needed line.
+    #[error("{path}: {what}")]
+    Status {
+        /// The status file.
+        path: PathBuf,
+        /// What is missing.
+        what: &'static str,
     },
     /// A stat file does not have the expected fields.
     #[error("{path}: malformed stat line: {what}")]
@@ -75,34 +83,62 @@ impl ProcFs {
     /// Reads every thread's state and stack. `bpf_unavailable` says why BPF was not used.
     pub fn snapshot(&self, bpf_unavailable: Option<String>) -> Result<StackSnapshot, ProcError> {
         let mut tasks = Vec::new();
-        let mut text = String::with_capacity(4096);
-        let tgids = list_ids(&self.root).map_err(|source| ProcError::List {
-            path: self.root.clone(),
-            source,
-        })?;
-        for tgid in tgids {
-            let task_dir = self.root.join(tgid.to_string()).join("task");
-            let tids = match list_ids(&task_dir) {
-                Ok(tids) => tids,
-                Err(error) if vanished(&error) => continue,
-                Err(source) => {
-                    return Err(ProcError::List {
-                        path: task_dir,
-                        source,
-                    })
-                }
-            };
-            for tid in tids {
-                let dir = task_dir.join(tid.to_string());
-                if let Some(task) = read_task(&dir, tid, tgid, &mut text)? {
-                    tasks.push(task);
-                }
-            }
+        for tgid in self.tgids()? {
+            self.read_process(tgid, &mut tasks)?;
         }
         Ok(StackSnapshot {
             source: StackSource::ProcFs { bpf_unavailable },
             tasks,
         })
+    }
+
+    /// The ids of all processes (thread groups).
+    pub fn tgids(&self) -> Result<Vec<u32>, ProcError> {
+        list_ids(&self.root).map_err(|source| ProcError::List {
+            path: self.root.clone(),
+            source,
+        })
+    }
+
+    /// Appends the threads of process `tgid` to `tasks`; none when it has exited.
+    pub fn read_process(&self, tgid: u32, tasks: &mut Vec<TaskStack>) -> Result<(), ProcError> {
+        let task_dir = self.root.join(tgid.to_string()).join("task");
+        let tids = match list_ids(&task_dir) {
+            Ok(tids) => tids,
+            Err(error) if vanished(&error) => return Ok(()),
+            Err(source) => {
+                return Err(ProcError::List {
+                    path: task_dir,
+                    source,
+                })
+            }
+        };
+        let mut text = String::with_capacity(4096);
+        for tid in tids {
+            let dir = task_dir.join(tid.to_string());
+            if let Some(task) = read_task(&dir, tid, tgid, &mut text)? {
+                tasks.push(task);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this proc filesystem's pids are the kernel's global pids: the reader is in the
+    /// initial pid namespace (its `NSpid` line has a single entry).
+    pub fn shows_global_pids(&self) -> Result<bool, ProcError> {
+        let path = self.root.join("self/status");
+        let status = fs::read_to_string(&path).map_err(|source| ProcError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let nspid = status
+            .lines()
+            .find_map(|line| line.strip_prefix("NSpid:"))
+            .ok_or(ProcError::Status {
+                path,
+                what: "no NSpid line",
+            })?;
+        Ok(nspid.split_ascii_whitespace().count() == 1)
     }
 }
 

@@ -29,6 +29,8 @@ pub enum StackSource {
     BpfTaskIter {
         /// Whether hidden frames were looked for in the raw stack.
         candidate_scan: CandidateScan,
+        /// Whether the iterator's processes were checked against `/proc`'s.
+        completeness: Completeness,
     },
     /// `/proc/*/task/*/stack` and `/proc/*/task/*/stat`.
     ProcFs {
@@ -52,6 +54,23 @@ pub enum CandidateScan {
     },
 }
 
+/// The task iterator can skip processes (observed: pid 1 and its threads on some hosts), so
+/// after each run its process ids are compared with `/proc`'s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Completeness {
+    /// Compared; the processes the iterator did not return were read from `/proc` instead.
+    Checked {
+        /// Process ids read from `/proc` because the iterator skipped them.
+        read_from_proc: Vec<u32>,
+    },
+    /// Not compared, and why (e.g. the reader is in a child pid namespace, where `/proc` pids
+    /// differ from the iterator's global ones).
+    Unchecked {
+        /// Why.
+        reason: String,
+    },
+}
+
 /// Something a stack source cannot see or guarantee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum SourceLimit {
@@ -69,6 +88,10 @@ pub enum SourceLimit {
     ReadsArePerThreadAndRacy,
     /// The stack of a thread running on another CPU is a best-effort walk of a moving stack.
     RunningThreadsUnreliable,
+    /// Some processes the iterator skipped were read from `/proc`, with that source's limits.
+    SomeProcessesFromProc,
+    /// Processes the iterator skipped, if any, are missing from the snapshot.
+    IteratorMayMissProcesses,
     /// Thread and process ids are the kernel's global (initial namespace) ids.
     GlobalPids,
     /// Thread and process ids are those of the reader's pid namespace.
@@ -80,9 +103,21 @@ impl StackSource {
     pub fn limits(&self) -> Vec<SourceLimit> {
         let mut limits = vec![SourceLimit::HidesSchedulerFrames];
         match self {
-            Self::BpfTaskIter { candidate_scan } => {
+            Self::BpfTaskIter {
+                candidate_scan,
+                completeness,
+            } => {
                 if matches!(candidate_scan, CandidateScan::Enabled { .. }) {
                     limits.push(SourceLimit::CandidatesUnverified);
+                }
+                match completeness {
+                    Completeness::Checked { read_from_proc } if read_from_proc.is_empty() => {}
+                    Completeness::Checked { .. } => {
+                        limits.push(SourceLimit::SomeProcessesFromProc);
+                    }
+                    Completeness::Unchecked { .. } => {
+                        limits.push(SourceLimit::IteratorMayMissProcesses);
+                    }
                 }
                 limits.push(SourceLimit::DepthLimit(crate::bpf::MAX_FRAMES));
                 limits.push(SourceLimit::RunningThreadsUnreliable);
@@ -133,6 +168,14 @@ impl fmt::Display for SourceLimit {
             Self::RunningThreadsUnreliable => {
                 f.write_str("the stack of a thread running on another CPU is a best-effort walk")
             }
+            Self::SomeProcessesFromProc => f.write_str(
+                "processes the BPF iterator skipped were read from /proc: their frames have \
+                 names but no addresses, and no candidates",
+            ),
+            Self::IteratorMayMissProcesses => f.write_str(
+                "the BPF iterator's process list could not be checked against /proc: processes \
+                 it skipped are missing",
+            ),
             Self::GlobalPids => f.write_str("pids are the kernel's global pids"),
             Self::NamespacePids => f.write_str("pids are those of the reader's pid namespace"),
         }
@@ -157,13 +200,18 @@ mod tests {
 
     #[test]
     fn bpf_candidates_are_flagged_unverified_only_when_scanned() {
+        let complete = Completeness::Checked {
+            read_from_proc: Vec::new(),
+        };
         let scanned = StackSource::BpfTaskIter {
             candidate_scan: CandidateScan::Enabled { words: 256 },
+            completeness: complete.clone(),
         };
         let unscanned = StackSource::BpfTaskIter {
             candidate_scan: CandidateScan::Disabled {
                 reason: "not requested".to_owned(),
             },
+            completeness: complete,
         };
         assert!(scanned
             .limits()
@@ -172,5 +220,28 @@ mod tests {
             .limits()
             .contains(&SourceLimit::CandidatesUnverified));
         assert!(unscanned.limits().contains(&SourceLimit::DepthLimit(64)));
+        assert!(!scanned
+            .limits()
+            .contains(&SourceLimit::SomeProcessesFromProc));
+    }
+
+    #[test]
+    fn bpf_completeness_gaps_are_limits() {
+        let source = |completeness| StackSource::BpfTaskIter {
+            candidate_scan: CandidateScan::Enabled { words: 256 },
+            completeness,
+        };
+        let patched = source(Completeness::Checked {
+            read_from_proc: vec![1],
+        });
+        let unchecked = source(Completeness::Unchecked {
+            reason: "child pid namespace".to_owned(),
+        });
+        assert!(patched
+            .limits()
+            .contains(&SourceLimit::SomeProcessesFromProc));
+        assert!(unchecked
+            .limits()
+            .contains(&SourceLimit::IteratorMayMissProcesses));
     }
 }

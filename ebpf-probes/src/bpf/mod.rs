@@ -9,6 +9,7 @@
 mod record;
 mod text_range;
 
+use std::collections::HashSet;
 use std::error::Error as _;
 use std::io::{self, Read};
 
@@ -21,7 +22,9 @@ pub use record::RecordError;
 pub(crate) use record::MAX_FRAMES;
 pub use text_range::{KernelTextRange, TextRangeError};
 
-use crate::snapshot::{CandidateScan, StackSnapshot, StackSource};
+use crate::procfs::{ProcError, ProcFs};
+use crate::snapshot::{CandidateScan, Completeness, StackSnapshot, StackSource};
+use crate::task::TaskStack;
 use record::{parse_records, MAX_SCAN_WORDS};
 
 /// Name of the iterator function in the BPF object.
@@ -74,6 +77,9 @@ pub enum BpfError {
     /// The output does not follow the record layout.
     #[error("bad task iterator output")]
     Record(#[from] RecordError),
+    /// Checking the iterator's processes against `/proc` failed.
+    #[error("cannot check the task iterator against /proc")]
+    CrossCheck(#[from] ProcError),
 }
 
 impl BpfError {
@@ -109,6 +115,8 @@ pub enum ScanRequest {
 pub struct BpfStackSource {
     ebpf: Ebpf,
     candidate_scan: CandidateScan,
+    /// `/proc`, to check each run against, or why it cannot be.
+    cross_check: Result<ProcFs, String>,
     buffer: Vec<u8>,
 }
 
@@ -145,14 +153,22 @@ impl BpfStackSource {
         iter_program(&mut ebpf)?
             .load("task", &btf)
             .map_err(BpfError::Program)?;
+        let proc = ProcFs::default();
+        let cross_check = match proc.shows_global_pids() {
+            Ok(true) => Ok(proc),
+            Ok(false) => Err("the reader is in a child pid namespace".to_owned()),
+            Err(error) => Err(error.to_string()),
+        };
         Ok(Self {
             ebpf,
             candidate_scan,
+            cross_check,
             buffer: Vec::with_capacity(READ_BUFFER),
         })
     }
 
-    /// Runs the iterator once over all threads and parses its output.
+    /// Runs the iterator once over all threads and parses its output; then reads from `/proc`
+    /// any process `/proc` lists that the iterator did not return.
     pub fn snapshot(&mut self) -> Result<StackSnapshot, BpfError> {
         let program = iter_program(&mut self.ebpf)?;
         let link_id = program.attach().map_err(BpfError::Program)?;
@@ -160,13 +176,36 @@ impl BpfStackSource {
         let mut file = link.into_file().map_err(BpfError::Link)?;
         self.buffer.clear();
         file.read_to_end(&mut self.buffer).map_err(BpfError::Read)?;
+        let mut tasks = parse_records(&self.buffer)?;
+        let completeness = match &self.cross_check {
+            Ok(proc) => Completeness::Checked {
+                read_from_proc: add_skipped_processes(proc, &mut tasks)?,
+            },
+            Err(reason) => Completeness::Unchecked {
+                reason: reason.clone(),
+            },
+        };
         Ok(StackSnapshot {
             source: StackSource::BpfTaskIter {
                 candidate_scan: self.candidate_scan.clone(),
+                completeness,
             },
-            tasks: parse_records(&self.buffer)?,
+            tasks,
         })
     }
+}
+
+/// Reads from `proc` the processes it lists that `tasks` lacks; returns their ids.
+fn add_skipped_processes(proc: &ProcFs, tasks: &mut Vec<TaskStack>) -> Result<Vec<u32>, ProcError> {
+    let seen: HashSet<u32> = tasks.iter().map(|task| task.tgid).collect();
+    let mut skipped = Vec::new();
+    for tgid in proc.tgids()? {
+        if !seen.contains(&tgid) {
+            proc.read_process(tgid, tasks)?;
+            skipped.push(tgid);
+        }
+    }
+    Ok(skipped)
 }
 
 fn iter_program(ebpf: &mut Ebpf) -> Result<&mut Iter, BpfError> {
@@ -179,6 +218,44 @@ fn iter_program(ebpf: &mut Ebpf) -> Result<&mut Iter, BpfError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::{KernelStack, TaskState};
+
+    fn stub_task(pid: u32, tgid: u32) -> TaskStack {
+        TaskStack {
+            pid,
+            tgid,
+            comm: "seen".to_owned(),
+            state: TaskState::Interruptible,
+            is_kthread: false,
+            on_cpu: Some(false),
+            stack: KernelStack::Frames {
+                frames: Vec::new(),
+                depth_limit_reached: false,
+            },
+            candidates: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn processes_the_iterator_skipped_are_read_from_proc() {
+        let root = tempfile::tempdir().unwrap();
+        for (tgid, tid) in [(1, 1), (1, 59), (100, 100)] {
+            let dir = root.path().join(format!("{tgid}/task/{tid}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("stat"), format!("{tid} (init) S 0 1 1 0 -1 256 0")).unwrap();
+            std::fs::write(dir.join("stack"), "[<0>] do_epoll_wait+0x1/0x2\n").unwrap();
+        }
+        let mut tasks = vec![stub_task(100, 100)];
+        let skipped = add_skipped_processes(&ProcFs::at(root.path()), &mut tasks).unwrap();
+        assert_eq!(skipped, [1]);
+        let mut pids: Vec<u32> = tasks.iter().map(|task| task.pid).collect();
+        pids.sort_unstable();
+        assert_eq!(pids, [1, 59, 100]);
+        assert!(tasks
+            .iter()
+            .filter(|task| task.tgid == 1)
+            .all(|task| task.comm == "init"));
+    }
 
     #[test]
     fn reason_joins_causes_once() {

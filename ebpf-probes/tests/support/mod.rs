@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests.
+
+pub mod kallsyms;
+pub mod pipe_reader;
+pub mod sleepers;
