@@ -4,12 +4,14 @@
 mod support;
 
 use std::collections::HashMap;
+use std::path::Path;
+
+use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 
 use lpcheck_ebpf::{
     BpfError, BpfStackSource, CandidateScan, Completeness, Frame, KernelStack, ProcFs, ScanRequest,
     StackSampler, StackSnapshot, StackSource, TaskStack, TaskState,
 };
-use support::kallsyms::Symbolizer;
 use support::pipe_reader::PipeReader;
 use support::sleepers::{spawn_nanosleeper, wait_until_sleeping};
 
@@ -52,7 +54,7 @@ fn task(snapshot: &StackSnapshot, tid: u32) -> &TaskStack {
 }
 
 /// Function names of a task's frames, symbolizing addresses with kallsyms.
-fn frame_names(task: &TaskStack, symbols: &Symbolizer) -> Vec<String> {
+fn frame_names(task: &TaskStack, symbols: &Kallsyms) -> Vec<String> {
     assert!(
         matches!(task.stack, KernelStack::Frames { .. }),
         "stack of {} unavailable: {:?}",
@@ -62,7 +64,7 @@ fn frame_names(task: &TaskStack, symbols: &Symbolizer) -> Vec<String> {
     task.frames()
         .iter()
         .map(|frame| match frame {
-            Frame::Address(address) => symbols.name(*address).unwrap_or("?").to_owned(),
+            Frame::Address(address) => function(symbols, *address).to_owned(),
             Frame::Symbol(symbol) => symbol.name.clone(),
         })
         .collect()
@@ -78,7 +80,7 @@ fn assert_has_any(names: &[String], wanted: &[&str], what: &str) {
 /// Checks the sleeping threads in `snapshot`; returns their frame names for further checks.
 fn check_sleepers(
     snapshot: &StackSnapshot,
-    symbols: &Symbolizer,
+    symbols: &Kallsyms,
     nanosleeper: u32,
     pipe_reader: u32,
 ) -> (Vec<String>, Vec<String>) {
@@ -108,12 +110,21 @@ fn check_sleepers(
     (sleep_frames, read_frames)
 }
 
-fn symbolizer() -> Option<Symbolizer> {
-    let symbols = Symbolizer::from_proc();
-    if symbols.is_none() {
+/// The kernel's symbol table, or `None` (with the reason printed) when addresses are hidden.
+fn symbolizer() -> Option<Kallsyms> {
+    let symbols = Kallsyms::from_file(Path::new("/proc/kallsyms")).expect("read /proc/kallsyms");
+    if symbols.addresses_hidden() {
         eprintln!("skipped: /proc/kallsyms addresses are hidden");
+        return None;
     }
+    Some(symbols)
+}
+
+/// The name of the function holding `address`, or `?`.
+fn function(symbols: &Kallsyms, address: u64) -> &str {
     symbols
+        .symbolize(address)
+        .map_or("?", |hit| &*hit.symbol.name)
 }
 
 #[test]
@@ -142,7 +153,7 @@ fn bpf_snapshot_finds_threads_in_nanosleep_and_pipe_read() {
     let candidates: Vec<&str> = sleeper
         .candidates
         .iter()
-        .map(|&address| symbols.name(address).unwrap_or("?"))
+        .map(|&address| function(&symbols, address))
         .collect();
     assert!(
         !sleep_frames.iter().any(|name| name == "schedule"),

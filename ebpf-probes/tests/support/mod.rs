@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests.
 
-pub mod kallsyms;
 pub mod pipe_reader;
 pub mod sleepers;
