@@ -120,10 +120,13 @@ impl CallGraph {
                 section: section_name,
             },
         });
-        let Some(code) = elf.bytes_at(section, function.offset, function.size as usize) else {
+        let Ok(size) = usize::try_from(function.size) else {
             return;
         };
-        let range = function.offset..function.offset + function.size;
+        let Some(code) = elf.bytes_at(section, function.offset, size) else {
+            return;
+        };
+        let range = function.offset..function.offset.saturating_add(function.size);
         let mut decoder = Decoder::with_ip(64, code, function.offset, DecoderOptions::NONE);
         let mut instruction = Instruction::default();
         let mut edges: BTreeMap<Node, EdgeKind> = BTreeMap::new();

@@ -307,7 +307,7 @@ impl<'data> ElfObject<'data> {
         self.symbols_in(section)
             .iter()
             .rev()
-            .find(|s| s.offset <= offset && offset < s.offset + s.size.max(1))
+            .find(|s| s.offset <= offset && offset - s.offset < s.size.max(1))
     }
 
     /// `len` bytes at `offset` of `section`, if the section has them.

@@ -122,9 +122,7 @@ fn symbolizer() -> Option<Kallsyms> {
 
 /// The name of the function holding `address`, or `?`.
 fn function(symbols: &Kallsyms, address: u64) -> &str {
-    symbols
-        .symbolize(address)
-        .map_or("?", |hit| &*hit.symbol.name)
+    symbols.symbolize(address).map_or("?", |hit| hit.name)
 }
 
 #[test]

@@ -59,7 +59,8 @@ fn read_patch(
     section: SectionIndex,
     offset: u64,
 ) -> Result<Option<FoundPatch>> {
-    let Some((objs_section, objs_offset)) = elf.local_pointer_at(section, offset + PATCH_OBJS)
+    let Some((objs_section, objs_offset)) =
+        elf.local_pointer_at(section, offset.wrapping_add(PATCH_OBJS))
     else {
         return Ok(None);
     };
@@ -72,11 +73,11 @@ fn read_patch(
     }
     let replace = layout
         .patch_replace
-        .and_then(|field| elf.u8_at(section, offset + field))
+        .and_then(|field| elf.u8_at(section, offset.wrapping_add(field)))
         .map(|byte| byte != 0);
     let states = match layout
         .patch_states
-        .and_then(|field| elf.local_pointer_at(section, offset + field))
+        .and_then(|field| elf.local_pointer_at(section, offset.wrapping_add(field)))
     {
         Some((states_section, states_offset)) => {
             read_states(elf, layout, states_section, states_offset)
@@ -100,9 +101,9 @@ fn read_objects(
     check_array_size(elf, section, base, layout.object_size, "klp_object", layout)?;
     let mut objects = Vec::new();
     for index in 0..MAX_ELEMENTS {
-        let element = base + index * layout.object_size;
+        let element = base.wrapping_add(index.wrapping_mul(layout.object_size));
         let Some((funcs_section, funcs_offset)) =
-            elf.local_pointer_at(section, element + OBJECT_FUNCS)
+            elf.local_pointer_at(section, element.wrapping_add(OBJECT_FUNCS))
         else {
             break;
         };
@@ -110,7 +111,7 @@ fn read_objects(
         let functions = read_functions(elf, layout, funcs_section, funcs_offset)?;
         let callbacks = layout
             .object_callbacks
-            .map(|field| read_callbacks(elf, section, element + field))
+            .map(|field| read_callbacks(elf, section, element.wrapping_add(field)))
             .unwrap_or_default();
         objects.push(PatchedObject {
             object: KernelObject::from_module_name(name.as_deref()),
@@ -130,16 +131,16 @@ fn read_functions(
     check_array_size(elf, section, base, layout.func_size, "klp_func", layout)?;
     let mut functions = Vec::new();
     for index in 0..MAX_ELEMENTS {
-        let element = base + index * layout.func_size;
+        let element = base.wrapping_add(index.wrapping_mul(layout.func_size));
         let Some(old_name) = elf.string_pointer_at(section, element) else {
             break;
         };
         functions.push(PatchedFunction {
             old_name,
             old_sympos: elf
-                .u64_at(section, element + layout.func_sympos)
+                .u64_at(section, element.wrapping_add(layout.func_sympos))
                 .unwrap_or(0),
-            new_func: elf.function_pointer_at(section, element + FUNC_NEW_FUNC),
+            new_func: elf.function_pointer_at(section, element.wrapping_add(FUNC_NEW_FUNC)),
             place: place(elf, section, element),
         });
     }
@@ -149,7 +150,7 @@ fn read_functions(
 /// Reads four consecutive callback pointers (`pre_patch`, `post_patch`, `pre_unpatch`,
 /// `post_unpatch`) starting at `offset`.
 pub(crate) fn read_callbacks(elf: &ElfObject<'_>, section: SectionIndex, offset: u64) -> Callbacks {
-    let at = |i: u64| elf.function_pointer_at(section, offset + 8 * i);
+    let at = |i: u64| elf.function_pointer_at(section, offset.wrapping_add(8 * i));
     Callbacks {
         pre_patch: at(0),
         post_patch: at(1),
@@ -165,10 +166,12 @@ fn read_states(
     base: u64,
 ) -> Vec<KlpState> {
     (0..MAX_ELEMENTS)
-        .map(|index| base + index * layout.state_size)
+        .map(|index| base.wrapping_add(index.wrapping_mul(layout.state_size)))
         .map_while(|element| {
             let id = elf.u64_at(section, element).filter(|&id| id != 0)?;
-            let version = elf.u32_at(section, element + STATE_VERSION).unwrap_or(0);
+            let version = elf
+                .u32_at(section, element.wrapping_add(STATE_VERSION))
+                .unwrap_or(0);
             Some(KlpState { id, version })
         })
         .collect()
@@ -181,7 +184,7 @@ pub(crate) fn place(elf: &ElfObject<'_>, section: SectionIndex, offset: u64) -> 
         offset,
         symbol: elf
             .symbol_covering(section, offset)
-            .map(|s| match offset - s.offset {
+            .map(|s| match offset.wrapping_sub(s.offset) {
                 0 => s.name.clone(),
                 delta => format!("{}+{delta:#x}", s.name),
             }),

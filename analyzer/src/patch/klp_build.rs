@@ -49,7 +49,7 @@ pub fn read(elf: &ElfObject<'_>) -> Result<Option<FoundPatch>> {
                 )
             })?;
         let functions = (0..u64::from(count))
-            .map(|i| base + i * FUNC_SIZE)
+            .map(|i| base.wrapping_add(i * FUNC_SIZE))
             .map(|element| {
                 let old_name = elf.string_pointer_at(funcs, element).ok_or_else(|| {
                     AnalyzeError::malformed(
@@ -62,8 +62,10 @@ pub fn read(elf: &ElfObject<'_>) -> Result<Option<FoundPatch>> {
                 })?;
                 Ok(PatchedFunction {
                     old_name,
-                    old_sympos: elf.u64_at(funcs, element + FUNC_SYMPOS).unwrap_or(0),
-                    new_func: elf.function_pointer_at(funcs, element + 8),
+                    old_sympos: elf
+                        .u64_at(funcs, element.wrapping_add(FUNC_SYMPOS))
+                        .unwrap_or(0),
+                    new_func: elf.function_pointer_at(funcs, element.wrapping_add(8)),
                     place: place(elf, funcs, element),
                 })
             })

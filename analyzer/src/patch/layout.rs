@@ -78,11 +78,14 @@ impl KlpLayout {
         let func = structs.get("klp_func")?;
         let obj = structs.get("klp_object")?;
         let patch = structs.get("klp_patch")?;
+        if func.size == 0 || obj.size == 0 {
+            return None;
+        }
         Some(Self {
             source: LayoutSource::Dwarf,
             func_size: func.size,
             object_size: obj.size,
-            state_size: structs.get("klp_state").map_or(24, |s| s.size),
+            state_size: structs.get("klp_state").map_or(24, |s| s.size).max(1),
             func_sympos: func.member("old_sympos")?,
             object_callbacks: obj.member("callbacks"),
             patch_states: patch.member("states"),
@@ -226,12 +229,18 @@ fn relocated_section<'data>(object: &ElfObject<'data>, name: &str) -> Cow<'data,
         let bytes = data.to_mut();
         match r_type {
             elf::R_X86_64_32 => {
-                if let Some(place) = bytes.get_mut(start..start + 4) {
+                if let Some(place) = start
+                    .checked_add(4)
+                    .and_then(|end| bytes.get_mut(start..end))
+                {
                     place.copy_from_slice(&(value as u32).to_le_bytes());
                 }
             }
             elf::R_X86_64_64 => {
-                if let Some(place) = bytes.get_mut(start..start + 8) {
+                if let Some(place) = start
+                    .checked_add(8)
+                    .and_then(|end| bytes.get_mut(start..end))
+                {
                     place.copy_from_slice(&value.to_le_bytes());
                 }
             }
