@@ -106,64 +106,52 @@ fn fill(template: &str, vars: &BTreeMap<&'static str, String>) -> String {
 
 fn run_check(check: &Check, inputs: &Inputs<'_>) -> Vec<Match> {
     match check {
-        Check::TargetName { names } => target_matches(inputs, |target| {
+        Check::TargetName { names } => target_matches(inputs, |target, found| {
             let pattern = names
                 .iter()
                 .find(|p| glob::matches(p, &target.function.old_name))?;
-            Some(vec![format!(
+            Some(found.evidence(format!(
                 "`{}` matches `{pattern}`",
                 target.function.old_name
-            )])
+            )))
         }),
-        Check::TargetRegion { regions } => target_matches(inputs, |target| {
+        Check::TargetRegion { regions } => target_matches(inputs, |target, found| {
             let TargetResolution::Resolved(located) = &target.resolution else {
                 return None;
             };
             let region = located.region.filter(|r| regions.contains(r))?;
-            Some(vec![format!(
+            Some(found.var("region", region).evidence(format!(
                 "`{}` is at {} in {region}",
                 target.function.old_name,
                 hex(located.address)
-            )])
-        })
-        .into_iter()
-        .map(|m| {
-            let region = region_of_match(inputs, &m);
-            m.var("region", region)
-        })
-        .collect(),
-        Check::TargetMissing => target_matches(inputs, |target| {
+            )))
+        }),
+        Check::TargetMissing => target_matches(inputs, |target, found| {
             (target.resolution == TargetResolution::Missing).then(|| {
-                vec![format!(
+                found.evidence(format!(
                     "no symbol `{}` in {}'s symbol table",
                     target.function.old_name, target.object
-                )]
+                ))
             })
         }),
-        Check::TargetObjectAbsent => target_matches(inputs, |target| {
+        Check::TargetObjectAbsent => target_matches(inputs, |target, found| {
             (target.resolution == TargetResolution::ObjectAbsent).then(|| {
-                vec![format!(
+                found.evidence(format!(
                     "the symbol table lists no symbol of module `{}`",
                     target.object
-                )]
+                ))
             })
         }),
         Check::TargetAmbiguous => ambiguous(inputs),
-        Check::TargetSymposInvalid => inputs
-            .targets
-            .iter()
-            .filter_map(|target| match target.resolution {
-                TargetResolution::SymposInvalid { count } => Some(
-                    target_match(inputs, target)
-                        .var("count", count)
-                        .evidence(format!(
-                            "old_sympos {} > {count} symbol(s) named `{}`",
-                            target.function.old_sympos, target.function.old_name
-                        )),
-                ),
-                _ => None,
-            })
-            .collect(),
+        Check::TargetSymposInvalid => target_matches(inputs, |target, found| {
+            let TargetResolution::SymposInvalid { count } = target.resolution else {
+                return None;
+            };
+            Some(found.var("count", count).evidence(format!(
+                "old_sympos {} > {count} symbol(s) named `{}`",
+                target.function.old_sympos, target.function.old_name
+            )))
+        }),
         Check::TargetNotFtraceable => not_ftraceable(inputs),
         Check::KlpSymbolUnresolvable => klp_symbols(inputs),
         Check::NewCodeCallsRegion { regions } => new_code_calls(inputs, regions),
@@ -195,32 +183,15 @@ fn hex(address: Option<u64>) -> String {
     address.map_or_else(|| "an unknown address".to_string(), |a| format!("{a:#x}"))
 }
 
-fn region_of_match(inputs: &Inputs<'_>, found: &Match) -> String {
-    inputs
-        .targets
-        .iter()
-        .find(|t| Some(t.label()) == found.target)
-        .and_then(|t| match &t.resolution {
-            TargetResolution::Resolved(located) => located.region,
-            _ => None,
-        })
-        .map_or_else(String::new, |r| r.to_string())
-}
-
-/// One match per target for which `evidence` returns lines.
+/// One match per target for which `matcher` turns the target's base match into a finding.
 fn target_matches(
     inputs: &Inputs<'_>,
-    evidence: impl Fn(&Target<'_>) -> Option<Vec<String>>,
+    matcher: impl Fn(&Target<'_>, Match) -> Option<Match>,
 ) -> Vec<Match> {
     inputs
         .targets
         .iter()
-        .filter_map(|target| {
-            let lines = evidence(target)?;
-            let mut found = target_match(inputs, target);
-            found.evidence.extend(lines);
-            Some(found)
-        })
+        .filter_map(|target| matcher(target, target_match(inputs, target)))
         .collect()
 }
 
@@ -260,25 +231,21 @@ fn module_match(hit: bool, evidence: impl Fn() -> String, inputs: &Inputs<'_>) -
 }
 
 fn ambiguous(inputs: &Inputs<'_>) -> Vec<Match> {
-    inputs
-        .targets
-        .iter()
-        .filter_map(|target| {
-            let TargetResolution::Ambiguous(addresses) = &target.resolution else {
-                return None;
-            };
-            let mut found = target_match(inputs, target).var("count", addresses.len());
-            for (position, address) in addresses.iter().enumerate() {
-                found = found.evidence(format!(
-                    "old_sympos {} = {} at {address:#x}{}",
-                    position + 1,
-                    target.function.old_name,
-                    describe_address(inputs.facts, *address)
-                ));
-            }
-            Some(found)
-        })
-        .collect()
+    target_matches(inputs, |target, found| {
+        let TargetResolution::Ambiguous(addresses) = &target.resolution else {
+            return None;
+        };
+        let mut found = found.var("count", addresses.len());
+        for (position, address) in addresses.iter().enumerate() {
+            found = found.evidence(format!(
+                "old_sympos {} = {} at {address:#x}{}",
+                position + 1,
+                target.function.old_name,
+                describe_address(inputs.facts, *address)
+            ));
+        }
+        Some(found)
+    })
 }
 
 /// Extra words about an address: its region and whether ftrace can hook it.
@@ -311,7 +278,7 @@ const EXPLAINED_REGIONS: [TextRegion; 6] = [
 
 fn not_ftraceable(inputs: &Inputs<'_>) -> Vec<Match> {
     let source = inputs.facts.ftrace.describe().to_string();
-    target_matches(inputs, |target| {
+    target_matches(inputs, |target, found| {
         let TargetResolution::Resolved(located) = &target.resolution else {
             return None;
         };
@@ -322,11 +289,11 @@ fn not_ftraceable(inputs: &Inputs<'_>) -> Vec<Match> {
         {
             return None;
         }
-        Some(vec![format!(
+        Some(found.evidence(format!(
             "no ftrace call site at {} ({}) in {source}",
             hex(located.address),
             target.function.old_name
-        )])
+        )))
     })
 }
 
