@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Fetch Debian's current stock kernel and its build headers into a cache
+# directory, without installing anything on the host.
+#
+# Usage: tests/vm/fetch-kernel.sh [CACHE_DIR]
+#   CACHE_DIR defaults to $LPCHECK_KERNEL_CACHE, else <repo>/target/kernel.
+#
+# The kernel ABI (e.g. 6.1.0-56) comes from `apt-cache depends linux-image-amd64`.
+# The four packages (image, amd64 headers, common headers, kbuild tools) are
+# fetched with `apt-get download` into CACHE_DIR/debs and unpacked with
+# `dpkg -x` into CACHE_DIR/root. The amd64 headers refer to the common headers
+# and to the kbuild tools by absolute /usr/src and /usr/lib paths; those
+# references are rewritten to point inside CACHE_DIR/root, so that
+# `make -C $KDIR M=...` works from the cache.
+#
+# Every step is skipped when already done. On success the script writes
+# CACHE_DIR/env (shell syntax: KVER, KABI, VMLINUZ, SYSTEM_MAP, KCONFIG, KDIR,
+# MODDIR) and prints it.
+#
+# LPCHECK_KERNEL_ABI (e.g. 6.1.0-56) pins the ABI instead of resolving it.
+#
+# Exit status: 0 on success, 3 when the packages cannot be resolved or
+# downloaded (no apt lists, no network), 1 on any other failure.
+set -euo pipefail
+
+readonly EXIT_UNAVAILABLE=3
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$script_dir/../.." && pwd)
+cache=${1:-${LPCHECK_KERNEL_CACHE:-$repo_root/target/kernel}}
+
+log() { printf 'fetch-kernel: %s\n' "$*" >&2; }
+unavailable() {
+    log "$*"
+    exit "$EXIT_UNAVAILABLE"
+}
+
+# Prints the ABI name of the kernel that linux-image-amd64 depends on,
+# e.g. "6.1.0-56", or nothing when apt knows no such package.
+resolve_abi() {
+    apt-cache depends linux-image-amd64 2>/dev/null |
+        sed -n 's/^ *Depends: linux-image-\([0-9][^ ]*\)-amd64$/\1/p' |
+        head -n 1
+}
+
+# Prints the .deb file in $1 for package $2, if one was downloaded already.
+find_deb() {
+    local dir=$1 package=$2 deb
+    for deb in "$dir/${package}"_*.deb; do
+        if [[ -f $deb ]]; then
+            printf '%s\n' "$deb"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Downloads package $2 into directory $1 unless a .deb of it is there already.
+download() {
+    local dir=$1 package=$2
+    if find_deb "$dir" "$package" >/dev/null; then
+        return 0
+    fi
+    log "downloading $package"
+    if ! (cd "$dir" && apt-get download "$package" >&2); then
+        unavailable "apt-get download $package failed (no network or no such package?)"
+    fi
+    find_deb "$dir" "$package" >/dev/null ||
+        unavailable "apt-get download $package left no .deb in $dir"
+}
+
+# Unpacks the .deb of package $2 (from the debs dir) into $1, once.
+unpack() {
+    local root=$1 package=$2 deb stamp
+    deb=$(find_deb "$cache/debs" "$package")
+    stamp="$root/.unpacked/$(basename "$deb")"
+    if [[ -e $stamp ]]; then
+        return 0
+    fi
+    log "unpacking $(basename "$deb")"
+    dpkg -x "$deb" "$root"
+    mkdir -p "$root/.unpacked"
+    : >"$stamp"
+}
+
+# Points the absolute /usr/src and /usr/lib references of the unpacked
+# headers at the copies inside $1.
+relocate_headers() {
+    local root=$1 kabi=$2 kver=$3
+    local arch_headers="$root/usr/src/linux-headers-$kver"
+    local common_headers="$root/usr/src/linux-headers-$kabi-common"
+    local makefile="$arch_headers/Makefile"
+
+    # The amd64 Makefile is a single `include /usr/src/...-common/Makefile`
+    # (or, after an earlier run, the same include rewritten into a cache).
+    sed -i "s|^include .*/usr/src/linux-headers-$kabi-common/Makefile\$|include $common_headers/Makefile|" "$makefile"
+    grep -q "^include $common_headers/Makefile\$" "$makefile" || {
+        log "unexpected content in $makefile:"
+        cat "$makefile" >&2
+        exit 1
+    }
+
+    # lib/modules/<kver>/{build,source} are absolute symlinks to /usr/src.
+    local moddir="$root/lib/modules/$kver"
+    ln -sfn "$arch_headers" "$moddir/build"
+    ln -sfn "$common_headers" "$moddir/source"
+
+    # scripts/ and tools/ are relative links into usr/lib/linux-kbuild-*;
+    # they must resolve inside the cache.
+    local dir link
+    for dir in "$arch_headers" "$common_headers"; do
+        for link in scripts tools; do
+            [[ -d $dir/$link/ ]] || {
+                log "$dir/$link does not resolve to a directory in the cache"
+                exit 1
+            }
+        done
+    done
+}
+
+main() {
+    mkdir -p "$cache/debs" "$cache/root"
+    cache=$(cd "$cache" && pwd)
+
+    local kabi
+    kabi=${LPCHECK_KERNEL_ABI:-$(resolve_abi)}
+    if [[ -z $kabi ]]; then
+        log "apt-cache knows no linux-image-amd64; running apt-get update"
+        apt-get update >&2 || unavailable "apt-get update failed (no network?)"
+        kabi=$(resolve_abi)
+    fi
+    [[ -n $kabi ]] || unavailable "cannot resolve the kernel ABI from linux-image-amd64"
+
+    local kver="$kabi-amd64"
+    [[ $kabi =~ ^([0-9]+\.[0-9]+)\.[0-9]+-[0-9]+$ ]] || {
+        log "unexpected kernel ABI '$kabi' (want e.g. 6.1.0-56)"
+        exit 1
+    }
+    local major_minor=${BASH_REMATCH[1]}
+
+    local packages=(
+        "linux-image-$kver"
+        "linux-headers-$kver"
+        "linux-headers-$kabi-common"
+        "linux-kbuild-$major_minor"
+    )
+    local package
+    for package in "${packages[@]}"; do
+        download "$cache/debs" "$package"
+    done
+    for package in "${packages[@]}"; do
+        unpack "$cache/root" "$package"
+    done
+    relocate_headers "$cache/root" "$kabi" "$kver"
+
+    local root="$cache/root"
+    local vmlinuz="$root/boot/vmlinuz-$kver"
+    local kdir="$root/usr/src/linux-headers-$kver"
+    local file
+    for file in "$vmlinuz" "$root/boot/System.map-$kver" "$root/boot/config-$kver" "$kdir/Makefile"; do
+        [[ -f $file ]] || {
+            log "expected file missing after unpacking: $file"
+            exit 1
+        }
+    done
+
+    cat >"$cache/env.tmp" <<EOF
+KABI=$kabi
+KVER=$kver
+VMLINUZ=$vmlinuz
+SYSTEM_MAP=$root/boot/System.map-$kver
+KCONFIG=$root/boot/config-$kver
+KDIR=$kdir
+MODDIR=$root/lib/modules/$kver
+EOF
+    mv "$cache/env.tmp" "$cache/env"
+    cat "$cache/env"
+}
+
+main "$@"
