@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Fetch Debian's current stock kernel and its build headers into a cache
 # directory, without installing anything on the host.
 #
@@ -14,7 +15,7 @@
 # `make -C $KDIR M=...` works from the cache.
 #
 # Every step is skipped when already done. On success the script writes
-# CACHE_DIR/env (shell syntax: KVER, KABI, VMLINUZ, SYSTEM_MAP, KCONFIG, KDIR,
+# CACHE_DIR/env (shell syntax: KVER, KABI, VMLINUZ, KCONFIG, KDIR,
 # MODDIR) and prints it.
 #
 # LPCHECK_KERNEL_ABI (e.g. 6.1.0-56) pins the ABI instead of resolving it.
@@ -23,17 +24,13 @@
 # downloaded (no apt lists, no network), 1 on any other failure.
 set -euo pipefail
 
-readonly EXIT_UNAVAILABLE=3
-
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/../.." && pwd)
 cache=${1:-${LPCHECK_KERNEL_CACHE:-$repo_root/target/kernel}}
 
-log() { printf 'fetch-kernel: %s\n' "$*" >&2; }
-unavailable() {
-    log "$*"
-    exit "$EXIT_UNAVAILABLE"
-}
+export LPC_LOG_PREFIX=fetch-kernel
+# shellcheck source=lib.sh
+source "$script_dir/lib.sh"
 
 # Prints the ABI name of the kernel that linux-image-amd64 depends on,
 # e.g. "6.1.0-56", or nothing when apt knows no such package.
@@ -41,46 +38,6 @@ resolve_abi() {
     apt-cache depends linux-image-amd64 2>/dev/null |
         sed -n 's/^ *Depends: linux-image-\([0-9][^ ]*\)-amd64$/\1/p' |
         head -n 1
-}
-
-# Prints the .deb file in $1 for package $2, if one was downloaded already.
-find_deb() {
-    local dir=$1 package=$2 deb
-    for deb in "$dir/${package}"_*.deb; do
-        if [[ -f $deb ]]; then
-            printf '%s\n' "$deb"
-            return 0
-        fi
-    done
-    return 1
-}
-
-# Downloads package $2 into directory $1 unless a .deb of it is there already.
-download() {
-    local dir=$1 package=$2
-    if find_deb "$dir" "$package" >/dev/null; then
-        return 0
-    fi
-    log "downloading $package"
-    if ! (cd "$dir" && apt-get download "$package" >&2); then
-        unavailable "apt-get download $package failed (no network or no such package?)"
-    fi
-    find_deb "$dir" "$package" >/dev/null ||
-        unavailable "apt-get download $package left no .deb in $dir"
-}
-
-# Unpacks the .deb of package $2 (from the debs dir) into $1, once.
-unpack() {
-    local root=$1 package=$2 deb stamp
-    deb=$(find_deb "$cache/debs" "$package")
-    stamp="$root/.unpacked/$(basename "$deb")"
-    if [[ -e $stamp ]]; then
-        return 0
-    fi
-    log "unpacking $(basename "$deb")"
-    dpkg -x "$deb" "$root"
-    mkdir -p "$root/.unpacked"
-    : >"$stamp"
 }
 
 # Points the absolute /usr/src and /usr/lib references of the unpacked
@@ -95,7 +52,7 @@ relocate_headers() {
     # (or, after an earlier run, the same include rewritten into a cache).
     sed -i "s|^include .*/usr/src/linux-headers-$kabi-common/Makefile\$|include $common_headers/Makefile|" "$makefile"
     grep -q "^include $common_headers/Makefile\$" "$makefile" || {
-        log "unexpected content in $makefile:"
+        lpc_log "unexpected content in $makefile:"
         cat "$makefile" >&2
         exit 1
     }
@@ -110,10 +67,8 @@ relocate_headers() {
     local dir link
     for dir in "$arch_headers" "$common_headers"; do
         for link in scripts tools; do
-            [[ -d $dir/$link/ ]] || {
-                log "$dir/$link does not resolve to a directory in the cache"
-                exit 1
-            }
+            [[ -d $dir/$link/ ]] ||
+                lpc_die "$dir/$link does not resolve to a directory in the cache"
         done
     done
 }
@@ -125,17 +80,15 @@ main() {
     local kabi
     kabi=${LPCHECK_KERNEL_ABI:-$(resolve_abi)}
     if [[ -z $kabi ]]; then
-        log "apt-cache knows no linux-image-amd64; running apt-get update"
-        apt-get update >&2 || unavailable "apt-get update failed (no network?)"
+        lpc_log "apt-cache knows no linux-image-amd64; running apt-get update"
+        apt-get update >&2 || lpc_unavailable "apt-get update failed (no network?)"
         kabi=$(resolve_abi)
     fi
-    [[ -n $kabi ]] || unavailable "cannot resolve the kernel ABI from linux-image-amd64"
+    [[ -n $kabi ]] || lpc_unavailable "cannot resolve the kernel ABI from linux-image-amd64"
 
     local kver="$kabi-amd64"
-    [[ $kabi =~ ^([0-9]+\.[0-9]+)\.[0-9]+-[0-9]+$ ]] || {
-        log "unexpected kernel ABI '$kabi' (want e.g. 6.1.0-56)"
-        exit 1
-    }
+    [[ $kabi =~ ^([0-9]+\.[0-9]+)\.[0-9]+-[0-9]+$ ]] ||
+        lpc_die "unexpected kernel ABI '$kabi' (want e.g. 6.1.0-56)"
     local major_minor=${BASH_REMATCH[1]}
 
     local packages=(
@@ -146,10 +99,10 @@ main() {
     )
     local package
     for package in "${packages[@]}"; do
-        download "$cache/debs" "$package"
+        lpc_download "$cache/debs" "$package"
     done
     for package in "${packages[@]}"; do
-        unpack "$cache/root" "$package"
+        lpc_unpack "$cache/debs" "$cache/root" "$package"
     done
     relocate_headers "$cache/root" "$kabi" "$kver"
 
@@ -157,18 +110,15 @@ main() {
     local vmlinuz="$root/boot/vmlinuz-$kver"
     local kdir="$root/usr/src/linux-headers-$kver"
     local file
-    for file in "$vmlinuz" "$root/boot/System.map-$kver" "$root/boot/config-$kver" "$kdir/Makefile"; do
-        [[ -f $file ]] || {
-            log "expected file missing after unpacking: $file"
-            exit 1
-        }
+    for file in "$vmlinuz" "$root/boot/config-$kver" "$kdir/Makefile"; do
+        [[ -f $file ]] ||
+            lpc_die "expected file missing after unpacking: $file"
     done
 
     cat >"$cache/env.tmp" <<EOF
 KABI=$kabi
 KVER=$kver
 VMLINUZ=$vmlinuz
-SYSTEM_MAP=$root/boot/System.map-$kver
 KCONFIG=$root/boot/config-$kver
 KDIR=$kdir
 MODDIR=$root/lib/modules/$kver
