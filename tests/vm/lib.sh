@@ -59,3 +59,11 @@ lpc_unpack() {
     dpkg -x "$deb" "$root"
     : >"$stamp"
 }
+
+# Prints the value of KEY ($2) in the env file ($1) written by fetch-kernel.sh.
+lpc_env_value() {
+    local file=$1 key=$2 value
+    value=$(sed -n "s/^$key=//p" "$file")
+    [[ -n $value ]] || lpc_die "$file has no $key"
+    printf '%s\n' "$value"
+}

@@ -161,8 +161,9 @@ main() {
     local status=0
     "$script_dir/fetch-kernel.sh" "$cache" >/dev/null || status=$?
     ((status == 0)) || exit "$status"
-    # shellcheck source=/dev/null
-    source "$cache/env"
+    local kver vmlinuz
+    kver=$(lpc_env_value "$cache/env" KVER)
+    vmlinuz=$(lpc_env_value "$cache/env" VMLINUZ)
     local busybox
     busybox=$(fetch_busybox)
 
@@ -175,14 +176,14 @@ main() {
     local console="$out/console.log" data="$out/data.tar.gz"
     local append="console=ttyS0 panic=-1 oops=panic quiet loglevel=4 $extra_append"
     local start end
-    lpc_log "booting $KVER (timeout ${timeout_secs}s)"
+    lpc_log "booting $kver (timeout ${timeout_secs}s)"
     start=$(date +%s.%N)
     status=0
     timeout --kill-after=10 "$timeout_secs" \
         qemu-system-x86_64 -accel tcg -nographic -no-reboot -smp 2 -m 1024 -nic none \
         -monitor none -parallel none \
         -serial "file:$console" -serial "file:$data" \
-        -kernel "$VMLINUZ" -initrd "$initramfs" -append "$append" \
+        -kernel "$vmlinuz" -initrd "$initramfs" -append "$append" \
         </dev/null >"$out/qemu.log" 2>&1 || status=$?
     end=$(date +%s.%N)
     local wall
@@ -212,7 +213,7 @@ boot_to_init_guest_s=$init_uptime
 guest_script_s=$(echo "$end_uptime - $init_uptime" | bc)
 qemu_wall_s=$wall
 EOF
-    lpc_log "$KVER: /init at ${init_uptime}s guest uptime, script done at ${end_uptime}s, qemu wall ${wall}s; guest script exit $rc; results in $out"
+    lpc_log "$kver: /init at ${init_uptime}s guest uptime, script done at ${end_uptime}s, qemu wall ${wall}s; guest script exit $rc; results in $out"
     exit "$rc"
 }
 
