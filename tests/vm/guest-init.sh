@@ -7,7 +7,7 @@
 # script's stdout is saved as /out/stdout; its stderr goes to /out/stderr and
 # to the console (ttyS0), so progress shows in the console log. Then the VM
 # powers off.
-export PATH=/bin:/sbin
+export PATH=/bin:/sbin:/usr/bin:/usr/local/bin
 
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1

@@ -116,6 +116,7 @@ add_file() {
 build_initramfs() {
     local image=$1 busybox=$2 root
     root=$(mktemp -d "$out/.root.XXXXXX")
+    chmod 0755 "$root"
     mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,kmod}
     cp "$busybox" "$root/bin/busybox"
     local applet
@@ -161,9 +162,9 @@ main() {
     local status=0
     "$script_dir/fetch-kernel.sh" "$cache" >/dev/null || status=$?
     ((status == 0)) || exit "$status"
-    local kver vmlinuz
+    local kver vmlinux
     kver=$(lpc_env_value "$cache/env" KVER)
-    vmlinuz=$(lpc_env_value "$cache/env" VMLINUZ)
+    vmlinux=$(lpc_env_value "$cache/env" VMLINUX)
     local busybox
     busybox=$(fetch_busybox)
 
@@ -183,7 +184,7 @@ main() {
         qemu-system-x86_64 -accel tcg -nographic -no-reboot -smp 2 -m 1024 -nic none \
         -monitor none -parallel none \
         -serial "file:$console" -serial "file:$data" \
-        -kernel "$vmlinuz" -initrd "$initramfs" -append "$append" \
+        -kernel "$vmlinux" -initrd "$initramfs" -append "$append" \
         </dev/null >"$out/qemu.log" 2>&1 || status=$?
     end=$(date +%s.%N)
     local wall
