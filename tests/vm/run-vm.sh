@@ -188,7 +188,7 @@ main() {
         </dev/null >"$out/qemu.log" 2>&1 || status=$?
     end=$(date +%s.%N)
     local wall
-    wall=$(echo "$end - $start" | bc)
+    wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 
     if ((status == EXIT_TIMEOUT || status == 137)); then
         show_console "$console"
@@ -211,7 +211,7 @@ main() {
     rc=$(cat "$out/rc")
     cat >"$out/timing" <<EOF
 boot_to_init_guest_s=$init_uptime
-guest_script_s=$(echo "$end_uptime - $init_uptime" | bc)
+guest_script_s=$(awk -v a="$init_uptime" -v b="$end_uptime" 'BEGIN { printf "%.2f", b - a }')
 qemu_wall_s=$wall
 EOF
     lpc_log "$kver: /init at ${init_uptime}s guest uptime, script done at ${end_uptime}s, qemu wall ${wall}s; guest script exit $rc; results in $out"
