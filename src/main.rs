@@ -1,2 +1,39 @@
 //! lpcheck: safety analyzer and validator for Linux kernel live patches.
-fn main() {}
+
+mod check_cmd;
+mod cli;
+mod host;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// Exit code for inputs that could not be analyzed.
+const EXIT_CANNOT_ANALYZE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = cli::with_default_subcommand(std::env::args().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_CANNOT_ANALYZE
+            } else {
+                0
+            });
+        }
+    };
+    let result = match &cli.command {
+        Command::Check(args) => check_cmd::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(error) => {
+            eprintln!("lpcheck: error: {error:#}");
+            ExitCode::from(EXIT_CANNOT_ANALYZE)
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! What lpcheck knows about the kernel a patch is checked against.
+//!
+//! The analyzer never reads the running system: the caller gathers these facts, from the live
+//! host or from files, and hands them in. A fact that could not be gathered is [`Fact::Unknown`]
+//! with the reason, and the rules report it instead of passing silently.
+
+pub mod ftrace;
+pub mod kallsyms;
+pub mod regions;
+pub mod vmlinux;
+
+use ftrace::{FtraceIndex, FtraceList, Hookability};
+use kallsyms::{Kallsyms, KernelObject, KernelSymbol};
+use regions::TextRegions;
+
+/// A fact about the kernel: known (with where it came from) or unknown (with why).
+#[derive(Debug, Clone)]
+pub enum Fact<T> {
+    /// The fact and a short description of its source (a path, "running kernel", ...).
+    Known {
+        /// The value.
+        value: T,
+        /// Where it came from.
+        source: String,
+    },
+    /// The fact could not be gathered.
+    Unknown {
+        /// Why (e.g. "`/sys/kernel/tracing/available_filter_functions`: permission denied").
+        reason: String,
+    },
+}
+
+impl<T> Fact<T> {
+    /// A known fact.
+    pub fn known(value: T, source: impl Into<String>) -> Self {
+        Self::Known {
+            value,
+            source: source.into(),
+        }
+    }
+
+    /// An unknown fact.
+    pub fn unknown(reason: impl Into<String>) -> Self {
+        Self::Unknown {
+            reason: reason.into(),
+        }
+    }
+
+    /// The value, when known.
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Self::Known { value, .. } => Some(value),
+            Self::Unknown { .. } => None,
+        }
+    }
+
+    /// The source when known, or the reason when unknown.
+    pub fn describe(&self) -> &str {
+        match self {
+            Self::Known { source, .. } => source,
+            Self::Unknown { reason } => reason,
+        }
+    }
+}
+
+/// Everything known about the target kernel.
+#[derive(Debug, Clone)]
+pub struct KernelFacts {
+    /// The kernel release (`uname -r`), to compare with a module's vermagic.
+    pub release: Fact<String>,
+    /// The symbol table.
+    pub symbols: Fact<Kallsyms>,
+    /// Which function addresses ftrace can hook.
+    pub ftrace: Fact<FtraceIndex>,
+    /// Special text regions (init, sched, noinstr, ...), from the symbol table's markers.
+    pub regions: TextRegions,
+}
+
+/// How one function name resolves in the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution<'a> {
+    /// The symbol table is unknown.
+    Unknown(String),
+    /// The object (a module) is not in the symbol table: not loaded, checked when it loads.
+    ObjectAbsent,
+    /// No symbol of that name in the object.
+    Missing,
+    /// The symbols of that name in the object, in sympos order (position 1 first).
+    Found(Vec<&'a KernelSymbol>),
+}
+
+impl KernelFacts {
+    /// Facts with nothing known, each with the same reason.
+    pub fn unknown(reason: &str) -> Self {
+        Self {
+            release: Fact::unknown(reason),
+            symbols: Fact::unknown(reason),
+            ftrace: Fact::unknown(reason),
+            regions: TextRegions::default(),
+        }
+    }
+
+    /// Builds facts from a symbol table and an optional ftrace list, deriving regions and the
+    /// ftrace index from them.
+    pub fn from_parts(
+        release: Fact<String>,
+        symbols: Fact<Kallsyms>,
+        ftrace: Fact<FtraceList>,
+    ) -> Self {
+        let regions = symbols
+            .value()
+            .map(TextRegions::from_kallsyms)
+            .unwrap_or_default();
+        let ftrace = match (ftrace, symbols.value()) {
+            (Fact::Known { value, source }, Some(table)) if !table.addresses_hidden() => {
+                Fact::known(FtraceIndex::build(&value, table), source)
+            }
+            (Fact::Known { source, .. }, Some(_)) => Fact::unknown(format!(
+                "{source} could not be resolved to addresses: the symbol table hides addresses"
+            )),
+            (Fact::Known { source, .. }, None) => Fact::unknown(format!(
+                "{source} could not be resolved to addresses: no symbol table"
+            )),
+            (Fact::Unknown { reason }, _) => Fact::Unknown { reason },
+        };
+        Self {
+            release,
+            symbols,
+            ftrace,
+            regions,
+        }
+    }
+
+    /// Resolves `name` in `object`, as the livepatch core would.
+    pub fn resolve<'a>(&'a self, object: &KernelObject, name: &'a str) -> Resolution<'a> {
+        let Some(table) = self.symbols.value() else {
+            return Resolution::Unknown(self.symbols.describe().to_string());
+        };
+        let found: Vec<&KernelSymbol> = table.lookup(object, name).collect();
+        if !found.is_empty() {
+            return Resolution::Found(found);
+        }
+        match object {
+            KernelObject::Module(module) if !table.has_module(module) => Resolution::ObjectAbsent,
+            _ => Resolution::Missing,
+        }
+    }
+
+    /// Whether ftrace can hook the function starting at `address`.
+    pub fn hookability(&self, address: u64) -> Hookability {
+        match &self.ftrace {
+            Fact::Known { value, .. } => value.hookability(address),
+            Fact::Unknown { reason } => Hookability::Unknown(reason.clone()),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Findings, verdicts, and the three renderings of a report (human, JSON, SARIF).
+
+pub mod human;
+pub mod sarif;
+
+use serde::{Deserialize, Serialize};
+
+/// How serious a finding is. Only errors reject a patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational.
+    Note,
+    /// Worth a look; does not reject.
+    Warning,
+    /// Rejects the patch.
+    Error,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Note => "note",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        })
+    }
+}
+
+/// The outcome of `lpcheck check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No error finding.
+    Accept,
+    /// At least one error finding that is not waived.
+    Reject,
+}
+
+impl Verdict {
+    /// The verdict for a set of findings: reject when any unwaived finding is an error.
+    pub fn of(findings: &[Finding]) -> Self {
+        if findings.iter().any(Finding::rejects) {
+            Self::Reject
+        } else {
+            Self::Accept
+        }
+    }
+
+    /// The process exit code for this verdict (0 accept, 1 reject).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Self::Accept => 0,
+            Self::Reject => 1,
+        }
+    }
+}
+
+/// Where in an input file a finding points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// The file.
+    pub file: String,
+    /// A section of it, when the finding is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// Byte offset inside the section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// A symbol the finding is about (e.g. the replacement function).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+}
+
+impl Location {
+    /// A location naming only the file.
+    pub fn file(file: impl Into<String>) -> Self {
+        Self {
+            file: file.into(),
+            section: None,
+            offset: None,
+            symbol: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(section) = &self.section {
+            write!(f, ": {section}")?;
+            if let Some(offset) = self.offset {
+                write!(f, "+{offset:#x}")?;
+            }
+        }
+        if let Some(symbol) = &self.symbol {
+            write!(f, " ({symbol})")?;
+        }
+        Ok(())
+    }
+}
+
+/// An explicit decision to accept a finding, shown in every output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiver {
+    /// Why the finding is accepted (required in waiver files).
+    pub reason: String,
+    /// The rule file the waiver comes from.
+    pub source: String,
+}
+
+/// One finding: a rule that matched, with what it matched and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The rule's stable id (e.g. `LP001`).
+    pub rule: String,
+    /// The rule's short name (e.g. `always-on-stack`).
+    pub name: String,
+    /// Severity after overrides.
+    pub severity: Severity,
+    /// The rendered message.
+    pub message: String,
+    /// The function or symbol the finding is about, as `object:name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Facts that support the finding, one per line.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub evidence: Vec<String>,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// Where to read more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Where in the input the finding points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// Present when the finding was explicitly waived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<Waiver>,
+}
+
+impl Finding {
+    /// Whether this finding makes the verdict a reject.
+    pub fn rejects(&self) -> bool {
+        self.severity == Severity::Error && self.waiver.is_none()
+    }
+}
+
+/// Counts of findings by severity, for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Unwaived errors.
+    pub errors: usize,
+    /// Unwaived warnings.
+    pub warnings: usize,
+    /// Unwaived notes.
+    pub notes: usize,
+    /// Waived findings of any severity.
+    pub waived: usize,
+}
+
+impl Tally {
+    /// Counts `findings`.
+    pub fn of(findings: &[Finding]) -> Self {
+        let mut tally = Self::default();
+        for finding in findings {
+            match (&finding.waiver, finding.severity) {
+                (Some(_), _) => tally.waived += 1,
+                (None, Severity::Error) => tally.errors += 1,
+                (None, Severity::Warning) => tally.warnings += 1,
+                (None, Severity::Note) => tally.notes += 1,
+            }
+        }
+        tally
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} error(s), {} warning(s), {} note(s), {} waived",
+            self.errors, self.warnings, self.notes, self.waived
+        )
+    }
+}
+
+/// What the human and SARIF renderers need from a report.
+pub trait Renderable {
+    /// The tool's command (`check`, `diff`).
+    fn command(&self) -> &'static str;
+    /// The verdict as printed (`accept`, `reject`, `no-change`).
+    fn verdict_label(&self) -> &'static str;
+    /// The findings, in report order.
+    fn findings(&self) -> &[Finding];
+    /// The primary input file.
+    fn primary_input(&self) -> &str;
+    /// Lines summarizing what was analyzed (printed before the findings in human output).
+    fn summary_lines(&self) -> Vec<String>;
+}
