@@ -4,10 +4,11 @@
 # 1. Copies the kernel facts the analyzer works from into $LPC_OUT/facts/
 #    (and, while the lpc-target module is loaded, its lines of /proc/modules,
 #    /proc/kallsyms and available_filter_functions).
-# 2. Loads each kmod/ module the way a user would and records what the kernel
-#    itself does with it (load result with errno, transition, revert, dmesg)
-#    into $LPC_OUT/facts/kmod-results.txt, one "## module" section each, and
-#    one summary line per case into $LPC_OUT/facts/kmod-verdicts.txt.
+# 2. Unless the kernel command line has lpcheck.facts_only, loads each kmod/
+#    module the way a user would and records what the kernel itself does with
+#    it (load result with errno, transition, revert, dmesg) into
+#    $LPC_OUT/facts/kmod-results.txt, one "## module" section each, and one
+#    summary line per case into $LPC_OUT/facts/kmod-verdicts.txt.
 #
 # The order matters: a live patch whose transition never ends blocks every
 # later patch (the kernel allows one transition at a time), so the modules
@@ -20,8 +21,6 @@ results=$facts/kmod-results.txt
 verdicts=$facts/kmod-verdicts.txt
 klp=/sys/kernel/livepatch
 mkdir -p "$facts"
-: >"$results"
-: >"$verdicts"
 
 progress() { echo "dump-facts: $*" >&2; }
 record() { echo "$*" >>"$results"; }
@@ -54,6 +53,13 @@ fi
 } >"$facts/features"
 
 # --- 2. Module verdicts -------------------------------------------------------
+# dump-facts.sh --facts-only puts this word on the kernel command line.
+if grep -qw lpcheck.facts_only /proc/cmdline; then
+    progress "facts only: no module loads"
+    exit 0
+fi
+: >"$results"
+: >"$verdicts"
 # Drops the kernel log so far, so that each case records only its own lines.
 dmesg -c >/dev/null
 
