@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 facts=target/kernel/facts
-[ -s "$facts/kallsyms" ] || tests/vm/dump-facts.sh "$facts" >/dev/null
+[ -s "$facts/kallsyms" ] || tests/vm/dump-facts.sh --facts-only "$facts" >/dev/null
 kmod/build.sh target/kmod >/dev/null
 cargo build --release --bin lpcheck >/dev/null 2>&1
 module=target/kmod/lp-cmdline.ko

@@ -10,7 +10,7 @@ scripts/setup.sh
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 cargo build --release --bin lpcheck
 facts=target/kernel/facts
-[ -s "$facts/kallsyms" ] || tests/vm/dump-facts.sh "$facts" >/dev/null
+[ -s "$facts/kallsyms" ] || tests/vm/dump-facts.sh --facts-only "$facts" >/dev/null
 kmod/build.sh target/kmod >/dev/null
 for patch in lp-cmdline lp-schedule; do
     echo "\$ lpcheck check target/kmod/$patch.ko --kallsyms $facts/kallsyms --ftrace-functions $facts/available_filter_functions --kernel-release $(cat "$facts/uname-r")"

@@ -50,15 +50,15 @@ struct Verdict {
     findings: Vec<String>,
 }
 
-fn check(module: &Path, facts: &Path, kallsyms: &str) -> Verdict {
+fn check(module: &Path, facts: &Path, kallsyms: &Path, ftrace: &Path) -> Verdict {
     let release = std::fs::read_to_string(facts.join("uname-r")).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
         .arg("check")
         .arg(module)
         .arg("--kallsyms")
-        .arg(facts.join(kallsyms))
+        .arg(kallsyms)
         .arg("--ftrace-functions")
-        .arg(facts.join("available_filter_functions"))
+        .arg(ftrace)
         .args(["--kernel-release", release.trim(), "--format", "json"])
         .output()
         .unwrap();
@@ -130,7 +130,12 @@ fn kmod_modules_get_the_expected_verdicts_and_agree_with_the_kernel() {
     ];
     let mut table = Vec::new();
     for (name, exit, findings) in expected {
-        let verdict = check(&kmod.join(format!("{name}.ko")), &facts, "kallsyms");
+        let verdict = check(
+            &kmod.join(format!("{name}.ko")),
+            &facts,
+            &facts.join("kallsyms"),
+            &facts.join("available_filter_functions"),
+        );
         table.push(format!(
             "{name:22} exit {} findings {:?}",
             verdict.exit, verdict.findings
@@ -138,10 +143,27 @@ fn kmod_modules_get_the_expected_verdicts_and_agree_with_the_kernel() {
         assert_eq!(verdict.exit, *exit, "{name}: {:?}", verdict.findings);
         assert_eq!(&verdict.findings, findings, "{name}");
     }
+    let loaded = tempfile::tempdir().unwrap();
+    let concat = |parts: [&str; 2], name: &str| {
+        let text: String = parts
+            .iter()
+            .map(|part| std::fs::read_to_string(facts.join(part)).unwrap())
+            .collect();
+        let path = loaded.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
     let with_target = check(
         &kmod.join("lp-target-stall.ko"),
         &facts,
-        "kallsyms-lpc-target",
+        &concat(["kallsyms", "kallsyms-lpc-target"], "kallsyms"),
+        &concat(
+            [
+                "available_filter_functions",
+                "available_filter_functions-lpc-target",
+            ],
+            "ftrace",
+        ),
     );
     assert_eq!(with_target.exit, 0, "{:?}", with_target.findings);
     assert!(

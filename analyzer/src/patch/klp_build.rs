@@ -27,7 +27,7 @@ pub fn read(elf: &ElfObject<'_>) -> Result<Option<FoundPatch>> {
         return Ok(None);
     };
     let size = elf.section_data(section)?.len() as u64;
-    if size % OBJECT_SIZE != 0 {
+    if !size.is_multiple_of(OBJECT_SIZE) {
         return Err(AnalyzeError::malformed(
             elf.path(),
             format!(".init.klp_objects is {size} bytes, not a multiple of {OBJECT_SIZE}"),

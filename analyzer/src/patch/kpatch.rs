@@ -29,7 +29,7 @@ pub fn read(elf: &ElfObject<'_>) -> Result<Option<FoundPatch>> {
         return Ok(None);
     };
     let size = elf.section_data(section)?.len() as u64;
-    if size % FUNC_SIZE != 0 {
+    if !size.is_multiple_of(FUNC_SIZE) {
         return Err(AnalyzeError::malformed(
             elf.path(),
             format!(".kpatch.funcs is {size} bytes, not a multiple of {FUNC_SIZE}"),

@@ -288,10 +288,8 @@ fn read_symbols(elf: &ElfObject<'_>) -> (Vec<ModuleFunction>, Vec<ModuleData>, V
             continue;
         }
         match symbol.section() {
-            SymbolSection::Undefined => {
-                if !name.starts_with(klp_symbols::KLP_SYM_PREFIX) {
-                    imports.push(name.to_string());
-                }
+            SymbolSection::Undefined if !name.starts_with(klp_symbols::KLP_SYM_PREFIX) => {
+                imports.push(name.to_string());
             }
             SymbolSection::Section(index) => {
                 let section = elf
