@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use super::kallsyms::{Kallsyms, KernelObject};
+use super::kallsyms::{name_hash, Kallsyms, KernelObject, SymbolClass};
 use crate::error::{AnalyzeError, Result};
 
 /// Distance from a function's start at which its ftrace call site may sit (after an `endbr64`
@@ -131,44 +131,56 @@ impl FtraceIndex {
     /// addresses are recorded as uncertain rather than guessed.
     pub fn build(list: &FtraceList, symbols: &Kallsyms) -> Self {
         let mut index = Self::default();
-        let mut listed_names: HashMap<(&KernelObject, &str), usize> = HashMap::new();
+        let mut named: Vec<(u64, &str, &KernelObject)> = Vec::with_capacity(list.entries.len());
         for entry in &list.entries {
             match entry.call_site {
                 Some(address) => match symbols.symbolize(address) {
                     Some(hit) if hit.offset <= MAX_CALL_SITE_OFFSET => {
-                        index.hookable.insert(address - hit.offset);
+                        index.hookable.insert(hit.start);
                     }
                     _ => index.unresolved += 1,
                 },
-                None => {
-                    *listed_names
-                        .entry((&entry.object, &entry.name))
-                        .or_default() += 1
-                }
+                None => named.push((name_hash(&entry.name), &entry.name, &entry.object)),
             }
         }
-        for ((object, name), listed) in listed_names {
-            let addresses: Vec<u64> = symbols
-                .lookup(object, name)
-                .filter(|s| s.class == super::kallsyms::SymbolClass::Text)
+        named.sort_unstable();
+        let table = symbols.name_index();
+        let mut cursor = 0;
+        for group in named.chunk_by(|a, b| a == b) {
+            let (hash, name, object) = group[0];
+            cursor += table[cursor..].partition_point(|&(h, _)| h < hash);
+            let addresses: Vec<u64> = table[cursor..]
+                .iter()
+                .take_while(|&&(h, _)| h == hash)
+                .map(|&(_, i)| &symbols.symbols()[i as usize])
+                .filter(|s| {
+                    s.class == SymbolClass::Text
+                        && symbols.name(s) == name
+                        && symbols.object(s) == object
+                })
                 .map(|s| s.address)
                 .collect();
-            if addresses.is_empty() {
-                index.unresolved += 1;
-            } else if addresses.len() <= listed {
-                index.hookable.extend(addresses);
-            } else {
-                let reason = format!(
-                    "ftrace lists `{name}` {listed} time(s) but {object} has {} symbols of that \
-                     name; a names-only list cannot tell which are hookable",
-                    addresses.len()
-                );
-                for address in addresses {
-                    index.uncertain.insert(address, reason.clone());
-                }
-            }
+            index.record(name, object, group.len(), addresses);
         }
         index
+    }
+
+    /// Records the addresses of a name listed `listed` times.
+    fn record(&mut self, name: &str, object: &KernelObject, listed: usize, addresses: Vec<u64>) {
+        if addresses.is_empty() {
+            self.unresolved += 1;
+        } else if addresses.len() <= listed {
+            self.hookable.extend(addresses);
+        } else {
+            let reason = format!(
+                "ftrace lists `{name}` {listed} time(s) but {object} has {} symbols of that \
+                 name; a names-only list cannot tell which are hookable",
+                addresses.len()
+            );
+            for address in addresses {
+                self.uncertain.insert(address, reason.clone());
+            }
+        }
     }
 
     /// Whether the function starting at `address` can be hooked.

@@ -189,7 +189,7 @@ impl KallsymsBuilder {
 }
 
 /// FNV-1a: a fast, good-enough hash for the by-name index.
-fn name_hash(name: &str) -> u64 {
+pub(crate) fn name_hash(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
@@ -245,6 +245,11 @@ impl Kallsyms {
     /// All symbols, in file order.
     pub fn symbols(&self) -> &[KernelSymbol] {
         &self.symbols
+    }
+
+    /// `(hash of name, symbol index)` for every symbol, sorted: for merge joins by name.
+    pub(crate) fn name_index(&self) -> &[(u64, u32)] {
+        &self.by_name
     }
 
     /// A symbol's name.
