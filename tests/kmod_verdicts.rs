@@ -52,14 +52,25 @@ struct Verdict {
 
 fn check(module: &Path, facts: &Path, kallsyms: &Path, ftrace: &Path) -> Verdict {
     let release = std::fs::read_to_string(facts.join("uname-r")).unwrap();
+    run_check(
+        module,
+        &[
+            "--kallsyms".as_ref(),
+            kallsyms.as_os_str(),
+            "--ftrace-functions".as_ref(),
+            ftrace.as_os_str(),
+            "--kernel-release".as_ref(),
+            release.trim().as_ref(),
+        ],
+    )
+}
+
+fn run_check(module: &Path, facts: &[&std::ffi::OsStr]) -> Verdict {
     let output = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
         .arg("check")
         .arg(module)
-        .arg("--kallsyms")
-        .arg(kallsyms)
-        .arg("--ftrace-functions")
-        .arg(ftrace)
-        .args(["--kernel-release", release.trim(), "--format", "json"])
+        .args(facts)
+        .args(["--format", "json"])
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
