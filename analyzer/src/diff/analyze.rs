@@ -63,8 +63,8 @@ pub fn diff_models(
         findings: Vec::new(),
         changes: Vec::new(),
     };
-    let changed_roots = diff.changed_roots();
-    diff.check_changed_functions(&changed_roots);
+    let mut changed_roots = diff.changed_roots();
+    diff.check_changed_functions(&mut changed_roots);
     let included = diff.included_functions(&changed_roots);
     let new_functions = diff.new_functions(&included);
     let removed_functions = diff.removed_functions();
@@ -213,8 +213,10 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
         roots
     }
 
-    /// Section and ftrace rules for every changed function and its pieces.
-    fn check_changed_functions(&mut self, roots: &BTreeMap<SymbolId, Vec<String>>) {
+    /// Section and ftrace rules for every changed function. Functions the patch cannot replace
+    /// are taken out of `roots` (their changes stay in the report and its findings).
+    fn check_changed_functions(&mut self, roots: &mut BTreeMap<SymbolId, Vec<String>>) {
+        let mut unpatchable = Vec::new();
         for &p in roots.keys() {
             let name = self.orig_name(p).to_string();
             let Some(o) = self.pair.corr.orig_of(p) else {
@@ -224,6 +226,7 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                 continue;
             };
             let section = self.orig().sections[of.section].name;
+            let before = self.findings.len();
             match classify(section, true) {
                 SectionClass::Init => self.report(
                     rules::INIT_CHANGE,
@@ -248,6 +251,12 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                 ),
                 _ => {}
             }
+            if self.findings.len() > before {
+                unpatchable.push(p);
+            }
+        }
+        for p in unpatchable {
+            roots.remove(&p);
         }
     }
 

@@ -5,7 +5,7 @@
 use super::correlate::{role, Correlation, Role};
 use super::elf::{ObjectModel, SectionId, SectionKind, SymbolId};
 use super::functions::FunctionTable;
-use super::names::canonical;
+use super::names::{canonical, is_per_site_section};
 use super::resolve::{Resolution, Target};
 
 /// One object with what has been derived from it.
@@ -240,6 +240,9 @@ impl Pair<'_, '_> {
         }
         if o_sec.name == ".altinstr_aux" && p_sec.name == ".altinstr_aux" {
             // Code run only before alternatives are applied at boot; inert in a patch module.
+            return true;
+        }
+        if is_per_site_section(o_sec.name) && is_per_site_section(p_sec.name) {
             return true;
         }
         if canonical(o_sec.name) != canonical(p_sec.name) {

@@ -81,6 +81,16 @@ const PER_SITE_STATICS: &[&str] = &[
 /// Sections whose objects are per-call-site state of the same kind.
 const PER_SITE_SECTIONS: &[&str] = &[".data.once", ".data.unlikely", "__dyndbg", "__verbose"];
 
+/// Prefix of the sections holding UBSAN source locations and type descriptors: diagnostics for
+/// one sanitizer call, whose line numbers shift with every edit above the call.
+const UBSAN_DATA_PREFIX: &str = ".data..Lubsan";
+
+/// Whether places in section `name` are per-call-site state or diagnostics, equal whenever
+/// they are referred to the same way (their contents are not compared).
+pub fn is_per_site_section(name: &str) -> bool {
+    PER_SITE_SECTIONS.contains(&name) || name.starts_with(UBSAN_DATA_PREFIX)
+}
+
 /// Whether a local object named `name` in section `section` is per-call-site macro state (see
 /// [`PER_SITE_STATICS`]).
 pub fn is_per_site_static(name: &str, section: &str) -> bool {
@@ -141,5 +151,7 @@ mod tests {
         assert!(is_per_site_static("foo.__func__", ".rodata"));
         assert!(!is_per_site_static("counter.1234", ".bss.counter.1234"));
         assert!(!is_per_site_static("__keyboard", ".data"));
+        assert!(is_per_site_section(".data..Lubsan_data118"));
+        assert!(!is_per_site_section(".data"));
     }
 }

@@ -74,7 +74,8 @@ pub struct DiffReport {
     pub verdict: DiffVerdict,
     /// Whether the object goes into vmlinux or a module.
     pub target: TargetFact,
-    /// Functions the patch must replace (original ELF symbol names, sorted).
+    /// Changed functions the patch replaces (original ELF symbol names, sorted). Changed functions
+    /// that cannot be replaced are left out; they appear in `changes` and in the findings.
     pub changed_functions: Vec<String>,
     /// New functions the patch must contain (ELF symbol names, sorted).
     pub new_functions: Vec<String>,

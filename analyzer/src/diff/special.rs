@@ -38,7 +38,7 @@ struct Layout {
     /// Entry sizes seen in kernels, most recent first.
     sizes: &'static [u64],
     /// How many relocated fields an entry has.
-    relocs_per_entry: &'static [usize],
+    relocs_per_entry: std::ops::RangeInclusive<usize>,
 }
 
 const LAYOUTS: &[Layout] = &[
@@ -46,43 +46,43 @@ const LAYOUTS: &[Layout] = &[
         kind: SpecialKind::Bug,
         section: "__bug_table",
         sizes: &[12, 8, 16, 24],
-        relocs_per_entry: &[1, 2],
+        relocs_per_entry: 1..=2,
     },
     Layout {
         kind: SpecialKind::Exception,
         section: "__ex_table",
         sizes: &[12, 8, 16],
-        relocs_per_entry: &[2, 3],
+        relocs_per_entry: 2..=3,
     },
     Layout {
         kind: SpecialKind::JumpLabel,
         section: "__jump_table",
         sizes: &[16, 24],
-        relocs_per_entry: &[3],
+        relocs_per_entry: 3..=3,
     },
     Layout {
         kind: SpecialKind::StaticCall,
         section: ".static_call_sites",
         sizes: &[8],
-        relocs_per_entry: &[2],
+        relocs_per_entry: 2..=2,
     },
     Layout {
         kind: SpecialKind::Alternative,
         section: ".altinstructions",
         sizes: &[14, 13, 12, 16],
-        relocs_per_entry: &[2],
+        relocs_per_entry: 1..=2,
     },
     Layout {
         kind: SpecialKind::Paravirt,
         section: ".parainstructions",
         sizes: &[16, 8],
-        relocs_per_entry: &[1],
+        relocs_per_entry: 1..=1,
     },
     Layout {
         kind: SpecialKind::SmpLock,
         section: ".smp_locks",
         sizes: &[4],
-        relocs_per_entry: &[1],
+        relocs_per_entry: 1..=1,
     },
 ];
 
@@ -157,6 +157,7 @@ impl SpecialTable {
             };
             let targets = resolution.targets(section);
             for start in (0..sec.size).step_by(size as usize) {
+                let size = size.min(sec.size - start);
                 let range = sec.reloc_range(start, start + size);
                 let owner = targets[range].iter().find_map(|t| match *t {
                     Target::Symbol { symbol, offset } if functions.get(symbol).is_some() => {
@@ -187,8 +188,9 @@ impl SpecialTable {
     }
 }
 
-/// The entry size of `section`: the first size (known ones first) that divides the section and
-/// gives every entry the same relocated fields.
+/// The entry size of `section`: the first size (known ones first) under which every entry
+/// starts with a relocated field, has an allowed number of relocated fields, and places them
+/// where the others do. The last entry may lack its tail padding.
 fn entry_size(model: &ObjectModel<'_>, section: SectionId, layout: &Layout) -> Option<u64> {
     let sec = &model.sections[section];
     layout
@@ -196,26 +198,37 @@ fn entry_size(model: &ObjectModel<'_>, section: SectionId, layout: &Layout) -> O
         .iter()
         .copied()
         .chain(4..=64)
-        .find(|&size| fits(sec.size, &sec.relocs, size, layout.relocs_per_entry))
+        .find(|&size| fits(sec.size, &sec.relocs, size, &layout.relocs_per_entry))
 }
 
-fn fits(section_size: u64, relocs: &[super::elf::Reloc], size: u64, per_entry: &[usize]) -> bool {
-    if section_size % size != 0 {
-        return false;
+fn fits(
+    section_size: u64,
+    relocs: &[super::elf::Reloc],
+    size: u64,
+    per_entry: &std::ops::RangeInclusive<usize>,
+) -> bool {
+    let entries = section_size.div_ceil(size);
+    let mut fields: Vec<(u64, u32)> = Vec::new();
+    let mut next = 0;
+    for entry in 0..entries {
+        let (start, end) = (entry * size, (entry + 1) * size);
+        let count = relocs[next..].iter().take_while(|r| r.offset < end).count();
+        let chunk = &relocs[next..next + count];
+        next += count;
+        if !per_entry.contains(&count) || chunk[0].offset != start {
+            return false;
+        }
+        for r in chunk {
+            let field = (r.offset - start, r.r_type);
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+        if fields.len() > *per_entry.end() {
+            return false;
+        }
     }
-    let entries = (section_size / size) as usize;
-    let Some(&k) = per_entry.iter().find(|&&k| k * entries == relocs.len()) else {
-        return false;
-    };
-    relocs.chunks(k).enumerate().all(|(i, chunk)| {
-        let base = i as u64 * size;
-        chunk.iter().zip(&relocs[..k]).all(|(r, first)| {
-            r.offset >= base
-                && r.offset < base + size
-                && r.offset - base == first.offset
-                && r.r_type == first.r_type
-        })
-    })
+    next == relocs.len()
 }
 
 /// Whether the entries attributed to original function `o` and patched function `p` describe
@@ -320,8 +333,8 @@ mod tests {
             reloc(20, pc),
             reloc(24, elf::R_X86_64_PC64),
         ];
-        assert!(fits(32, &relative, 16, &[3]));
-        assert!(!fits(32, &relative, 8, &[3]));
+        assert!(fits(32, &relative, 16, &(3..=3)));
+        assert!(!fits(32, &relative, 8, &(3..=3)));
         // Two absolute entries of 24 bytes.
         let absolute = [
             reloc(0, abs),
@@ -331,15 +344,37 @@ mod tests {
             reloc(32, abs),
             reloc(40, abs),
         ];
-        assert!(!fits(48, &absolute, 16, &[3]));
-        assert!(fits(48, &absolute, 24, &[3]));
+        assert!(!fits(48, &absolute, 16, &(3..=3)));
+        assert!(fits(48, &absolute, 24, &(3..=3)));
+    }
+
+    #[test]
+    fn alternatives_may_lack_a_replacement_and_the_last_entry_its_padding() {
+        let pc = elf::R_X86_64_PC32;
+        // 13-byte entries; the second has no relocated replacement field.
+        let alt = [
+            reloc(0, pc),
+            reloc(4, pc),
+            reloc(13, pc),
+            reloc(26, pc),
+            reloc(30, pc),
+        ];
+        assert!(fits(39, &alt, 13, &(1..=2)));
+        assert!(!fits(39, &alt, 12, &(1..=2)));
+        // 16-byte paravirt entries, the last one 12 bytes long.
+        let pv = [
+            reloc(0, elf::R_X86_64_64),
+            reloc(16, elf::R_X86_64_64),
+            reloc(32, elf::R_X86_64_64),
+        ];
+        assert!(fits(44, &pv, 16, &(1..=1)));
     }
 
     #[test]
     fn bug_entries_with_two_fields_need_twelve_bytes() {
         let pc = elf::R_X86_64_PC32;
         let relocs = [reloc(0, pc), reloc(4, pc), reloc(12, pc), reloc(16, pc)];
-        assert!(fits(24, &relocs, 12, &[1, 2]));
-        assert!(!fits(24, &relocs, 8, &[1, 2]));
+        assert!(fits(24, &relocs, 12, &(1..=2)));
+        assert!(!fits(24, &relocs, 8, &(1..=2)));
     }
 }
