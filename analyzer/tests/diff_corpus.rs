@@ -67,26 +67,36 @@ fn patched_object(dir: &Path, case: &str) -> PathBuf {
 #[test]
 fn agrees_with_create_diff_object_on_every_pair() {
     let Some(dir) = corpus_dir() else {
-        println!("skipped: no {CORPUS} above {} and LPCHECK_CORPUS unset", env!("CARGO_MANIFEST_DIR"));
+        println!(
+            "skipped: no {CORPUS} above {} and LPCHECK_CORPUS unset",
+            env!("CARGO_MANIFEST_DIR")
+        );
         return;
     };
     let expected = read_expected(&dir);
     assert!(!expected.is_empty(), "{}: no cases", dir.display());
     let mut disagreements = Vec::new();
-    println!("{:<24} {:<10} {:<10} {:<6} result", "case", "kpatch", "lpcheck", "sets");
+    println!(
+        "{:<24} {:<10} {:<10} {:<6} result",
+        "case", "kpatch", "lpcheck", "sets"
+    );
     for case in &expected {
         let orig = dir.join(format!("{}.ORIG.o", case.case));
         let patched = patched_object(&dir, &case.case);
         let report = match diff_files(&orig, &patched, &DiffOptions::default()) {
             Ok(report) => report,
             Err(error) => {
-                println!("{:<24} {:<10} {:<10} {:<6} DISAGREE ({error})", case.case, case.verdict, "error", "-");
+                println!(
+                    "{:<24} {:<10} {:<10} {:<6} DISAGREE ({error})",
+                    case.case, case.verdict, "error", "-"
+                );
                 disagreements.push(case.case.clone());
                 continue;
             }
         };
         let verdict = report.verdict.label();
-        let sets_agree = report.changed_functions == case.changed && report.new_functions == case.new;
+        let sets_agree =
+            report.changed_functions == case.changed && report.new_functions == case.new;
         let agree = verdict == case.verdict && sets_agree;
         println!(
             "{:<24} {:<10} {:<10} {:<6} {}",
@@ -94,7 +104,9 @@ fn agrees_with_create_diff_object_on_every_pair() {
             case.verdict,
             verdict,
             if sets_agree { "same" } else { "differ" },
-            if agree { "agree".to_string() } else {
+            if agree {
+                "agree".to_string()
+            } else {
                 format!(
                     "DISAGREE: changed {:?} vs {:?}, new {:?} vs {:?}",
                     report.changed_functions, case.changed, report.new_functions, case.new
@@ -105,6 +117,10 @@ fn agrees_with_create_diff_object_on_every_pair() {
             disagreements.push(case.case.clone());
         }
     }
-    println!("agreement: {}/{} pairs", expected.len() - disagreements.len(), expected.len());
+    println!(
+        "agreement: {}/{} pairs",
+        expected.len() - disagreements.len(),
+        expected.len()
+    );
     assert!(disagreements.is_empty(), "disagreements: {disagreements:?}");
 }

@@ -109,7 +109,7 @@ impl std::fmt::Display for Difference {
                 orig,
                 patched,
             } => write!(f, "reference at +{offset:#x} changed: {orig} -> {patched}"),
-            Self::Bytes { offset } => write!(f, "instructions or data differ at +{offset:#x}"),
+            Self::Bytes { offset } => write!(f, "bytes differ at +{offset:#x}"),
         }
     }
 }
@@ -171,7 +171,8 @@ impl Pair<'_, '_> {
             .zip(&p_sec.relocs[p_range])
             .enumerate()
         {
-            let same_place = or.offset - o.start == pr.offset - p.start && or.r_type == pr.r_type;
+            let same_place =
+                or.offset - o.start == pr.offset - p.start && same_kind(or.r_type, pr.r_type);
             if !same_place || !self.same_target(o_targets[i], p_targets[i], depth) {
                 return Some(Difference::Relocation {
                     offset: or.offset - o.start,
@@ -274,6 +275,19 @@ impl Pair<'_, '_> {
         };
         self.compare_at(o_region, p_region, depth + 1).is_none()
     }
+}
+
+/// Whether two relocation types compute the same value: a call through the PLT and a direct
+/// PC-relative call are the same for kernel code (the compiler picks PLT32 for global callees).
+pub fn same_kind(a: u32, b: u32) -> bool {
+    let plain = |t| {
+        if t == object::elf::R_X86_64_PLT32 {
+            object::elf::R_X86_64_PC32
+        } else {
+            t
+        }
+    };
+    plain(a) == plain(b)
 }
 
 /// The NUL-terminated string at `offset` of `data` (without the NUL).

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use object::elf;
 
-use super::compare::Pair;
+use super::compare::{same_kind, Pair};
 use super::elf::{ObjectModel, SectionId, SymbolId};
 use super::functions::FunctionTable;
 use super::resolve::{Resolution, Target};
@@ -272,7 +272,7 @@ fn same_entry(pair: &Pair<'_, '_>, x: &Entry, y: &Entry) -> bool {
         .zip(&p_sec.relocs[p_range])
         .enumerate()
     {
-        if or.offset - x.start != pr.offset - y.start || or.r_type != pr.r_type {
+        if or.offset - x.start != pr.offset - y.start || !same_kind(or.r_type, pr.r_type) {
             return false;
         }
         if !pair.same_target(o_targets[i], p_targets[i], 0) {
