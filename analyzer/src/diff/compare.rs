@@ -59,7 +59,7 @@ pub struct Region {
 
 impl Region {
     /// Length in bytes.
-    pub fn len(&self) -> u64 {
+    pub fn length(&self) -> u64 {
         self.end.saturating_sub(self.start)
     }
 }
@@ -134,16 +134,11 @@ impl Pair<'_, '_> {
         self.compare_at(o, p, 0)
     }
 
-    /// Compares relocations only (places, types, targets).
-    pub fn compare_relocations(&self, o: Region, p: Region) -> Option<Difference> {
-        self.relocations_at(o, p, 0)
-    }
-
     fn compare_at(&self, o: Region, p: Region, depth: u8) -> Option<Difference> {
-        if o.len() != p.len() {
+        if o.length() != p.length() {
             return Some(Difference::Size {
-                orig: o.len(),
-                patched: p.len(),
+                orig: o.length(),
+                patched: p.length(),
             });
         }
         if let Some(difference) = self.relocations_at(o, p, depth) {
@@ -316,7 +311,7 @@ fn first_byte_difference(
     }
     let a = o_sec.bytes(o.start, o.end);
     let b = p_sec.bytes(p.start, p.end);
-    (0..o.len()).find(|&i| {
+    (0..o.length()).find(|&i| {
         let x = if zeros_o {
             0
         } else {

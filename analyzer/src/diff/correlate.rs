@@ -163,13 +163,13 @@ impl Correlation {
             }
         }
         let mut unpaired: HashMap<(String, u8), usize> = HashMap::new();
-        for id in 0..orig.symbols.len() {
-            if orig_roles[id] == wanted && self.to_patched[id].is_none() {
+        for (id, &r) in orig_roles.iter().enumerate() {
+            if r == wanted && self.to_patched[id].is_none() {
                 *unpaired.entry(key(orig, id)).or_default() += 1;
             }
         }
-        for id in 0..orig.symbols.len() {
-            if orig_roles[id] != wanted || self.to_patched[id].is_some() {
+        for (id, &r) in orig_roles.iter().enumerate() {
+            if r != wanted || self.to_patched[id].is_some() {
                 continue;
             }
             let k = key(orig, id);

@@ -39,11 +39,6 @@ impl LoadedObject {
         }
     }
 
-    /// The file this object came from.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Validates the file (ELF64, little-endian x86_64, relocatable, with a symbol table) and
     /// builds its model.
     pub fn parse(&self) -> Result<ObjectModel<'_>> {
@@ -400,11 +395,6 @@ impl<'d> ObjectModel<'d> {
     /// The symbols named `name` (section symbols excluded).
     pub fn symbols_named(&self, name: &str) -> &[SymbolId] {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
-    }
-
-    /// The section holding symbol `id`, if it is defined in one.
-    pub fn section_of(&self, id: SymbolId) -> Option<&Section<'d>> {
-        self.symbols[id].section().map(|s| &self.sections[s])
     }
 
     /// The first section called `name`.

@@ -34,7 +34,7 @@ const LINE_REGISTERS: &[Register] = &[Register::ESI, Register::EDX, Register::EC
 pub fn only_line_numbers_differ(pair: &Pair<'_, '_>, o: Region, p: Region) -> bool {
     let o_bytes = pair.orig.model.sections[o.section].bytes(o.start, o.end);
     let p_bytes = pair.patched.model.sections[p.section].bytes(p.start, p.end);
-    if o_bytes.len() != p_bytes.len() || o_bytes.len() as u64 != o.len() {
+    if o_bytes.len() != p_bytes.len() || o_bytes.len() as u64 != o.length() {
         return false;
     }
     let mut o_decoder = Decoder::with_ip(64, o_bytes, 0, DecoderOptions::NONE);
