@@ -53,7 +53,14 @@ fn verdicts_map_to_exit_codes_and_formats_parse() {
         let human = lpcheck(&[&orig, &patched]);
         assert_eq!(human.status.code(), Some(code), "{case}");
         let text = String::from_utf8_lossy(&human.stdout);
-        assert!(text.trim_end().lines().last().unwrap().starts_with(&format!("diff: {verdict} (")), "{text}");
+        assert!(
+            text.trim_end()
+                .lines()
+                .last()
+                .unwrap()
+                .starts_with(&format!("diff: {verdict} (")),
+            "{text}"
+        );
 
         for format in ["json", "sarif"] {
             let output = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
@@ -63,7 +70,8 @@ fn verdicts_map_to_exit_codes_and_formats_parse() {
                 .output()
                 .unwrap();
             assert_eq!(output.status.code(), Some(code), "{case} {format}");
-            let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+            let value: serde_json::Value =
+                serde_json::from_slice(&output.stdout).expect("valid JSON");
             let reported = if format == "json" {
                 &value["verdict"]
             } else {

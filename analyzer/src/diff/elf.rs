@@ -477,6 +477,18 @@ fn read_symbol<'d>(
         elf::STB_WEAK => Binding::Weak,
         _ => Binding::Other,
     };
+    if let Placement::Section(s) = placement {
+        let end = raw.st_value(endian).checked_add(raw.st_size(endian));
+        if kind != SymbolKind::Section && end.is_none_or(|end| end > sections[s].size) {
+            return Err(AnalyzeError::malformed(
+                path,
+                format!(
+                    "symbol {} extends past the end of section {}",
+                    index.0, sections[s].name
+                ),
+            ));
+        }
+    }
     let name = match (kind, placement) {
         (SymbolKind::Section, Placement::Section(s)) => sections[s].name,
         _ => {
@@ -521,6 +533,37 @@ mod tests {
         let mut header = b"\x7fELF\x02\x01\x01".to_vec();
         header.resize(40, 0);
         assert!(matches!(parse_err(header), AnalyzeError::Malformed { .. }));
+    }
+
+    #[test]
+    fn truncated_objects_are_errors_not_panics() {
+        let mut writer = object::write::Object::new(
+            object::BinaryFormat::Elf,
+            object::Architecture::X86_64,
+            object::Endianness::Little,
+        );
+        let text = writer.add_section(Vec::new(), b".text.f".to_vec(), object::SectionKind::Text);
+        writer.append_section_data(text, &[0x90; 64], 16);
+        writer.add_symbol(object::write::Symbol {
+            name: b"f".to_vec(),
+            value: 0,
+            size: 64,
+            kind: object::SymbolKind::Text,
+            scope: object::SymbolScope::Linkage,
+            weak: false,
+            section: object::write::SymbolSection::Section(text),
+            flags: object::SymbolFlags::None,
+        });
+        let bytes = writer.write().unwrap();
+        assert!(LoadedObject::from_bytes(Path::new("x.o"), bytes.clone())
+            .parse()
+            .is_ok());
+        for len in 0..bytes.len() {
+            let result = LoadedObject::from_bytes(Path::new("x.o"), bytes[..len].to_vec())
+                .parse()
+                .map(|_| ());
+            assert!(result.is_err(), "truncated to {len} bytes but parsed");
+        }
     }
 
     #[test]
