@@ -530,7 +530,10 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                     continue;
                 };
                 let key_sym = &patched.symbols[key];
+                // Tracepoint keys (and their static calls) and dynamic-debug descriptors only
+                // gate inert tracing and printing code.
                 let harmless = key_sym.name.starts_with("__tracepoint_")
+                    || key_sym.name.starts_with("__SCK__tp_func_")
                     || role(patched, key) == Role::PerSite
                     || key_sym
                         .section()
