@@ -1,38 +1,31 @@
-//! `lpcheck diff ORIG.o PATCHED.o`: the command-line side of [`lpcheck_analyzer::diff`].
+//! `lpcheck diff ORIG.o PATCHED.o`: compare the objects, print the report.
 
-use std::path::Path;
-
-use anyhow::Context;
-use lpcheck_analyzer::diff::{self, DiffOptions};
+use anyhow::{Context, Result};
+use lpcheck_analyzer::diff::{diff_files, DiffOptions, DiffReport, PatchTarget};
 use lpcheck_analyzer::report::{human, sarif};
 
-/// How a report is printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    /// rustc-style text.
-    Human,
-    /// The report as JSON.
-    Json,
-    /// SARIF 2.1.0.
-    Sarif,
+use crate::cli::{DiffArgs, Format, TargetKind};
+
+/// Runs `diff` and prints its report; returns the exit code (0 accept, 1 reject, 3 no change).
+/// Inputs that cannot be analyzed are an `Err` (exit 2).
+pub fn run(args: &DiffArgs) -> Result<i32> {
+    let options = DiffOptions {
+        target: args.target.map(|kind| match kind {
+            TargetKind::Vmlinux => PatchTarget::Vmlinux,
+            TargetKind::Module => PatchTarget::Module,
+        }),
+    };
+    let report = diff_files(&args.orig, &args.patched, &options)
+        .context("diff: cannot analyze the objects")?;
+    print!("{}", render(&report, args.format));
+    Ok(report.verdict.exit_code())
 }
 
-/// Compares `orig` with `patched`, prints the report on stdout in `format`, and returns the exit
-/// code (0 accept, 1 reject, 3 no change). An input that cannot be analyzed is an `Err`; the
-/// caller exits with 2.
-pub fn run(
-    orig: &Path,
-    patched: &Path,
-    format: OutputFormat,
-    options: &DiffOptions,
-) -> anyhow::Result<i32> {
-    let report = diff::diff_files(orig, patched, options)
-        .context("lpcheck diff: cannot analyze the objects")?;
-    let text = match format {
-        OutputFormat::Human => human::render(&report),
-        OutputFormat::Json => report.to_json() + "\n",
-        OutputFormat::Sarif => sarif::render(&report) + "\n",
-    };
-    print!("{text}");
-    Ok(report.verdict.exit_code())
+/// Renders a diff report in `format`.
+pub fn render(report: &DiffReport, format: Format) -> String {
+    match format {
+        Format::Human => human::render(report),
+        Format::Json => report.to_json() + "\n",
+        Format::Sarif => sarif::render(report) + "\n",
+    }
 }

@@ -1,60 +1,41 @@
 //! lpcheck: safety analyzer and validator for Linux kernel live patches.
 
+mod check_cmd;
+mod cli;
 mod diff_cmd;
+mod host;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use lpcheck_analyzer::diff::{DiffOptions, PatchTarget};
+use clap::Parser;
 
-#[derive(Parser)]
-#[command(name = "lpcheck", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use cli::{Cli, Command};
 
-#[derive(Subcommand)]
-enum Command {
-    /// Compare an object built before a source patch with the same object built after it.
-    Diff {
-        /// The object before the patch.
-        orig: PathBuf,
-        /// The object after the patch.
-        patched: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "human")]
-        format: diff_cmd::OutputFormat,
-        /// Whether the object is built into vmlinux or a module (detected when omitted).
-        #[arg(long, value_parser = parse_target)]
-        target: Option<PatchTarget>,
-    },
-}
-
-fn parse_target(value: &str) -> Result<PatchTarget, String> {
-    match value {
-        "vmlinux" => Ok(PatchTarget::Vmlinux),
-        "module" => Ok(PatchTarget::Module),
-        other => Err(format!("`{other}` is neither `vmlinux` nor `module`")),
-    }
-}
+/// Exit code for inputs that could not be analyzed.
+const EXIT_CANNOT_ANALYZE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Diff {
-            orig,
-            patched,
-            format,
-            target,
-        } => diff_cmd::run(&orig, &patched, format, &DiffOptions { target }),
+    let args = cli::with_default_subcommand(std::env::args().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_CANNOT_ANALYZE
+            } else {
+                0
+            });
+        }
+    };
+    let result = match &cli.command {
+        Command::Check(args) => check_cmd::run(args),
+        Command::Diff(args) => diff_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(2)
+            eprintln!("lpcheck: error: {error:#}");
+            ExitCode::from(EXIT_CANNOT_ANALYZE)
         }
     }
 }

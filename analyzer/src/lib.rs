@@ -3,9 +3,16 @@
 //! Nothing here touches the running system: inputs are files and [`kernel::KernelFacts`]
 //! values built by the caller. See `../shared/DESIGN.md` for the data flow.
 
+pub mod callgraph;
+pub mod check;
 pub mod diff;
+pub mod elf;
 pub mod error;
 pub mod kernel;
+pub mod patch;
 pub mod report;
+pub mod rules;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use error::{AnalyzeError, Result};

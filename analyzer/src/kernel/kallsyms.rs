@@ -5,7 +5,6 @@
 //! counts in when it resolves `old_sympos` (vmlinux symbols in address order, module symbols in
 //! their module's symbol-table order).
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{AnalyzeError, Result};
@@ -76,41 +75,139 @@ impl SymbolClass {
     }
 }
 
-/// One kernel symbol.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One kernel symbol. Its name and object are held by the table: see [`Kallsyms::name`] and
+/// [`Kallsyms::object`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KernelSymbol {
-    /// Its name.
-    pub name: Box<str>,
     /// Its address (0 everywhere when the dump was taken with hidden pointers).
     pub address: u64,
     /// What it names.
     pub class: SymbolClass,
     /// Whether the type letter was upper case (a global symbol).
     pub global: bool,
-    /// The object it belongs to.
-    pub object: KernelObject,
+    name_start: u32,
+    name_len: u32,
+    object: u32,
 }
 
 /// A symbol found by address, with the distance into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SymbolHit<'a> {
-    /// The symbol containing the address.
-    pub symbol: &'a KernelSymbol,
+    /// The symbol's name.
+    pub name: &'a str,
+    /// The object it belongs to.
+    pub object: &'a KernelObject,
+    /// Its start address.
+    pub start: u64,
     /// Bytes from its start.
     pub offset: u64,
     /// Its size as far as the table tells (distance to the next symbol), if known.
     pub size: Option<u64>,
 }
 
+/// Builds a [`Kallsyms`] one symbol at a time, in kallsyms order.
+#[derive(Debug, Default)]
+pub struct KallsymsBuilder {
+    names: String,
+    symbols: Vec<KernelSymbol>,
+    objects: Vec<KernelObject>,
+}
+
+impl KallsymsBuilder {
+    /// A builder with room for about `symbols` symbols.
+    pub fn with_capacity(symbols: usize) -> Self {
+        Self {
+            names: String::with_capacity(symbols * 24),
+            symbols: Vec::with_capacity(symbols),
+            objects: vec![KernelObject::Vmlinux],
+        }
+    }
+
+    /// Appends a symbol; `module` is `None` for vmlinux.
+    pub fn push(
+        &mut self,
+        name: &str,
+        address: u64,
+        class: SymbolClass,
+        global: bool,
+        module: Option<&str>,
+    ) {
+        let object = match module {
+            None => 0,
+            Some(module) => match self
+                .objects
+                .iter()
+                .rposition(|o| matches!(o, KernelObject::Module(m) if m == module))
+            {
+                Some(index) => index,
+                None => {
+                    self.objects.push(KernelObject::Module(module.to_string()));
+                    self.objects.len() - 1
+                }
+            },
+        };
+        self.symbols.push(KernelSymbol {
+            address,
+            class,
+            global,
+            name_start: self.names.len() as u32,
+            name_len: name.len() as u32,
+            object: object as u32,
+        });
+        self.names.push_str(name);
+    }
+
+    /// The finished table.
+    pub fn finish(self) -> Kallsyms {
+        let Self {
+            names,
+            symbols,
+            objects,
+        } = self;
+        let addresses_hidden = symbols.iter().all(|s| s.address == 0);
+        let name_of =
+            |s: &KernelSymbol| &names[s.name_start as usize..(s.name_start + s.name_len) as usize];
+        let mut by_name: Vec<(u64, u32)> = symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (name_hash(name_of(s)), i as u32))
+            .collect();
+        by_name.sort_unstable();
+        let mut text_by_address: Vec<u32> = (0..symbols.len() as u32)
+            .filter(|&i| symbols[i as usize].class == SymbolClass::Text)
+            .collect();
+        text_by_address.sort_by_key(|&i| (symbols[i as usize].address, i));
+        Kallsyms {
+            names,
+            symbols,
+            objects,
+            text_by_address,
+            by_name,
+            addresses_hidden,
+        }
+    }
+}
+
+/// FNV-1a: a fast, good-enough hash for the by-name index.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// A parsed kernel symbol table.
 #[derive(Debug, Clone, Default)]
 pub struct Kallsyms {
+    /// Every name, concatenated.
+    names: String,
     /// Symbols in file order.
     symbols: Vec<KernelSymbol>,
+    /// The objects symbols belong to (index 0 is vmlinux).
+    objects: Vec<KernelObject>,
     /// Indices into `symbols`, sorted by address (text symbols only), for lookups by address.
     text_by_address: Vec<u32>,
-    /// Indices into `symbols` for every name, in file order.
-    by_name: HashMap<Box<str>, Vec<u32>>,
+    /// `(hash of name, index)` sorted, for lookups by name in file order.
+    by_name: Vec<(u64, u32)>,
     /// Whether every address in the table is zero (pointers hidden by `kptr_restrict`).
     addresses_hidden: bool,
 }
@@ -124,46 +221,41 @@ impl Kallsyms {
 
     /// Parses kallsyms or System.map text; `origin` names the source in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        let mut symbols = Vec::with_capacity(text.len() / 40);
+        let mut builder = KallsymsBuilder::with_capacity(text.len() / 40);
         for (index, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let symbol = parse_line(line)
+            let (name, address, letter, module) = parse_line(line)
                 .map_err(|detail| AnalyzeError::bad_text(origin, index + 1, detail))?;
-            symbols.push(symbol);
+            builder.push(
+                name,
+                address,
+                SymbolClass::from_letter(letter),
+                letter.is_ascii_uppercase(),
+                module,
+            );
         }
-        if symbols.is_empty() {
+        if builder.symbols.is_empty() {
             return Err(AnalyzeError::bad_text(origin, 0, "no symbols in the file"));
         }
-        Ok(Self::from_symbols(symbols))
-    }
-
-    /// Builds the table from symbols in kallsyms order.
-    pub fn from_symbols(symbols: Vec<KernelSymbol>) -> Self {
-        let addresses_hidden = symbols.iter().all(|s| s.address == 0);
-        let mut by_name: HashMap<Box<str>, Vec<u32>> = HashMap::with_capacity(symbols.len());
-        for (index, symbol) in symbols.iter().enumerate() {
-            by_name
-                .entry(symbol.name.clone())
-                .or_default()
-                .push(index as u32);
-        }
-        let mut text_by_address: Vec<u32> = (0..symbols.len() as u32)
-            .filter(|&i| symbols[i as usize].class == SymbolClass::Text)
-            .collect();
-        text_by_address.sort_by_key(|&i| symbols[i as usize].address);
-        Self {
-            symbols,
-            text_by_address,
-            by_name,
-            addresses_hidden,
-        }
+        Ok(builder.finish())
     }
 
     /// All symbols, in file order.
     pub fn symbols(&self) -> &[KernelSymbol] {
         &self.symbols
+    }
+
+    /// A symbol's name.
+    pub fn name(&self, symbol: &KernelSymbol) -> &str {
+        let start = symbol.name_start as usize;
+        &self.names[start..start + symbol.name_len as usize]
+    }
+
+    /// The object a symbol belongs to.
+    pub fn object(&self, symbol: &KernelSymbol) -> &KernelObject {
+        &self.objects[symbol.object as usize]
     }
 
     /// Whether the dump hides addresses (all zero): address-based facts are then unknown.
@@ -176,19 +268,22 @@ impl Kallsyms {
     pub fn lookup<'a>(
         &'a self,
         object: &KernelObject,
-        name: &str,
+        name: &'a str,
     ) -> impl Iterator<Item = &'a KernelSymbol> + 'a {
-        let object = object.clone();
-        self.lookup_any(name).filter(move |s| s.object == object)
+        let wanted = self.objects.iter().position(|o| o == object);
+        self.lookup_any(name)
+            .filter(move |s| Some(s.object as usize) == wanted)
     }
 
-    /// Every symbol called `name`, in any object.
-    pub fn lookup_any<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a KernelSymbol> + 'a {
-        self.by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.symbols[i as usize])
+    /// Every symbol called `name`, in any object, in file order.
+    pub fn lookup_any<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a KernelSymbol> + 'a {
+        let hash = name_hash(name);
+        let first = self.by_name.partition_point(|&(h, _)| h < hash);
+        self.by_name[first..]
+            .iter()
+            .take_while(move |&&(h, _)| h == hash)
+            .map(|&(_, i)| &self.symbols[i as usize])
+            .filter(move |s| self.name(s) == name)
     }
 
     /// The first symbol called `name` in vmlinux (for section markers such as `_sinittext`).
@@ -198,15 +293,19 @@ impl Kallsyms {
             .map(|s| s.address)
     }
 
-    /// Every module named in the table.
+    /// Whether the table holds symbols of `module`.
+    pub fn has_module(&self, module: &str) -> bool {
+        self.objects
+            .iter()
+            .any(|o| matches!(o, KernelObject::Module(m) if m == module))
+    }
+
+    /// Every module named in the table, in order of first appearance.
     pub fn modules(&self) -> impl Iterator<Item = &str> {
-        let mut seen = std::collections::BTreeSet::new();
-        for symbol in &self.symbols {
-            if let KernelObject::Module(name) = &symbol.object {
-                seen.insert(name.as_str());
-            }
-        }
-        seen.into_iter()
+        self.objects.iter().filter_map(|o| match o {
+            KernelObject::Module(name) => Some(name.as_str()),
+            KernelObject::Vmlinux => None,
+        })
     }
 
     /// The text symbol containing `address`, with its offset and (estimated) size.
@@ -230,7 +329,9 @@ impl Kallsyms {
             .first()
             .map(|&i| self.symbols[i as usize].address - start);
         Some(SymbolHit {
-            symbol,
+            name: self.name(symbol),
+            object: self.object(symbol),
+            start,
             offset: address - start,
             size,
         })
@@ -244,7 +345,8 @@ impl Kallsyms {
     }
 }
 
-fn parse_line(line: &str) -> std::result::Result<KernelSymbol, String> {
+/// Splits a line into name, address, type letter and module.
+fn parse_line(line: &str) -> std::result::Result<(&str, u64, char, Option<&str>), String> {
     let (body, module) = match line.split_once('\t') {
         Some((body, rest)) => {
             let rest = rest.trim();
@@ -271,13 +373,7 @@ fn parse_line(line: &str) -> std::result::Result<KernelSymbol, String> {
     if !letter.is_ascii_alphabetic() && letter != '?' {
         return Err(format!("bad symbol type `{letter}`"));
     }
-    Ok(KernelSymbol {
-        name: name.into(),
-        address,
-        class: SymbolClass::from_letter(letter),
-        global: letter.is_ascii_uppercase(),
-        object: KernelObject::from_module_name(module),
-    })
+    Ok((name, address, letter, module))
 }
 
 #[cfg(test)]
@@ -317,7 +413,7 @@ ffffffffc0001100 t kvm_thing\t[kvm]
     fn symbolizes_with_first_alias_and_size() {
         let table = table();
         let hit = table.symbolize(0xffffffff81001142).unwrap();
-        assert_eq!(&*hit.symbol.name, "schedule");
+        assert_eq!(hit.name, "schedule");
         assert_eq!(hit.offset, 0x42);
         assert_eq!(hit.size, Some(0x100));
         assert_eq!(table.size_at(0xffffffff81001100), Some(0x100));
@@ -331,7 +427,7 @@ ffffffffc0001100 t kvm_thing\t[kvm]
         assert!(data.class.is_data());
         assert!(data.global);
         let hit = table.symbolize(0xffffffff81001310).unwrap();
-        assert_eq!(&*hit.symbol.name, "helper");
+        assert_eq!(hit.name, "helper");
     }
 
     #[test]

@@ -132,7 +132,7 @@ impl KernelFacts {
     }
 
     /// Resolves `name` in `object`, as the livepatch core would.
-    pub fn resolve(&self, object: &KernelObject, name: &str) -> Resolution<'_> {
+    pub fn resolve<'a>(&'a self, object: &KernelObject, name: &'a str) -> Resolution<'a> {
         let Some(table) = self.symbols.value() else {
             return Resolution::Unknown(self.symbols.describe().to_string());
         };
@@ -141,9 +141,7 @@ impl KernelFacts {
             return Resolution::Found(found);
         }
         match object {
-            KernelObject::Module(module) if !table.modules().any(|m| m == module) => {
-                Resolution::ObjectAbsent
-            }
+            KernelObject::Module(module) if !table.has_module(module) => Resolution::ObjectAbsent,
             _ => Resolution::Missing,
         }
     }

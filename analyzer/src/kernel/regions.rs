@@ -118,6 +118,13 @@ impl TextRegions {
             .map(|(region, _)| *region)
     }
 
+    /// Adds `region` at `range` unless its boundaries are already known.
+    pub fn add_if_unknown(&mut self, region: TextRegion, range: Range<u64>) {
+        if !self.knows(region) {
+            self.ranges.push((region, range));
+        }
+    }
+
     /// Whether the boundaries of `region` are known.
     pub fn knows(&self, region: TextRegion) -> bool {
         self.ranges.iter().any(|(r, _)| *r == region)

@@ -1,1 +1,155 @@
+//! Facts from a vmlinux ELF image, stripped or not: its symbol table (when present), the
+//! `__mcount_loc` table of ftrace call sites, `.init.text`, and the release in `linux_banner`.
+//!
+//! A stripped vmlinux (as extracted from a distribution's vmlinuz) has no symbols; the
+//! `__start_mcount_loc`/`__stop_mcount_loc` markers then come from a kallsyms dump of the same
+//! build, whose addresses may be shifted by KASLR: the shift is `_text` in kallsyms minus the
+//! image's `.text` address, and every address read from the image is moved by it.
 
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use object::read::elf::{ElfFile64, FileHeader};
+use object::{elf, Endianness, Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
+
+use super::kallsyms::{Kallsyms, KallsymsBuilder, SymbolClass};
+use crate::error::{AnalyzeError, Result};
+
+/// What a vmlinux image tells.
+#[derive(Debug, Clone)]
+pub struct VmlinuxFacts {
+    /// The image.
+    pub path: PathBuf,
+    /// Its symbol table, when it is not stripped (link-time addresses).
+    pub symbols: Option<Kallsyms>,
+    /// ftrace call sites, in the address space of the symbol table used to find them; or why
+    /// they could not be read.
+    pub call_sites: std::result::Result<Vec<u64>, String>,
+    /// `.init.text`, in that same address space.
+    pub init_text: Option<Range<u64>>,
+    /// The release from `linux_banner` ("Linux version RELEASE ...").
+    pub release: Option<String>,
+    /// Whether the image carries BTF.
+    pub has_btf: bool,
+}
+
+/// Reads `path`; `kallsyms` supplies symbols for a stripped image (and sets the address space).
+pub fn load(path: &Path, kallsyms: Option<&Kallsyms>) -> Result<VmlinuxFacts> {
+    let data = std::fs::read(path).map_err(|e| AnalyzeError::io(path, e))?;
+    let file = ElfFile64::<Endianness>::parse(&*data).map_err(|e| AnalyzeError::NotElf {
+        path: path.to_path_buf(),
+        detail: format!("not a 64-bit ELF vmlinux: {e} (extract a vmlinuz first)"),
+    })?;
+    let endian = file.endian();
+    let header = file.elf_header();
+    if header.e_machine(endian) != elf::EM_X86_64 {
+        return Err(AnalyzeError::WrongTarget {
+            path: path.to_path_buf(),
+            detail: format!("ELF64 machine {}", header.e_machine(endian)),
+        });
+    }
+    if header.e_type(endian) != elf::ET_EXEC {
+        return Err(AnalyzeError::WrongKind {
+            path: path.to_path_buf(),
+            detail: "not a vmlinux: ELF type is not ET_EXEC".into(),
+        });
+    }
+    let own = own_symbols(&file);
+    let reference = kallsyms.or(own.as_ref());
+    let link_text = file
+        .section_by_name(".text")
+        .map(|s| s.address())
+        .ok_or_else(|| AnalyzeError::malformed(path, "no .text section"))?;
+    let shift = reference
+        .and_then(|table| table.vmlinux_address("_text"))
+        .map_or(0, |text| text.wrapping_sub(link_text));
+    let call_sites = match reference {
+        Some(table) => call_sites(&file, table, shift),
+        None => {
+            Err("the image is stripped and no kallsyms was given to locate __mcount_loc".into())
+        }
+    };
+    let init_text = file.section_by_name(".init.text").map(|s| {
+        let start = s.address().wrapping_add(shift);
+        start..start + s.size()
+    });
+    Ok(VmlinuxFacts {
+        path: path.to_path_buf(),
+        symbols: own,
+        call_sites,
+        init_text,
+        release: banner_release(&file),
+        has_btf: file.section_by_name(".BTF").is_some(),
+    })
+}
+
+fn own_symbols(file: &ElfFile64<'_, Endianness>) -> Option<Kallsyms> {
+    let mut symbols: Vec<(&str, u64, SymbolClass, bool)> = file
+        .symbols()
+        .filter_map(|symbol| {
+            let name = symbol.name().ok().filter(|n| !n.is_empty())?;
+            let section = symbol.section_index()?;
+            let section = file.section_by_index(section).ok()?;
+            let class = match (symbol.kind(), section.kind()) {
+                (SymbolKind::Section | SymbolKind::File, _) => return None,
+                (_, SectionKind::Text) => SymbolClass::Text,
+                (_, SectionKind::UninitializedData) => SymbolClass::Bss,
+                (_, SectionKind::ReadOnlyData | SectionKind::ReadOnlyString) => {
+                    SymbolClass::ReadOnly
+                }
+                (_, SectionKind::Data) => SymbolClass::Data,
+                _ => SymbolClass::Other,
+            };
+            Some((name, symbol.address(), class, symbol.is_global()))
+        })
+        .collect();
+    if symbols.is_empty() {
+        return None;
+    }
+    symbols.sort_by_key(|&(_, address, _, _)| address);
+    let mut builder = KallsymsBuilder::with_capacity(symbols.len());
+    for (name, address, class, global) in symbols {
+        builder.push(name, address, class, global, None);
+    }
+    Some(builder.finish())
+}
+
+/// Reads the `__mcount_loc` entries between the markers, shifted into the table's space.
+fn call_sites(
+    file: &ElfFile64<'_, Endianness>,
+    table: &Kallsyms,
+    shift: u64,
+) -> std::result::Result<Vec<u64>, String> {
+    let marker = |name: &str| {
+        table
+            .vmlinux_address(name)
+            .ok_or_else(|| format!("no `{name}` in the symbol table"))
+    };
+    let start = marker("__start_mcount_loc")?.wrapping_sub(shift);
+    let stop = marker("__stop_mcount_loc")?.wrapping_sub(shift);
+    let section = file
+        .sections()
+        .find(|s| s.address() <= start && stop <= s.address() + s.size())
+        .ok_or_else(|| format!("no section holds __mcount_loc at {start:#x}"))?;
+    let data = section.data().map_err(|e| e.to_string())?;
+    let from = usize::try_from(start - section.address()).map_err(|e| e.to_string())?;
+    let to = usize::try_from(stop - section.address()).map_err(|e| e.to_string())?;
+    let table = data
+        .get(from..to)
+        .ok_or_else(|| "__mcount_loc lies outside the file".to_string())?;
+    Ok(table
+        .chunks_exact(8)
+        .map(|entry| u64::from_le_bytes(entry.try_into().expect("8-byte chunk")))
+        .filter(|&address| address != 0)
+        .map(|address| address.wrapping_add(shift))
+        .collect())
+}
+
+fn banner_release(file: &ElfFile64<'_, Endianness>) -> Option<String> {
+    const BANNER: &[u8] = b"Linux version ";
+    let rodata = file.section_by_name(".rodata")?.data().ok()?;
+    let at = rodata.windows(BANNER.len()).position(|w| w == BANNER)?;
+    let rest = &rodata[at + BANNER.len()..];
+    let end = rest.iter().position(|&b| b == b' ' || b == 0)?;
+    String::from_utf8(rest[..end].to_vec()).ok()
+}

@@ -1,0 +1,198 @@
+//! `lpcheck check`: the static verdict on a patch module, as a serializable report.
+//!
+//! The JSON form of [`CheckReport`] is the documented, stable schema (see `docs/json.md`).
+
+use serde::Serialize;
+
+use crate::kernel::kallsyms::KernelObject;
+use crate::kernel::{Fact, KernelFacts};
+use crate::patch::{PatchFormat, PatchModule};
+use crate::report::{Finding, Renderable, Severity, Tally, Verdict};
+use crate::rules::targets::{resolve, TargetResolution};
+use crate::rules::{evaluate, RuleSet};
+
+/// Version of the JSON schema of reports; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Options that change how findings become a verdict.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// Treat unknown facts (rule `fact-unknown`) as errors.
+    pub strict: bool,
+}
+
+/// A patched function as the report lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetSummary {
+    /// The object (`vmlinux` or a module name).
+    pub object: String,
+    /// The patched function.
+    pub function: String,
+    /// Its `old_sympos`.
+    pub sympos: u64,
+    /// The replacement function in the module.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+    /// Its address in the kernel, when resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// Where each kernel fact came from, or why it is unknown.
+#[derive(Debug, Clone, Serialize)]
+pub struct FactsSummary {
+    /// Kernel release.
+    pub release: String,
+    /// Symbol table.
+    pub symbols: String,
+    /// ftrace function list.
+    pub ftrace: String,
+}
+
+/// The result of checking one module.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// Schema version of this JSON.
+    pub schema_version: u32,
+    /// Always `"check"`.
+    pub command: &'static str,
+    /// `accept` or `reject`.
+    pub verdict: Verdict,
+    /// The module file.
+    pub module: String,
+    /// The module's name.
+    pub module_name: String,
+    /// Its format, when livepatch structures were found.
+    pub format: Option<PatchFormat>,
+    /// Its vermagic string.
+    pub vermagic: Option<String>,
+    /// The patched functions.
+    pub targets: Vec<TargetSummary>,
+    /// Where the kernel facts came from.
+    pub kernel: FactsSummary,
+    /// Counts by severity.
+    pub tally: Tally,
+    /// The findings, in rule order.
+    pub findings: Vec<Finding>,
+}
+
+/// Checks `patch` against `facts` with `rules`.
+pub fn check(
+    patch: &PatchModule,
+    facts: &KernelFacts,
+    rules: &RuleSet,
+    options: CheckOptions,
+) -> CheckReport {
+    let mut findings = evaluate(patch, facts, rules);
+    if options.strict {
+        for finding in &mut findings {
+            if finding.name == "fact-unknown" {
+                finding.severity = Severity::Error;
+            }
+        }
+    }
+    let targets = patch
+        .patched_functions()
+        .map(|(object, function)| TargetSummary {
+            object: object.to_string(),
+            function: function.old_name.clone(),
+            sympos: function.old_sympos,
+            replacement: function.new_func.clone(),
+            address: address_of(facts, object, &function.old_name, function.old_sympos),
+        })
+        .collect();
+    CheckReport {
+        schema_version: SCHEMA_VERSION,
+        command: "check",
+        verdict: Verdict::of(&findings),
+        module: patch.path.display().to_string(),
+        module_name: patch.name(),
+        format: patch.format,
+        vermagic: patch.modinfo.vermagic().map(|v| v.trim().to_string()),
+        targets,
+        kernel: FactsSummary {
+            release: match &facts.release {
+                Fact::Known { value, source } => format!("{value} ({source})"),
+                Fact::Unknown { reason } => format!("unknown: {reason}"),
+            },
+            symbols: describe(&facts.symbols),
+            ftrace: describe(&facts.ftrace),
+        },
+        tally: Tally::of(&findings),
+        findings,
+    }
+}
+
+fn describe<T>(fact: &Fact<T>) -> String {
+    match fact {
+        Fact::Known { source, .. } => source.clone(),
+        Fact::Unknown { reason } => format!("unknown: {reason}"),
+    }
+}
+
+fn address_of(
+    facts: &KernelFacts,
+    object: &KernelObject,
+    name: &str,
+    sympos: u64,
+) -> Option<String> {
+    match resolve(facts, object, name, sympos) {
+        TargetResolution::Resolved(located) => located.address.map(|a| format!("{a:#x}")),
+        _ => None,
+    }
+}
+
+impl Renderable for CheckReport {
+    fn command(&self) -> &'static str {
+        "check"
+    }
+
+    fn verdict_label(&self) -> &'static str {
+        match self.verdict {
+            Verdict::Accept => "accept",
+            Verdict::Reject => "reject",
+        }
+    }
+
+    fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    fn primary_input(&self) -> &str {
+        &self.module
+    }
+
+    fn summary_lines(&self) -> Vec<String> {
+        let format = match self.format {
+            Some(PatchFormat::Livepatch) => "hand-written livepatch",
+            Some(PatchFormat::KpatchBuild) => "kpatch-build",
+            Some(PatchFormat::KlpBuild) => "klp-build",
+            None => "no livepatch structures",
+        };
+        let mut lines = vec![
+            format!("module {} ({}): {format}", self.module_name, self.module),
+            format!(
+                "kernel: release {}; symbols from {}; ftrace from {}",
+                self.kernel.release, self.kernel.symbols, self.kernel.ftrace
+            ),
+        ];
+        for target in &self.targets {
+            lines.push(format!(
+                "  patches {}:{}{} with {}{}",
+                target.object,
+                target.function,
+                match target.sympos {
+                    0 => String::new(),
+                    n => format!(",{n}"),
+                },
+                target.replacement.as_deref().unwrap_or("?"),
+                target
+                    .address
+                    .as_deref()
+                    .map(|a| format!(" (at {a})"))
+                    .unwrap_or_default()
+            ));
+        }
+        lines
+    }
+}

@@ -1,0 +1,218 @@
+//! Hand-written livepatch modules: static `struct klp_patch`, `klp_object[]` and `klp_func[]`.
+//!
+//! The patch is found through its relocations: `klp_patch.mod` must point at `__this_module`
+//! (the livepatch core requires it), `klp_patch.objs` at an array of objects whose `funcs`
+//! point at arrays of functions, each with a name string and a replacement function. Arrays end
+//! with an all-zero element, as the core's iterators expect.
+
+use object::SectionIndex;
+
+use super::layout::KlpLayout;
+use super::{Callbacks, FoundPatch, KlpState, PatchFormat, PatchedFunction, PatchedObject, Place};
+use crate::elf::{ElfObject, Pointee};
+use crate::error::{AnalyzeError, Result};
+use crate::kernel::kallsyms::KernelObject;
+
+/// Offsets of the external fields, fixed since the API's start.
+const PATCH_OBJS: u64 = 8;
+const OBJECT_FUNCS: u64 = 8;
+const FUNC_NEW_FUNC: u64 = 8;
+const STATE_VERSION: u64 = 8;
+
+/// Upper bound on array lengths, against garbage.
+const MAX_ELEMENTS: u64 = 4096;
+
+/// Finds the module's `klp_patch` structures and reads them with `layout`.
+pub fn read(elf: &ElfObject<'_>, layout: &KlpLayout) -> Result<Option<FoundPatch>> {
+    let this_module = elf.section_by_name(".gnu.linkonce.this_module");
+    let mut patches = Vec::new();
+    for (section, relocs) in elf.all_relocs() {
+        if Some(section) == this_module || elf.is_code(section) {
+            continue;
+        }
+        for (&offset, reloc) in relocs {
+            let points_at_module = match &reloc.pointee {
+                Pointee::External { name, .. } => name == "__this_module",
+                Pointee::Local { section, offset } => Some(*section) == this_module && *offset == 0,
+            };
+            if !points_at_module {
+                continue;
+            }
+            if let Some(patch) = read_patch(elf, layout, section, offset)? {
+                patches.push(patch);
+            }
+        }
+    }
+    let Some(mut first) = patches.pop() else {
+        return Ok(None);
+    };
+    for other in patches {
+        first.objects.extend(other.objects);
+        first.states.extend(other.states);
+    }
+    Ok(Some(first))
+}
+
+fn read_patch(
+    elf: &ElfObject<'_>,
+    layout: &KlpLayout,
+    section: SectionIndex,
+    offset: u64,
+) -> Result<Option<FoundPatch>> {
+    let Some((objs_section, objs_offset)) =
+        elf.local_pointer_at(section, offset.wrapping_add(PATCH_OBJS))
+    else {
+        return Ok(None);
+    };
+    if elf.is_code(objs_section) {
+        return Ok(None);
+    }
+    let objects = read_objects(elf, layout, objs_section, objs_offset)?;
+    if objects.iter().all(|o| o.functions.is_empty()) {
+        return Ok(None);
+    }
+    let replace = layout
+        .patch_replace
+        .and_then(|field| elf.u8_at(section, offset.wrapping_add(field)))
+        .map(|byte| byte != 0);
+    let states = match layout
+        .patch_states
+        .and_then(|field| elf.local_pointer_at(section, offset.wrapping_add(field)))
+    {
+        Some((states_section, states_offset)) => {
+            read_states(elf, layout, states_section, states_offset)
+        }
+        None => Vec::new(),
+    };
+    Ok(Some(FoundPatch {
+        format: PatchFormat::Livepatch,
+        objects,
+        replace,
+        states,
+    }))
+}
+
+fn read_objects(
+    elf: &ElfObject<'_>,
+    layout: &KlpLayout,
+    section: SectionIndex,
+    base: u64,
+) -> Result<Vec<PatchedObject>> {
+    check_array_size(elf, section, base, layout.object_size, "klp_object", layout)?;
+    let mut objects = Vec::new();
+    for index in 0..MAX_ELEMENTS {
+        let element = base.wrapping_add(index.wrapping_mul(layout.object_size));
+        let Some((funcs_section, funcs_offset)) =
+            elf.local_pointer_at(section, element.wrapping_add(OBJECT_FUNCS))
+        else {
+            break;
+        };
+        let name = elf.string_pointer_at(section, element);
+        let functions = read_functions(elf, layout, funcs_section, funcs_offset)?;
+        let callbacks = layout
+            .object_callbacks
+            .map(|field| read_callbacks(elf, section, element.wrapping_add(field)))
+            .unwrap_or_default();
+        objects.push(PatchedObject {
+            object: KernelObject::from_module_name(name.as_deref()),
+            functions,
+            callbacks,
+        });
+    }
+    Ok(objects)
+}
+
+fn read_functions(
+    elf: &ElfObject<'_>,
+    layout: &KlpLayout,
+    section: SectionIndex,
+    base: u64,
+) -> Result<Vec<PatchedFunction>> {
+    check_array_size(elf, section, base, layout.func_size, "klp_func", layout)?;
+    let mut functions = Vec::new();
+    for index in 0..MAX_ELEMENTS {
+        let element = base.wrapping_add(index.wrapping_mul(layout.func_size));
+        let Some(old_name) = elf.string_pointer_at(section, element) else {
+            break;
+        };
+        functions.push(PatchedFunction {
+            old_name,
+            old_sympos: elf
+                .u64_at(section, element.wrapping_add(layout.func_sympos))
+                .unwrap_or(0),
+            new_func: elf.function_pointer_at(section, element.wrapping_add(FUNC_NEW_FUNC)),
+            place: place(elf, section, element),
+        });
+    }
+    Ok(functions)
+}
+
+/// Reads four consecutive callback pointers (`pre_patch`, `post_patch`, `pre_unpatch`,
+/// `post_unpatch`) starting at `offset`.
+pub(crate) fn read_callbacks(elf: &ElfObject<'_>, section: SectionIndex, offset: u64) -> Callbacks {
+    let at = |i: u64| elf.function_pointer_at(section, offset.wrapping_add(8 * i));
+    Callbacks {
+        pre_patch: at(0),
+        post_patch: at(1),
+        pre_unpatch: at(2),
+        post_unpatch: at(3),
+    }
+}
+
+fn read_states(
+    elf: &ElfObject<'_>,
+    layout: &KlpLayout,
+    section: SectionIndex,
+    base: u64,
+) -> Vec<KlpState> {
+    (0..MAX_ELEMENTS)
+        .map(|index| base.wrapping_add(index.wrapping_mul(layout.state_size)))
+        .map_while(|element| {
+            let id = elf.u64_at(section, element).filter(|&id| id != 0)?;
+            let version = elf
+                .u32_at(section, element.wrapping_add(STATE_VERSION))
+                .unwrap_or(0);
+            Some(KlpState { id, version })
+        })
+        .collect()
+}
+
+/// Where `offset` of `section` is, with the symbol covering it.
+pub(crate) fn place(elf: &ElfObject<'_>, section: SectionIndex, offset: u64) -> Place {
+    Place {
+        section: elf.section_name(section).to_string(),
+        offset,
+        symbol: elf
+            .symbol_covering(section, offset)
+            .map(|s| match offset.wrapping_sub(s.offset) {
+                0 => s.name.clone(),
+                delta => format!("{}+{delta:#x}", s.name),
+            }),
+    }
+}
+
+/// An array's symbol size must be a multiple of its element size; otherwise the layout is not
+/// the one the module was built with, and reading on would produce garbage.
+fn check_array_size(
+    elf: &ElfObject<'_>,
+    section: SectionIndex,
+    base: u64,
+    element_size: u64,
+    what: &str,
+    layout: &KlpLayout,
+) -> Result<()> {
+    let Some(symbol) = elf.symbol_at(section, base) else {
+        return Ok(());
+    };
+    if symbol.size == 0 || symbol.size % element_size == 0 {
+        return Ok(());
+    }
+    Err(AnalyzeError::malformed(
+        elf.path(),
+        format!(
+            "`{}` is {} bytes, not a multiple of sizeof(struct {what}) = {element_size} from the \
+             {:?} layout; rebuild the module with debug info (-g) so lpcheck can read its layout",
+            symbol.name, symbol.size, layout.source
+        ),
+    ))
+}

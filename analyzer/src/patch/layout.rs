@@ -1,0 +1,265 @@
+//! Memory layouts of the livepatch API structures (`struct klp_patch`, `klp_object`,
+//! `klp_func`, `klp_state`) as a module was compiled with them.
+//!
+//! The module's own DWARF is the truth when present. Otherwise the layout known for the
+//! kernel's version (from vermagic) is used: the external fields sit at fixed offsets, and only
+//! the sizes (which include internal fields such as a `struct kobject`) vary with the version and
+//! configuration.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use gimli::{AttributeValue, EndianSlice, LittleEndian};
+use object::{elf, Object, ObjectSection, RelocationFlags, RelocationTarget};
+use object::{ObjectSymbol, SymbolSection};
+use serde::Serialize;
+
+use crate::elf::ElfObject;
+
+/// Where a layout came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+pub enum LayoutSource {
+    /// The module's DWARF.
+    Dwarf,
+    /// The table of known layouts, for a kernel release.
+    Known(String),
+}
+
+/// Offsets of the fields lpcheck reads, and element sizes for arrays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KlpLayout {
+    /// Where these numbers come from.
+    pub source: LayoutSource,
+    /// `sizeof(struct klp_func)`.
+    pub func_size: u64,
+    /// `sizeof(struct klp_object)`.
+    pub object_size: u64,
+    /// `sizeof(struct klp_state)`.
+    pub state_size: u64,
+    /// Offset of `klp_func.old_sympos`.
+    pub func_sympos: u64,
+    /// Offset of `klp_object.callbacks`.
+    pub object_callbacks: Option<u64>,
+    /// Offset of `klp_patch.states`, when the kernel has states (5.5+).
+    pub patch_states: Option<u64>,
+    /// Offset of `klp_patch.replace`, when the kernel has atomic replace (5.1+).
+    pub patch_replace: Option<u64>,
+}
+
+impl KlpLayout {
+    /// The layout known for a kernel release such as `6.1.0-56-amd64` (x86_64, no
+    /// `CONFIG_DEBUG_KOBJECT_RELEASE`), or `None` for releases older than 5.5.
+    pub fn known_for(release: &str) -> Option<Self> {
+        let mut parts = release.split(['.', '-']);
+        let major: u32 = parts.next()?.parse().ok()?;
+        let minor: u32 = parts.next()?.parse().ok()?;
+        if (major, minor) < (5, 5) {
+            return None;
+        }
+        Some(Self {
+            source: LayoutSource::Known(release.to_string()),
+            func_size: 152,
+            object_size: 168,
+            state_size: 24,
+            func_sympos: 16,
+            object_callbacks: Some(16),
+            patch_states: Some(16),
+            patch_replace: Some(24),
+        })
+    }
+
+    /// Reads the layout from the module's DWARF, when it describes all three structures.
+    pub fn from_dwarf(object: &ElfObject<'_>) -> Option<Self> {
+        let structs = dwarf_structs(
+            object,
+            &["klp_func", "klp_object", "klp_patch", "klp_state"],
+        )?;
+        let func = structs.get("klp_func")?;
+        let obj = structs.get("klp_object")?;
+        let patch = structs.get("klp_patch")?;
+        if func.size == 0 || obj.size == 0 {
+            return None;
+        }
+        Some(Self {
+            source: LayoutSource::Dwarf,
+            func_size: func.size,
+            object_size: obj.size,
+            state_size: structs.get("klp_state").map_or(24, |s| s.size).max(1),
+            func_sympos: func.member("old_sympos")?,
+            object_callbacks: obj.member("callbacks"),
+            patch_states: patch.member("states"),
+            patch_replace: patch.member("replace"),
+        })
+    }
+}
+
+/// A structure type described by DWARF.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct StructType {
+    size: u64,
+    members: HashMap<String, u64>,
+}
+
+impl StructType {
+    fn member(&self, name: &str) -> Option<u64> {
+        self.members.get(name).copied()
+    }
+}
+
+type Slice<'a> = EndianSlice<'a, LittleEndian>;
+
+/// Finds complete definitions of the named structures in the object's DWARF.
+fn dwarf_structs(object: &ElfObject<'_>, wanted: &[&str]) -> Option<HashMap<String, StructType>> {
+    object.section_by_name(".debug_info")?;
+    let sections: HashMap<&str, Cow<'_, [u8]>> = [
+        ".debug_info",
+        ".debug_abbrev",
+        ".debug_str",
+        ".debug_line",
+        ".debug_line_str",
+        ".debug_str_offsets",
+        ".debug_addr",
+        ".debug_rnglists",
+    ]
+    .into_iter()
+    .map(|name| (name, relocated_section(object, name)))
+    .collect();
+    let load = |id: gimli::SectionId| -> Result<Slice<'_>, gimli::Error> {
+        let data = sections.get(id.name()).map_or(&[][..], |d| d.as_ref());
+        Ok(EndianSlice::new(data, LittleEndian))
+    };
+    let dwarf = gimli::Dwarf::load(load).ok()?;
+    let mut found = HashMap::new();
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        let Ok(unit) = dwarf.unit(header) else {
+            continue;
+        };
+        let mut entries = unit.entries();
+        while let Ok(Some((_, entry))) = entries.next_dfs() {
+            if entry.tag() != gimli::DW_TAG_structure_type {
+                continue;
+            }
+            let Some(name) = attr_string(&dwarf, &unit, entry.attr_value(gimli::DW_AT_name).ok()?)
+            else {
+                continue;
+            };
+            if !wanted.contains(&name.as_str()) || found.contains_key(&name) {
+                continue;
+            }
+            let Some(size) = entry
+                .attr_value(gimli::DW_AT_byte_size)
+                .ok()
+                .flatten()
+                .and_then(|v| v.udata_value())
+            else {
+                continue;
+            };
+            let Ok(mut tree) = unit.entries_tree(Some(entry.offset())) else {
+                continue;
+            };
+            let Ok(root) = tree.root() else { continue };
+            let mut members = HashMap::new();
+            let mut children = root.children();
+            while let Ok(Some(child)) = children.next() {
+                let member = child.entry();
+                if member.tag() != gimli::DW_TAG_member {
+                    continue;
+                }
+                let name = member
+                    .attr_value(gimli::DW_AT_name)
+                    .ok()
+                    .and_then(|v| attr_string(&dwarf, &unit, v));
+                let offset = member
+                    .attr_value(gimli::DW_AT_data_member_location)
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.udata_value());
+                if let (Some(name), Some(offset)) = (name, offset) {
+                    members.insert(name, offset);
+                }
+            }
+            found.insert(name, StructType { size, members });
+        }
+    }
+    Some(found)
+}
+
+fn attr_string(
+    dwarf: &gimli::Dwarf<Slice<'_>>,
+    unit: &gimli::Unit<Slice<'_>>,
+    value: Option<AttributeValue<Slice<'_>>>,
+) -> Option<String> {
+    let value = value?;
+    let string = dwarf.attr_string(unit, value).ok()?;
+    Some(string.to_string_lossy().into_owned())
+}
+
+/// A section's contents with its `R_X86_64_32`/`R_X86_64_64` relocations applied: in a
+/// relocatable object, DWARF's references to `.debug_str` and `.debug_abbrev` are relocations
+/// against section symbols, with zeros in the section bytes.
+fn relocated_section<'data>(object: &ElfObject<'data>, name: &str) -> Cow<'data, [u8]> {
+    let file = object.file();
+    let Some(section) = file.section_by_name(name) else {
+        return Cow::Borrowed(&[]);
+    };
+    let Ok(data) = section.uncompressed_data() else {
+        return Cow::Borrowed(&[]);
+    };
+    let mut data = data;
+    for (offset, relocation) in section.relocations() {
+        let RelocationFlags::Elf { r_type } = relocation.flags() else {
+            continue;
+        };
+        let RelocationTarget::Symbol(index) = relocation.target() else {
+            continue;
+        };
+        let Ok(symbol) = file.symbol_by_index(index) else {
+            continue;
+        };
+        let base = match symbol.section() {
+            SymbolSection::Section(_) | SymbolSection::Absolute => symbol.address(),
+            _ => 0,
+        };
+        let value = base.wrapping_add_signed(relocation.addend());
+        let Ok(start) = usize::try_from(offset) else {
+            continue;
+        };
+        let bytes = data.to_mut();
+        match r_type {
+            elf::R_X86_64_32 => {
+                if let Some(place) = start
+                    .checked_add(4)
+                    .and_then(|end| bytes.get_mut(start..end))
+                {
+                    place.copy_from_slice(&(value as u32).to_le_bytes());
+                }
+            }
+            elf::R_X86_64_64 => {
+                if let Some(place) = start
+                    .checked_add(8)
+                    .and_then(|end| bytes.get_mut(start..end))
+                {
+                    place.copy_from_slice(&value.to_le_bytes());
+                }
+            }
+            _ => {}
+        }
+    }
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_layouts_by_release() {
+        let layout = KlpLayout::known_for("6.1.0-56-amd64").unwrap();
+        assert_eq!(layout.func_size, 152);
+        assert_eq!(layout.patch_replace, Some(24));
+        assert!(KlpLayout::known_for("5.4.0-1").is_none());
+        assert!(KlpLayout::known_for("garbage").is_none());
+    }
+}

@@ -1,0 +1,350 @@
+//! Rules as data: the TOML schema, the default set in `rules/default.toml`, user overrides and
+//! waivers.
+//!
+//! ```toml
+//! [[rule]]
+//! id = "LP001"                  # stable id
+//! name = "always-on-stack"      # short kebab-case name
+//! severity = "error"            # error | warning | note
+//! message = "`{target}` is always on some task's stack"
+//! hint = "what to do instead"
+//! reference = "where to read more"
+//! check = { kind = "target-name", names = ["schedule", "__schedule"] }
+//!
+//! [[waiver]]
+//! rule = "LP001"                # id or name
+//! target = "vmlinux:schedule"   # optional pattern on `object:function`
+//! reason = "why this is accepted (required)"
+//! ```
+//! A user file may add rules (all fields), override fields of an existing rule by id (any
+//! subset, e.g. only `severity`), disable one (`enabled = false`) and declare waivers.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{AnalyzeError, Result};
+use crate::kernel::regions::TextRegion;
+use crate::report::Severity;
+
+/// The default rule set, compiled in from `rules/default.toml`.
+pub const DEFAULT_RULES: &str = include_str!("../../../rules/default.toml");
+
+/// What a rule looks for. The set of checks is closed (they are code); rules choose among them
+/// and give them their data.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Check {
+    /// A target whose name matches one of the patterns.
+    TargetName {
+        /// Name patterns (`*`, `?`).
+        names: Vec<String>,
+    },
+    /// A target whose address lies in one of the regions.
+    TargetRegion {
+        /// Regions (`init`, `sched`, `cpuidle`, `noinstr`, `entry`, ...).
+        regions: Vec<TextRegion>,
+    },
+    /// A target absent from the kernel's symbols.
+    TargetMissing,
+    /// A target in a module that is not loaded: it is checked only when the module loads.
+    TargetObjectAbsent,
+    /// A target name shared by several symbols while `old_sympos` is 0.
+    TargetAmbiguous,
+    /// An `old_sympos` beyond the number of symbols of that name.
+    TargetSymposInvalid,
+    /// A target with no ftrace call site at its address.
+    TargetNotFtraceable,
+    /// A `.klp.sym` symbol that does not resolve (missing, ambiguous or bad position).
+    KlpSymbolUnresolvable,
+    /// New code (replacement functions and what they reach) calls code in these regions, or
+    /// the module's own `.init.text`.
+    NewCodeCallsRegion {
+        /// Kernel regions whose code must not be called.
+        regions: Vec<TextRegion>,
+    },
+    /// New code uses module-private data that shadows kernel static data of the same name.
+    StaticDataCopy,
+    /// The module is not marked `livepatch=Y`.
+    NotLivepatchModule,
+    /// No patched function could be found in the module.
+    NoPatchedFunctions,
+    /// The module's vermagic release differs from the kernel's.
+    VermagicMismatch,
+    /// A kernel fact the other checks need is unknown.
+    FactUnknown,
+    /// The patch uses atomic replace: it will replace every loaded livepatch.
+    AtomicReplace,
+}
+
+/// A rule as written in a file: every field optional, so overrides can be partial.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleEntry {
+    id: String,
+    name: Option<String>,
+    severity: Option<Severity>,
+    message: Option<String>,
+    hint: Option<String>,
+    reference: Option<String>,
+    check: Option<Check>,
+    enabled: Option<bool>,
+}
+
+/// A waiver as written in a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaiverEntry {
+    rule: String,
+    target: Option<String>,
+    reason: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<RuleEntry>,
+    #[serde(default)]
+    waiver: Vec<WaiverEntry>,
+}
+
+/// A complete rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Stable id.
+    pub id: String,
+    /// Short name.
+    pub name: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Message template; `{placeholders}` are filled from the match.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// Where to read more.
+    pub reference: Option<String>,
+    /// What it checks.
+    pub check: Check,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// The file that defined or last changed it.
+    pub source: String,
+}
+
+/// An explicit acceptance of a rule's findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaiverRule {
+    /// Rule id or name.
+    pub rule: String,
+    /// Optional pattern on the finding's target (`object:function`).
+    pub target: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// The file it comes from.
+    pub source: String,
+}
+
+impl WaiverRule {
+    /// Whether this waiver covers a finding of `rule` (id or name) about `target`.
+    pub fn covers(&self, rule: &Rule, target: Option<&str>) -> bool {
+        let rule_matches = self.rule == rule.id || self.rule == rule.name;
+        let target_matches = match (&self.target, target) {
+            (None, _) => true,
+            (Some(pattern), Some(target)) => super::glob::matches(pattern, target),
+            (Some(_), None) => false,
+        };
+        rule_matches && target_matches
+    }
+}
+
+/// The rules in force and the waivers declared.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    /// Rules, in definition order.
+    pub rules: Vec<Rule>,
+    /// Waivers.
+    pub waivers: Vec<WaiverRule>,
+}
+
+impl RuleSet {
+    /// The default rules.
+    pub fn default_rules() -> Self {
+        let mut set = Self::default();
+        set.merge_text(DEFAULT_RULES, "rules/default.toml")
+            .expect("the built-in rule file is valid");
+        set
+    }
+
+    /// Adds or overrides rules and waivers from the file at `path`.
+    pub fn merge_file(&mut self, path: &Path) -> Result<()> {
+        let text = std::fs::read_to_string(path).map_err(|e| AnalyzeError::io(path, e))?;
+        self.merge_text(&text, &path.display().to_string())
+    }
+
+    /// Adds or overrides rules and waivers from TOML text (`source` names it in errors).
+    pub fn merge_text(&mut self, text: &str, source: &str) -> Result<()> {
+        let error = |line: usize, detail: String| AnalyzeError::BadText {
+            path: source.into(),
+            line,
+            detail,
+        };
+        let file: RuleFile = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map_or(0, |span| text[..span.start].lines().count().max(1));
+            error(line, e.message().to_string())
+        })?;
+        for entry in file.rule {
+            self.merge_rule(entry, source)
+                .map_err(|detail| error(0, detail))?;
+        }
+        for waiver in file.waiver {
+            if waiver.reason.trim().is_empty() {
+                return Err(error(
+                    0,
+                    format!("waiver for `{}` has no reason", waiver.rule),
+                ));
+            }
+            if !self
+                .rules
+                .iter()
+                .any(|r| r.id == waiver.rule || r.name == waiver.rule)
+            {
+                return Err(error(
+                    0,
+                    format!("waiver names unknown rule `{}`", waiver.rule),
+                ));
+            }
+            self.waivers.push(WaiverRule {
+                rule: waiver.rule,
+                target: waiver.target,
+                reason: waiver.reason,
+                source: source.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn merge_rule(&mut self, entry: RuleEntry, source: &str) -> std::result::Result<(), String> {
+        if let Some(existing) = self.rules.iter_mut().find(|r| r.id == entry.id) {
+            if let Some(name) = entry.name {
+                existing.name = name;
+            }
+            if let Some(severity) = entry.severity {
+                existing.severity = severity;
+            }
+            if let Some(message) = entry.message {
+                existing.message = message;
+            }
+            if entry.hint.is_some() {
+                existing.hint = entry.hint;
+            }
+            if entry.reference.is_some() {
+                existing.reference = entry.reference;
+            }
+            if let Some(check) = entry.check {
+                existing.check = check;
+            }
+            if let Some(enabled) = entry.enabled {
+                existing.enabled = enabled;
+            }
+            existing.source = source.to_string();
+            return Ok(());
+        }
+        let missing = |field: &str| format!("new rule `{}` needs `{field}`", entry.id);
+        self.rules.push(Rule {
+            name: entry.name.ok_or_else(|| missing("name"))?,
+            severity: entry.severity.ok_or_else(|| missing("severity"))?,
+            message: entry.message.ok_or_else(|| missing("message"))?,
+            check: entry.check.ok_or_else(|| missing("check"))?,
+            hint: entry.hint,
+            reference: entry.reference,
+            enabled: entry.enabled.unwrap_or(true),
+            source: source.to_string(),
+            id: entry.id,
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_rules_load_with_unique_ids() {
+        let set = RuleSet::default_rules();
+        assert!(set.rules.len() >= 15);
+        let mut ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), set.rules.len());
+    }
+
+    #[test]
+    fn user_files_override_add_and_waive() {
+        let mut set = RuleSet::default_rules();
+        let before = set.rules.len();
+        set.merge_text(
+            r#"
+[[rule]]
+id = "LP001"
+severity = "warning"
+
+[[rule]]
+id = "SITE001"
+name = "no-tcp"
+severity = "error"
+message = "`{target}` is owned by the network team"
+check = { kind = "target-name", names = ["tcp_*"] }
+
+[[waiver]]
+rule = "no-tcp"
+target = "vmlinux:tcp_v4_rcv"
+reason = "NET-42 reviewed"
+"#,
+            "site.toml",
+        )
+        .unwrap();
+        assert_eq!(set.rules.len(), before + 1);
+        let lp001 = set.rules.iter().find(|r| r.id == "LP001").unwrap();
+        assert_eq!(lp001.severity, Severity::Warning);
+        assert_eq!(lp001.source, "site.toml");
+        let site = set.rules.last().unwrap();
+        assert!(set.waivers[0].covers(site, Some("vmlinux:tcp_v4_rcv")));
+        assert!(!set.waivers[0].covers(site, Some("vmlinux:tcp_v6_rcv")));
+        assert!(!set.waivers[0].covers(lp001, Some("vmlinux:tcp_v4_rcv")));
+    }
+
+    #[test]
+    fn bad_files_are_errors_with_place() {
+        let mut set = RuleSet::default_rules();
+        let error = set
+            .merge_text("[[rule]]\nid = \"NEW\"\nname = \"x\"\n", "u.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("new rule `NEW` needs `severity`"), "{error}");
+        let error = set
+            .merge_text("[[rule]]\nid = \"LP001\"\nseverity = \"fatal\"\n", "u.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("u.toml:3:"), "{error}");
+        let error = set
+            .merge_text("[[waiver]]\nrule = \"LP001\"\nreason = \" \"\n", "u.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("has no reason"), "{error}");
+        let error = set
+            .merge_text("[[waiver]]\nrule = \"NOPE\"\nreason = \"r\"\n", "u.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown rule `NOPE`"), "{error}");
+        assert!(set
+            .merge_text(
+                "[[rule]]\nid = \"LP001\"\ncheck = { kind = \"bogus\" }\n",
+                "u.toml"
+            )
+            .is_err());
+    }
+}

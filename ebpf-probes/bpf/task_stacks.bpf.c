@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * lpcheck task-stack iterator: for every thread the kernel's task iterator
+ * visits, write one struct task_record (task_record.h) to the iterator's
+ * seq_file: identity, state, flags, the kernel stack from
+ * bpf_get_task_stack(), and optionally "candidate" return addresses found by
+ * scanning the raw stack words that the unwinder hides (scheduler frames).
+ *
+ * No vmlinux.h: the few kernel types used are declared here with
+ * preserve_access_index, so field offsets are relocated (CO-RE) against the
+ * running kernel's BTF at load time.
+ */
+
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef signed char __s8;
+typedef short __s16;
+typedef int __s32;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "task_record.h"
+
+/* enum bpf_map_type value from the kernel UAPI (stable ABI). */
+#define BPF_MAP_TYPE_PERCPU_ARRAY 6
+
+/*
+ * Kernel stack size assumed by the raw scan: THREAD_SIZE on x86_64 without
+ * KASAN. A larger real stack only shortens the scan; reads past a vmapped
+ * stack fault safely and yield no candidates.
+ */
+#define ASSUMED_THREAD_SIZE 16384ULL
+
+struct thread_struct {
+	unsigned long sp;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	unsigned int __state;
+	int on_cpu;
+	void *stack;
+	unsigned int flags;
+	int exit_state;
+	int pid;
+	int tgid;
+	char comm[16];
+	struct thread_struct thread;
+} __attribute__((preserve_access_index));
+
+/* Before Linux 5.14 the state field was `long state`. */
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+} __attribute__((preserve_access_index));
+
+/*
+ * Set by the loader before load. The raw scan runs only when scan_words > 0
+ * and [text_start, text_end) is a non-empty kernel text range.
+ */
+const volatile __u64 text_start = 0;
+const volatile __u64 text_end = 0;
+const volatile __u32 scan_words = 0;
+
+/* Per-CPU scratch: the record being built and the raw stack words. */
+struct scratch {
+	struct task_record rec;
+	__u64 scan[MAX_SCAN_WORDS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline __u32 read_state(struct task_struct *task)
+{
+	if (bpf_core_field_exists(task->__state))
+		return BPF_CORE_READ(task, __state);
+	struct task_struct___pre514 *old = (void *)task;
+	return (__u32)BPF_CORE_READ(old, state);
+}
+
+static __always_inline __u32 read_on_cpu(struct task_struct *task)
+{
+	if (!bpf_core_field_exists(task->on_cpu))
+		return ON_CPU_UNKNOWN;
+	return BPF_CORE_READ(task, on_cpu) ? 1 : 0;
+}
+
+/*
+ * Copy words that point into kernel text, from the saved stack pointer
+ * upwards, until the innermost frame the unwinder reported (everything
+ * below it belongs to frames it skipped). Returns how many were kept
+ * (also left in rec->nr_candidates).
+ */
+static __always_inline __u32 scan_candidates(struct task_struct *task,
+					     struct scratch *s, __u32 nr_frames)
+{
+	struct task_record *rec = &s->rec;
+
+	if (scan_words == 0 || text_end <= text_start || rec->on_cpu != 0)
+		return 0;
+	if (!bpf_core_field_exists(task->thread.sp))
+		return 0;
+
+	__u64 sp = BPF_CORE_READ(task, thread.sp);
+	__u64 base = (__u64)BPF_CORE_READ(task, stack);
+	__u64 top = base + ASSUMED_THREAD_SIZE;
+	if (base == 0 || sp < base || sp >= top)
+		return 0;
+
+	__u64 words = (top - sp) / 8;
+	if (words > scan_words)
+		words = scan_words;
+	if (words > MAX_SCAN_WORDS)
+		words = MAX_SCAN_WORDS;
+	if (words == 0)
+		return 0;
+	if (bpf_probe_read_kernel(s->scan, words * 8, (void *)sp) != 0)
+		return 0;
+
+	__u64 innermost = nr_frames > 0 ? rec->words[0] : 0;
+	/*
+	 * The count lives in map memory, read and written through a volatile
+	 * pointer: the verifier then sees an unknown bounded scalar instead of
+	 * an exact value, so its states converge across iterations instead of
+	 * forking on every kept/skipped word (which exceeds its 1M-insn limit).
+	 */
+	volatile __u32 *kept = &rec->nr_candidates;
+	*kept = 0;
+	for (__u32 i = 0; i < MAX_SCAN_WORDS; i++) {
+		if (i >= words)
+			break;
+		__u64 word = s->scan[i];
+		if (nr_frames > 0 && word == innermost)
+			break;
+		if (word < text_start || word >= text_end)
+			continue;
+		__u32 count = *kept;
+		__u32 slot = nr_frames + count;
+		if (count >= MAX_CANDIDATES || slot >= MAX_FRAMES + MAX_CANDIDATES)
+			break;
+		rec->words[slot] = word;
+		*kept = count + 1;
+	}
+	return *kept;
+}
+
+SEC("iter/task")
+int dump_task_stacks(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	__u32 zero = 0;
+
+	if (!task)
+		return 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 0;
+	struct task_record *rec = &s->rec;
+
+	rec->magic = TASK_RECORD_MAGIC;
+	rec->pid = task->pid;
+	rec->tgid = task->tgid;
+	rec->state = read_state(task);
+	rec->exit_state = task->exit_state;
+	rec->flags = task->flags;
+	rec->on_cpu = read_on_cpu(task);
+	if (bpf_core_read(rec->comm, sizeof(rec->comm), &task->comm) != 0)
+		rec->comm[0] = '\0';
+
+	long got = bpf_get_task_stack(task, rec->words, MAX_FRAMES * sizeof(__u64), 0);
+	__u32 nr_frames = 0;
+	if (got < 0) {
+		rec->stack_err = (__s32)got;
+	} else {
+		rec->stack_err = 0;
+		nr_frames = (__u32)((__u64)got / sizeof(__u64));
+		if (nr_frames > MAX_FRAMES)
+			nr_frames = MAX_FRAMES;
+	}
+
+	__u32 nr_candidates = scan_candidates(task, s, nr_frames);
+	rec->nr_frames = nr_frames;
+	rec->nr_candidates = nr_candidates;
+
+	/* 64-bit, so the bound check and the length use the same register. */
+	__u64 nr_words = (__u64)nr_frames + nr_candidates;
+	if (nr_words > MAX_FRAMES + MAX_CANDIDATES)
+		nr_words = MAX_FRAMES + MAX_CANDIDATES;
+	bpf_seq_write(seq, rec, TASK_RECORD_HEADER_SIZE + nr_words * sizeof(__u64));
+	return 0;
+}
+
+_Static_assert(sizeof(struct task_record) ==
+		       TASK_RECORD_HEADER_SIZE + (MAX_FRAMES + MAX_CANDIDATES) * sizeof(__u64),
+	       "task_record header layout changed");
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,275 @@
+//! The BPF stack source: loads `bpf/task_stacks.bpf.c` (an `iter/task` program) with aya and
+//! turns each run of the iterator into a [`StackSnapshot`].
+//!
+//! Output transport: the program writes one variable-length binary record per thread into the
+//! iterator's seq_file with `bpf_seq_write`; user space creates an iterator fd from the link and
+//! reads it to EOF like a file. No map or ring buffer is involved, so a snapshot needs no polling
+//! and cannot lose records: the kernel fills the read buffer one record at a time.
+
+mod record;
+mod text_range;
+
+use std::collections::HashSet;
+use std::error::Error as _;
+use std::io::{self, Read};
+
+use aya::programs::links::LinkError;
+use aya::programs::{Iter, ProgramError};
+use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader};
+use thiserror::Error;
+
+pub use record::RecordError;
+pub(crate) use record::MAX_FRAMES;
+pub use text_range::{KernelTextRange, TextRangeError};
+
+use crate::procfs::{ProcError, ProcFs};
+use crate::snapshot::{CandidateScan, Completeness, StackSnapshot, StackSource};
+use crate::task::TaskStack;
+use record::{parse_records, MAX_SCAN_WORDS};
+
+/// Name of the iterator function in the BPF object.
+const PROGRAM: &str = "dump_task_stacks";
+/// Initial capacity of the read buffer: room for a few thousand short records.
+const READ_BUFFER: usize = 1 << 20;
+
+/// The BPF object compiled by build.rs.
+#[cfg(lpcheck_bpf)]
+fn bpf_object() -> Result<&'static [u8], BpfError> {
+    Ok(aya::include_bytes_aligned!(concat!(
+        env!("OUT_DIR"),
+        "/task_stacks.bpf.o"
+    )))
+}
+
+/// Without clang at build time there is no object; say why.
+#[cfg(not(lpcheck_bpf))]
+fn bpf_object() -> Result<&'static [u8], BpfError> {
+    Err(BpfError::Unavailable(format!(
+        "built without clang: {}",
+        env!("LPCHECK_BPF_UNAVAILABLE")
+    )))
+}
+
+/// The BPF source cannot be used.
+#[derive(Debug, Error)]
+pub enum BpfError {
+    /// This build has no BPF object.
+    #[error("BPF stack source unavailable: {0}")]
+    Unavailable(String),
+    /// The kernel's BTF, needed for CO-RE and to attach the iterator, cannot be read.
+    #[error("cannot read kernel BTF from /sys/kernel/btf/vmlinux")]
+    NoKernelBtf(#[source] BtfError),
+    /// The object could not be prepared or its maps created (EPERM lands here without privilege).
+    #[error("cannot load the BPF object")]
+    Object(#[source] EbpfError),
+    /// The object has no iterator program (a build mismatch).
+    #[error("the BPF object has no program `{PROGRAM}`")]
+    MissingProgram,
+    /// The kernel rejected the program, or it could not be attached.
+    #[error("cannot load or attach the task iterator")]
+    Program(#[source] ProgramError),
+    /// No iterator fd could be created from the link.
+    #[error("cannot create a task iterator fd")]
+    Link(#[source] LinkError),
+    /// Reading the iterator fd failed.
+    #[error("cannot read the task iterator")]
+    Read(#[source] io::Error),
+    /// The output does not follow the record layout.
+    #[error("bad task iterator output")]
+    Record(#[from] RecordError),
+    /// Checking the iterator's processes against `/proc` failed.
+    #[error("cannot check the task iterator against /proc")]
+    CrossCheck(#[from] ProcError),
+}
+
+impl BpfError {
+    /// The error and its causes on one line, for reports (`a: b: c`), without repeating a cause
+    /// that an outer message already quotes.
+    pub fn reason(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = self.source();
+        while let Some(error) = cause {
+            let message = error.to_string();
+            if !text.contains(&message) {
+                text.push_str(": ");
+                text.push_str(&message);
+            }
+            cause = error.source();
+        }
+        text
+    }
+}
+
+/// Whether to scan raw stack words for frames the unwinder hides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanRequest {
+    /// Do not scan.
+    Off,
+    /// Scan, with the kernel text range read from `/proc/kallsyms` at load time.
+    FromProcKallsyms,
+    /// Scan, with this kernel text range.
+    Range(KernelTextRange),
+}
+
+/// The loaded task iterator; each [`snapshot`](Self::snapshot) runs it once.
+pub struct BpfStackSource {
+    ebpf: Ebpf,
+    candidate_scan: CandidateScan,
+    /// `/proc`, to check each run against, or why it cannot be.
+    cross_check: Result<ProcFs, String>,
+    buffer: Vec<u8>,
+}
+
+impl BpfStackSource {
+    /// Loads and verifies the iterator program. Needs root (CAP_BPF and CAP_PERFMON) and kernel
+    /// BTF. A scan whose text range cannot be read is disabled, with the reason kept.
+    pub fn load(scan: ScanRequest) -> Result<Self, BpfError> {
+        let object = bpf_object()?;
+        let btf = Btf::from_sys_fs().map_err(BpfError::NoKernelBtf)?;
+        let range = match scan {
+            ScanRequest::Off => Err("not requested".to_owned()),
+            ScanRequest::FromProcKallsyms => {
+                KernelTextRange::from_proc_kallsyms().map_err(|error| error.to_string())
+            }
+            ScanRequest::Range(range) => Ok(range),
+        };
+        let mut loader = EbpfLoader::new();
+        loader.btf(Some(&btf));
+        let candidate_scan = match &range {
+            Ok(range) => {
+                loader
+                    .override_global("text_start", &range.start, true)
+                    .override_global("text_end", &range.end, true)
+                    .override_global("scan_words", &MAX_SCAN_WORDS, true);
+                CandidateScan::Enabled {
+                    words: MAX_SCAN_WORDS,
+                }
+            }
+            Err(reason) => CandidateScan::Disabled {
+                reason: reason.clone(),
+            },
+        };
+        let mut ebpf = loader.load(object).map_err(BpfError::Object)?;
+        iter_program(&mut ebpf)?
+            .load("task", &btf)
+            .map_err(BpfError::Program)?;
+        let proc = ProcFs::default();
+        let cross_check = match proc.shows_global_pids() {
+            Ok(true) => Ok(proc),
+            Ok(false) => Err("the reader is in a child pid namespace".to_owned()),
+            Err(error) => Err(error.to_string()),
+        };
+        Ok(Self {
+            ebpf,
+            candidate_scan,
+            cross_check,
+            buffer: Vec::with_capacity(READ_BUFFER),
+        })
+    }
+
+    /// Runs the iterator once over all threads and parses its output; then reads from `/proc`
+    /// any process `/proc` lists that the iterator did not return.
+    pub fn snapshot(&mut self) -> Result<StackSnapshot, BpfError> {
+        let program = iter_program(&mut self.ebpf)?;
+        let link_id = program.attach().map_err(BpfError::Program)?;
+        let link = program.take_link(link_id).map_err(BpfError::Program)?;
+        let mut file = link.into_file().map_err(BpfError::Link)?;
+        self.buffer.clear();
+        file.read_to_end(&mut self.buffer).map_err(BpfError::Read)?;
+        let mut tasks = parse_records(&self.buffer)?;
+        let completeness = match &self.cross_check {
+            Ok(proc) => Completeness::Checked {
+                read_from_proc: add_skipped_processes(proc, &mut tasks)?,
+            },
+            Err(reason) => Completeness::Unchecked {
+                reason: reason.clone(),
+            },
+        };
+        Ok(StackSnapshot {
+            source: StackSource::BpfTaskIter {
+                candidate_scan: self.candidate_scan.clone(),
+                completeness,
+            },
+            tasks,
+        })
+    }
+}
+
+/// Reads from `proc` the processes it lists that `tasks` lacks; returns their ids.
+fn add_skipped_processes(proc: &ProcFs, tasks: &mut Vec<TaskStack>) -> Result<Vec<u32>, ProcError> {
+    let seen: HashSet<u32> = tasks.iter().map(|task| task.tgid).collect();
+    let mut skipped = Vec::new();
+    for tgid in proc.tgids()? {
+        if !seen.contains(&tgid) {
+            proc.read_process(tgid, tasks)?;
+            skipped.push(tgid);
+        }
+    }
+    Ok(skipped)
+}
+
+fn iter_program(ebpf: &mut Ebpf) -> Result<&mut Iter, BpfError> {
+    ebpf.program_mut(PROGRAM)
+        .ok_or(BpfError::MissingProgram)?
+        .try_into()
+        .map_err(BpfError::Program)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::{KernelStack, TaskState};
+
+    fn stub_task(pid: u32, tgid: u32) -> TaskStack {
+        TaskStack {
+            pid,
+            tgid,
+            comm: "seen".to_owned(),
+            state: TaskState::Interruptible,
+            is_kthread: false,
+            on_cpu: Some(false),
+            stack: KernelStack::Frames {
+                frames: Vec::new(),
+                depth_limit_reached: false,
+            },
+            candidates: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn processes_the_iterator_skipped_are_read_from_proc() {
+        let root = tempfile::tempdir().unwrap();
+        for (tgid, tid) in [(1, 1), (1, 59), (100, 100)] {
+            let dir = root.path().join(format!("{tgid}/task/{tid}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("stat"), format!("{tid} (init) S 0 1 1 0 -1 256 0")).unwrap();
+            std::fs::write(dir.join("stack"), "[<0>] do_epoll_wait+0x1/0x2\n").unwrap();
+        }
+        let mut tasks = vec![stub_task(100, 100)];
+        let skipped = add_skipped_processes(&ProcFs::at(root.path()), &mut tasks).unwrap();
+        assert_eq!(skipped, [1]);
+        let mut pids: Vec<u32> = tasks.iter().map(|task| task.pid).collect();
+        pids.sort_unstable();
+        assert_eq!(pids, [1, 59, 100]);
+        assert!(tasks
+            .iter()
+            .filter(|task| task.tgid == 1)
+            .all(|task| task.comm == "init"));
+    }
+
+    #[test]
+    fn reason_joins_causes_once() {
+        let error = BpfError::Read(io::Error::from_raw_os_error(libc::EPERM));
+        let reason = error.reason();
+        assert!(reason.starts_with("cannot read the task iterator: "));
+        assert!(reason.contains("Operation not permitted"));
+        assert_eq!(reason.matches("Operation not permitted").count(), 1);
+    }
+
+    #[cfg(not(lpcheck_bpf))]
+    #[test]
+    fn build_without_clang_fails_with_the_reason() {
+        let error = BpfStackSource::load(ScanRequest::Off).err().unwrap();
+        assert!(error.to_string().contains("built without clang"));
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what lpcheck needs to build and test on a Debian or Ubuntu machine (run as root or
+# with sudo available): a C toolchain and kbuild's tools for the kmod/ fixtures, clang and libbpf
+# headers for the BPF programs, QEMU, busybox and cpio for the VM tests, and Rust when cargo is
+# missing. Idempotent: packages already present are left alone.
+set -euo pipefail
+
+packages=(
+    build-essential gcc-12 make bc flex bison libssl-dev libelf-dev kmod cpio xz-utils zstd
+    clang llvm libbpf-dev
+    qemu-system-x86 busybox-static
+    tmux python3 ca-certificates curl time hyperfine
+)
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+        missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: installing Rust with rustup" >&2
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+fi
+# apt-cache needs package lists to resolve Debian's current kernel for the VM tests.
+if [ -z "$(apt-cache depends linux-image-amd64 2>/dev/null)" ]; then
+    as_root apt-get update -q
+fi

@@ -1,0 +1,185 @@
+//! Command-line definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Safety analyzer and validator for Linux kernel live patches.
+///
+/// `lpcheck PATCH.ko` is short for `lpcheck check PATCH.ko`.
+#[derive(Debug, Parser)]
+#[command(name = "lpcheck", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Static analysis of a built livepatch module (exit 0 accept, 1 reject, 2 could not analyze).
+    Check(CheckArgs),
+    /// Compare an object built before a source patch with the same object built after it
+    /// (exit 0 accept, 1 reject, 2 could not analyze, 3 no change).
+    Diff(DiffArgs),
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// rustc-style text.
+    Human,
+    /// The documented JSON schema (docs/json.md).
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+/// Where the kernel facts come from: the running kernel unless any file is given.
+#[derive(Debug, Clone, Args)]
+pub struct KernelArgs {
+    /// A `/proc/kallsyms` dump or a System.map of the target kernel.
+    #[arg(long, value_name = "FILE")]
+    pub kallsyms: Option<PathBuf>,
+    /// A dump of tracefs `available_filter_functions` (or `..._addrs`) of the target kernel.
+    #[arg(long, value_name = "FILE")]
+    pub ftrace_functions: Option<PathBuf>,
+    /// The target kernel's vmlinux (ELF, stripped or not): sections, symbols, `__mcount_loc`.
+    #[arg(long, value_name = "FILE")]
+    pub vmlinux: Option<PathBuf>,
+    /// The target kernel's release (`uname -r`), to compare with the module's vermagic.
+    #[arg(long, value_name = "RELEASE")]
+    pub kernel_release: Option<String>,
+}
+
+impl KernelArgs {
+    /// Whether any offline fact was given (then nothing is read from the running kernel).
+    pub fn is_offline(&self) -> bool {
+        self.kallsyms.is_some()
+            || self.ftrace_functions.is_some()
+            || self.vmlinux.is_some()
+            || self.kernel_release.is_some()
+    }
+}
+
+/// Arguments of `check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// The livepatch module (`.ko`).
+    #[arg(value_name = "PATCH.ko")]
+    pub module: PathBuf,
+    /// Kernel facts.
+    #[command(flatten)]
+    pub kernel: KernelArgs,
+    /// A rule file that adds or overrides rules and declares waivers (repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Reject when a kernel fact is unknown.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write the module's call graph (Graphviz DOT) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub callgraph: Option<PathBuf>,
+}
+
+/// Where the compared object's code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetKind {
+    /// Built into the kernel image.
+    Vmlinux,
+    /// Part of a loadable module.
+    Module,
+}
+
+/// Arguments of `diff`.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The object before the patch (built with -ffunction-sections -fdata-sections).
+    #[arg(value_name = "ORIG.o")]
+    pub orig: PathBuf,
+    /// The same object after the patch.
+    #[arg(value_name = "PATCHED.o")]
+    pub patched: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Whether the object is built into vmlinux or a module (detected from the object when
+    /// omitted); decides whether jump labels and static calls in patched code are allowed.
+    #[arg(long, value_enum)]
+    pub target: Option<TargetKind>,
+}
+
+/// The subcommand names, for the `lpcheck PATCH.ko` shorthand.
+pub const SUBCOMMANDS: &[&str] = &["check", "diff", "help"];
+
+/// Rewrites `lpcheck PATCH.ko ...` as `lpcheck check PATCH.ko ...`.
+pub fn with_default_subcommand(mut args: Vec<String>) -> Vec<String> {
+    if let Some(first) = args.get(1) {
+        let is_flag = first.starts_with('-');
+        if !is_flag && !SUBCOMMANDS.contains(&first.as_str()) {
+            args.insert(1, "check".to_string());
+        }
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn shorthand_inserts_check() {
+        assert_eq!(
+            with_default_subcommand(argv(&["lpcheck", "p.ko", "--format", "json"])),
+            argv(&["lpcheck", "check", "p.ko", "--format", "json"])
+        );
+        assert_eq!(
+            with_default_subcommand(argv(&["lpcheck", "check", "p.ko"])),
+            argv(&["lpcheck", "check", "p.ko"])
+        );
+        assert_eq!(
+            with_default_subcommand(argv(&["lpcheck", "--version"])),
+            argv(&["lpcheck", "--version"])
+        );
+    }
+
+    #[test]
+    fn cli_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(argv(&[
+            "lpcheck",
+            "check",
+            "p.ko",
+            "--kallsyms",
+            "k",
+            "--rules",
+            "a",
+            "--rules",
+            "b",
+        ]))
+        .unwrap();
+        let Command::Check(args) = cli.command else {
+            panic!("check parsed as another command");
+        };
+        assert!(args.kernel.is_offline());
+        assert_eq!(args.rules.len(), 2);
+        let cli = Cli::try_parse_from(argv(&[
+            "lpcheck", "diff", "a.o", "b.o", "--target", "module",
+        ]))
+        .unwrap();
+        let Command::Diff(args) = cli.command else {
+            panic!("diff parsed as another command");
+        };
+        assert_eq!(args.target, Some(TargetKind::Module));
+        assert_eq!(args.format, Format::Human);
+    }
+}

@@ -1,0 +1,256 @@
+//! The CLI on bad input: exit 2 and a message naming the file, never a panic; and the three
+//! output formats on a synthetic module.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use lpcheck_analyzer::testing::ModuleSpec;
+
+const KALLSYMS: &str = "\
+ffffffff81000000 T _text
+ffffffff81001000 T cmdline_proc_show
+ffffffff81001100 T seq_printf
+ffffffff82265800 T __sched_text_start
+ffffffff82266810 T schedule
+ffffffff82270000 T __sched_text_end
+";
+
+fn lpcheck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lpcheck"))
+        .args(args)
+        .output()
+        .expect("lpcheck runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kallsyms"), KALLSYMS).unwrap();
+        std::fs::write(
+            dir.path().join("ftrace"),
+            "cmdline_proc_show\nseq_printf\nschedule\n",
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    fn write(&self, name: &str, data: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, data).unwrap();
+        path
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn check(&self, module: &Path, extra: &[&str]) -> Output {
+        let module = module.display().to_string();
+        let kallsyms = self.path("kallsyms");
+        let ftrace = self.path("ftrace");
+        let mut args = vec![
+            module.as_str(),
+            "--kallsyms",
+            &kallsyms,
+            "--ftrace-functions",
+            &ftrace,
+            "--kernel-release",
+            "6.1.0-56-amd64",
+        ];
+        args.extend_from_slice(extra);
+        lpcheck(&args)
+    }
+}
+
+#[test]
+fn verdicts_and_exit_codes() {
+    let fixture = Fixture::new();
+    let good = fixture.write(
+        "good.ko",
+        &ModuleSpec::patching("cmdline_proc_show").build(),
+    );
+    let output = fixture.check(&good, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.ends_with("check: accept (0 error(s), 0 warning(s), 0 note(s), 0 waived)\n"),
+        "{stdout}"
+    );
+    let bad = fixture.write("bad.ko", &ModuleSpec::patching("schedule").build());
+    let output = fixture.check(&bad, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("error[LP001/always-on-stack]"));
+}
+
+#[test]
+fn json_and_sarif_outputs() {
+    let fixture = Fixture::new();
+    let bad = fixture.write("bad.ko", &ModuleSpec::patching("schedule").build());
+    let output = fixture.check(&bad, &["--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["verdict"], "reject");
+    assert_eq!(json["schema_version"], 1);
+    let names: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"always-on-stack") && names.contains(&"scheduler-text"),
+        "{names:?}"
+    );
+    let output = fixture.check(&bad, &["--format", "sarif"]);
+    let sarif: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(sarif["runs"][0]["results"][0]["level"], "error");
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn shorthand_and_callgraph() {
+    let fixture = Fixture::new();
+    let good = fixture.write(
+        "good.ko",
+        &ModuleSpec::patching("cmdline_proc_show").build(),
+    );
+    let dot = fixture.path("graph.dot");
+    let output = fixture.check(&good, &["--callgraph", &dot]);
+    assert_eq!(output.status.code(), Some(0));
+    let graph = std::fs::read_to_string(dot).unwrap();
+    assert!(
+        graph.contains("\"livepatch_new\"") && graph.contains("\"seq_printf\""),
+        "{graph}"
+    );
+}
+
+#[test]
+fn non_elf_missing_and_foreign_inputs_exit_2() {
+    let fixture = Fixture::new();
+    let text = fixture.write("notes.txt", b"hello, not a module\n");
+    let output = fixture.check(&text, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("notes.txt: not an ELF file"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = fixture.check(Path::new("/nonexistent/p.ko"), &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("/nonexistent/p.ko: cannot read"));
+
+    let mut arm = object::write::Object::new(
+        object::BinaryFormat::Elf,
+        object::Architecture::Aarch64,
+        object::Endianness::Little,
+    );
+    arm.add_section(
+        Vec::new(),
+        b".modinfo".to_vec(),
+        object::SectionKind::ReadOnlyData,
+    );
+    let arm = fixture.write("arm.ko", &arm.write().unwrap());
+    let output = fixture.check(&arm, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("unsupported ELF target"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = fixture.check(Path::new(env!("CARGO_BIN_EXE_lpcheck")), &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("not a relocatable object"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn every_truncation_is_an_error_or_a_verdict_never_a_panic() {
+    let fixture = Fixture::new();
+    let full = ModuleSpec::patching("cmdline_proc_show").build();
+    let step = (full.len() / 97).max(1);
+    for len in (0..full.len()).step_by(step) {
+        let cut = fixture.write("cut.ko", &full[..len]);
+        let output = fixture.check(&cut, &[]);
+        let code = output.status.code();
+        assert!(
+            matches!(code, Some(0..=2)),
+            "truncated at {len}: exit {code:?}: {}",
+            stderr(&output)
+        );
+        if code == Some(2) {
+            assert!(stderr(&output).contains("cut.ko"), "{}", stderr(&output));
+        }
+    }
+}
+
+#[test]
+fn corrupted_bytes_never_panic() {
+    let fixture = Fixture::new();
+    let full = ModuleSpec::patching("cmdline_proc_show").build();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for round in 0..64 {
+        let mut data = full.clone();
+        for _ in 0..8 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let at = (state as usize) % data.len();
+            data[at] = (state >> 32) as u8;
+        }
+        let path = fixture.write("corrupt.ko", &data);
+        let output = fixture.check(&path, &[]);
+        assert!(
+            matches!(output.status.code(), Some(0..=2)),
+            "round {round}: {:?} {}",
+            output.status,
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn bad_fact_and_rule_files_exit_2_with_place() {
+    let fixture = Fixture::new();
+    let good = fixture.write(
+        "good.ko",
+        &ModuleSpec::patching("cmdline_proc_show").build(),
+    );
+    let broken = fixture.write("broken-kallsyms", b"ffffffff81000000 T a\nnot a line\n");
+    let output = lpcheck(&[
+        good.to_str().unwrap(),
+        "--kallsyms",
+        broken.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("broken-kallsyms:2:"),
+        "{}",
+        stderr(&output)
+    );
+    let rules = fixture.write(
+        "rules.toml",
+        b"[[rule]]\nid = \"LP001\"\nseverity = \"fatal\"\n",
+    );
+    let output = fixture.check(&good, &["--rules", rules.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("rules.toml:3:"),
+        "{}",
+        stderr(&output)
+    );
+    let output = lpcheck(&["check"]);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Fetch Debian's current stock kernel and its build headers into a cache
+# directory, without installing anything on the host.
+#
+# Usage: tests/vm/fetch-kernel.sh [CACHE_DIR]
+#   CACHE_DIR defaults to $LPCHECK_KERNEL_CACHE, else <repo>/target/kernel.
+#
+# The kernel ABI (e.g. 6.1.0-56) comes from `apt-cache depends linux-image-amd64`.
+# The four packages (image, amd64 headers, common headers, kbuild tools) are
+# fetched with `apt-get download` into CACHE_DIR/debs and unpacked with
+# `dpkg -x` into CACHE_DIR/root. The amd64 headers refer to the common headers
+# and to the kbuild tools by absolute /usr/src and /usr/lib paths; those
+# references are rewritten to point inside CACHE_DIR/root, so that
+# `make -C $KDIR M=...` works from the cache.
+#
+# It also extracts the kernel ELF image from the bzImage into CACHE_DIR/vmlinux
+# (stripped, but with its sections and BTF): QEMU boots it directly through
+# its PVH entry point, skipping the slow in-guest decompression.
+#
+# Every step is skipped when already done. On success the script writes
+# CACHE_DIR/env (shell syntax: KABI, KVER, VMLINUZ, VMLINUX, KCONFIG, KDIR,
+# MODDIR) and prints it.
+#
+# LPCHECK_KERNEL_ABI (e.g. 6.1.0-56) pins the ABI instead of resolving it.
+#
+# Exit status: 0 on success, 3 when the packages cannot be resolved or
+# downloaded (no apt lists, no network), 1 on any other failure.
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$script_dir/../.." && pwd)
+cache=${1:-${LPCHECK_KERNEL_CACHE:-$repo_root/target/kernel}}
+
+export LPC_LOG_PREFIX=fetch-kernel
+# shellcheck source=lib.sh
+source "$script_dir/lib.sh"
+
+# Prints the ABI name of the kernel that linux-image-amd64 depends on,
+# e.g. "6.1.0-56", or nothing when apt knows no such package.
+resolve_abi() {
+    apt-cache depends linux-image-amd64 2>/dev/null |
+        sed -n 's/^ *Depends: linux-image-\([0-9][^ ]*\)-amd64$/\1/p' |
+        head -n 1
+}
+
+# Points the absolute /usr/src and /usr/lib references of the unpacked
+# headers at the copies inside $1.
+relocate_headers() {
+    local root=$1 kabi=$2 kver=$3
+    local arch_headers="$root/usr/src/linux-headers-$kver"
+    local common_headers="$root/usr/src/linux-headers-$kabi-common"
+    local makefile="$arch_headers/Makefile"
+
+    # The amd64 Makefile is a single `include /usr/src/...-common/Makefile`
+    # (or, after an earlier run, the same include rewritten into a cache).
+    sed -i "s|^include .*/usr/src/linux-headers-$kabi-common/Makefile\$|include $common_headers/Makefile|" "$makefile"
+    grep -q "^include $common_headers/Makefile\$" "$makefile" || {
+        lpc_log "unexpected content in $makefile:"
+        cat "$makefile" >&2
+        exit 1
+    }
+
+    # lib/modules/<kver>/{build,source} are absolute symlinks to /usr/src.
+    local moddir="$root/lib/modules/$kver"
+    ln -sfn "$arch_headers" "$moddir/build"
+    ln -sfn "$common_headers" "$moddir/source"
+
+    # scripts/ and tools/ are relative links into usr/lib/linux-kbuild-*;
+    # they must resolve inside the cache.
+    local dir link
+    for dir in "$arch_headers" "$common_headers"; do
+        for link in scripts tools; do
+            [[ -d $dir/$link/ ]] ||
+                lpc_die "$dir/$link does not resolve to a directory in the cache"
+        done
+    done
+}
+
+# Extracts the ELF vmlinux from bzImage $1 into $2, once. Debian compresses
+# the payload with xz; the first xz stream in the image that decompresses to
+# an ELF file is it (what trails the ELF, the relocation table, is harmless).
+extract_vmlinux() {
+    local bzimage=$1 vmlinux=$2 offset
+    if [[ -f $vmlinux ]] && [[ $(head -c 4 "$vmlinux") == $'\x7fELF' ]]; then
+        return 0
+    fi
+    command -v xz >/dev/null || lpc_die "xz not found (Debian package xz-utils)"
+    lpc_log "extracting vmlinux from $(basename "$bzimage")"
+    while read -r offset; do
+        tail -c +$((offset + 1)) "$bzimage" | xz -dc --single-stream >"$vmlinux.tmp" 2>/dev/null || true
+        if [[ $(head -c 4 "$vmlinux.tmp") == $'\x7fELF' ]]; then
+            mv "$vmlinux.tmp" "$vmlinux"
+            return 0
+        fi
+    done < <(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$bzimage" | cut -d: -f1)
+    rm -f "$vmlinux.tmp"
+    lpc_die "no xz-compressed ELF found in $bzimage"
+}
+
+main() {
+    mkdir -p "$cache/debs" "$cache/root"
+    cache=$(cd "$cache" && pwd)
+
+    local kabi
+    kabi=${LPCHECK_KERNEL_ABI:-$(resolve_abi)}
+    if [[ -z $kabi ]]; then
+        lpc_log "apt-cache knows no linux-image-amd64; running apt-get update"
+        apt-get update >&2 || lpc_unavailable "apt-get update failed (no network?)"
+        kabi=$(resolve_abi)
+    fi
+    [[ -n $kabi ]] || lpc_unavailable "cannot resolve the kernel ABI from linux-image-amd64"
+
+    local kver="$kabi-amd64"
+    [[ $kabi =~ ^([0-9]+\.[0-9]+)\.[0-9]+-[0-9]+$ ]] ||
+        lpc_die "unexpected kernel ABI '$kabi' (want e.g. 6.1.0-56)"
+    local major_minor=${BASH_REMATCH[1]}
+
+    local packages=(
+        "linux-image-$kver"
+        "linux-headers-$kver"
+        "linux-headers-$kabi-common"
+        "linux-kbuild-$major_minor"
+    )
+    local package
+    for package in "${packages[@]}"; do
+        lpc_download "$cache/debs" "$package"
+    done
+    for package in "${packages[@]}"; do
+        lpc_unpack "$cache/debs" "$cache/root" "$package"
+    done
+    relocate_headers "$cache/root" "$kabi" "$kver"
+
+    local root="$cache/root"
+    local vmlinuz="$root/boot/vmlinuz-$kver"
+    local kdir="$root/usr/src/linux-headers-$kver"
+    local file
+    for file in "$vmlinuz" "$root/boot/config-$kver" "$kdir/Makefile"; do
+        [[ -f $file ]] ||
+            lpc_die "expected file missing after unpacking: $file"
+    done
+
+    extract_vmlinux "$vmlinuz" "$cache/vmlinux"
+
+    cat >"$cache/env.tmp" <<EOF
+KABI=$kabi
+KVER=$kver
+VMLINUZ=$vmlinuz
+VMLINUX=$cache/vmlinux
+KCONFIG=$root/boot/config-$kver
+KDIR=$kdir
+MODDIR=$root/lib/modules/$kver
+EOF
+    mv "$cache/env.tmp" "$cache/env"
+    cat "$cache/env"
+}
+
+main "$@"

@@ -1,0 +1,69 @@
+# shellcheck shell=bash
+# Helpers shared by the tests/vm scripts: fetching and unpacking Debian
+# packages into a cache directory without installing them. Source it after
+# setting LPC_LOG_PREFIX (the name printed before each message).
+
+# Exit status of a script when a package cannot be had (no apt lists, no
+# network): callers such as the Rust tests turn it into a skip.
+readonly LPC_EXIT_UNAVAILABLE=3
+
+lpc_log() { printf '%s: %s\n' "${LPC_LOG_PREFIX:-tests/vm}" "$*" >&2; }
+
+lpc_die() {
+    lpc_log "$*"
+    exit 1
+}
+
+lpc_unavailable() {
+    lpc_log "$*"
+    exit "$LPC_EXIT_UNAVAILABLE"
+}
+
+# Prints the .deb file in directory $1 for package $2, if one is there.
+lpc_find_deb() {
+    local dir=$1 package=$2 deb
+    for deb in "$dir/${package}"_*.deb; do
+        if [[ -f $deb ]]; then
+            printf '%s\n' "$deb"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Downloads package $2 into directory $1 unless a .deb of it is there already.
+lpc_download() {
+    local dir=$1 package=$2
+    if lpc_find_deb "$dir" "$package" >/dev/null; then
+        return 0
+    fi
+    lpc_log "downloading $package"
+    if ! (cd "$dir" && apt-get download "$package" >&2); then
+        lpc_unavailable "apt-get download $package failed (no network or no such package?)"
+    fi
+    lpc_find_deb "$dir" "$package" >/dev/null ||
+        lpc_unavailable "apt-get download $package left no .deb in $dir"
+}
+
+# Unpacks the .deb of package $3 found in directory $1 into directory $2,
+# once (a stamp file under $2/.unpacked records it).
+lpc_unpack() {
+    local debs=$1 root=$2 package=$3 deb stamp
+    deb=$(lpc_find_deb "$debs" "$package") || lpc_die "no .deb of $package in $debs"
+    stamp="$root/.unpacked/$(basename "$deb")"
+    if [[ -e $stamp ]]; then
+        return 0
+    fi
+    lpc_log "unpacking $(basename "$deb")"
+    mkdir -p "$root/.unpacked"
+    dpkg -x "$deb" "$root"
+    : >"$stamp"
+}
+
+# Prints the value of KEY ($2) in the env file ($1) written by fetch-kernel.sh.
+lpc_env_value() {
+    local file=$1 key=$2 value
+    value=$(sed -n "s/^$key=//p" "$file")
+    [[ -n $value ]] || lpc_die "$file has no $key"
+    printf '%s\n' "$value"
+}

@@ -1,0 +1,80 @@
+//! The loaded livepatches panel.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{HighlightSpacing, List, ListItem, ListState, Paragraph};
+use ratatui::Frame;
+
+use super::theme;
+use crate::app::{App, Focus};
+use crate::snapshot::{Livepatch, ObjectState, PatchedFunction, PatchedObject};
+
+/// Draws the panel; returns its number of rows.
+pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
+    let patches = &app.snapshot().patches;
+    let focused = app.focus() == Focus::Patches;
+    let block = theme::panel(&format!("Livepatches ({})", patches.len()), focused);
+    let rows = usize::from(block.inner(area).height);
+    if patches.is_empty() {
+        let message = if app.snapshot().has_error_banner() {
+            "unknown: see the error above"
+        } else {
+            "no livepatch loaded"
+        };
+        let empty = Paragraph::new(Span::styled(message, theme::DIM)).block(block);
+        frame.render_widget(empty, area);
+        return rows;
+    }
+    let list = List::new(patches.iter().map(item))
+        .block(block)
+        .highlight_style(theme::selected(focused))
+        .highlight_symbol("> ")
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut state = ListState::default().with_selected(app.patch_index());
+    frame.render_stateful_widget(list, area, &mut state);
+    rows
+}
+
+fn item(patch: &Livepatch) -> ListItem<'static> {
+    let mut first = vec![
+        Span::styled(patch.name.clone(), theme::BOLD),
+        Span::raw(format!(" #{} ", patch.stack_order)),
+        if patch.enabled {
+            Span::styled("enabled", theme::GOOD)
+        } else {
+            Span::styled("disabled", theme::WARNING)
+        },
+    ];
+    if patch.replace {
+        first.push(Span::raw(" replace"));
+    }
+    if patch.transition {
+        first.push(Span::styled(" in transition", theme::WARNING));
+    }
+    let mut lines = vec![Line::from(first)];
+    lines.extend(patch.objects.iter().map(object_line));
+    ListItem::new(lines)
+}
+
+fn object_line(object: &PatchedObject) -> Line<'static> {
+    let state = match object.state {
+        ObjectState::Patched => Span::styled("patched", theme::GOOD),
+        ObjectState::Unpatched => Span::styled("unpatched", theme::WARNING),
+        ObjectState::Unknown => Span::styled("state unknown", theme::DIM),
+    };
+    let functions: Vec<String> = object.functions.iter().map(function_name).collect();
+    Line::from(vec![
+        Span::raw(format!(" {} ", object.name)),
+        state,
+        Span::raw(format!(": {}", functions.join(", "))),
+    ])
+}
+
+/// `name`, or `name,sympos` when the name is not unique.
+fn function_name(function: &PatchedFunction) -> String {
+    if function.sympos > 1 {
+        format!("{},{}", function.name, function.sympos)
+    } else {
+        function.name.clone()
+    }
+}
