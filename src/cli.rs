@@ -20,6 +20,9 @@ pub struct Cli {
 pub enum Command {
     /// Static analysis of a built livepatch module (exit 0 accept, 1 reject, 2 could not analyze).
     Check(CheckArgs),
+    /// Compare an object built before a source patch with the same object built after it
+    /// (exit 0 accept, 1 reject, 2 could not analyze, 3 no change).
+    Diff(DiffArgs),
 }
 
 /// Output formats.
@@ -83,8 +86,35 @@ pub struct CheckArgs {
     pub callgraph: Option<PathBuf>,
 }
 
+/// Where the compared object's code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetKind {
+    /// Built into the kernel image.
+    Vmlinux,
+    /// Part of a loadable module.
+    Module,
+}
+
+/// Arguments of `diff`.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The object before the patch (built with -ffunction-sections -fdata-sections).
+    #[arg(value_name = "ORIG.o")]
+    pub orig: PathBuf,
+    /// The same object after the patch.
+    #[arg(value_name = "PATCHED.o")]
+    pub patched: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Whether the object is built into vmlinux or a module (detected from the object when
+    /// omitted); decides whether jump labels and static calls in patched code are allowed.
+    #[arg(long, value_enum)]
+    pub target: Option<TargetKind>,
+}
+
 /// The subcommand names, for the `lpcheck PATCH.ko` shorthand.
-pub const SUBCOMMANDS: &[&str] = &["check", "help"];
+pub const SUBCOMMANDS: &[&str] = &["check", "diff", "help"];
 
 /// Rewrites `lpcheck PATCH.ko ...` as `lpcheck check PATCH.ko ...`.
 pub fn with_default_subcommand(mut args: Vec<String>) -> Vec<String> {
@@ -137,8 +167,19 @@ mod tests {
             "b",
         ]))
         .unwrap();
-        let Command::Check(args) = cli.command;
+        let Command::Check(args) = cli.command else {
+            panic!("check parsed as another command");
+        };
         assert!(args.kernel.is_offline());
         assert_eq!(args.rules.len(), 2);
+        let cli = Cli::try_parse_from(argv(&[
+            "lpcheck", "diff", "a.o", "b.o", "--target", "module",
+        ]))
+        .unwrap();
+        let Command::Diff(args) = cli.command else {
+            panic!("diff parsed as another command");
+        };
+        assert_eq!(args.target, Some(TargetKind::Module));
+        assert_eq!(args.format, Format::Human);
     }
 }

@@ -2,6 +2,7 @@
 
 mod check_cmd;
 mod cli;
+mod diff_cmd;
 mod host;
 
 use std::process::ExitCode;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Check(args) => check_cmd::run(args),
+        Command::Diff(args) => diff_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

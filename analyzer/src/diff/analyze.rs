@@ -1,0 +1,605 @@
+//! The diff itself: compare every paired function and data object, decide what the patch must
+//! contain, and apply the rules.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+
+use super::compare::{Difference, Pair, Region, Side};
+use super::correlate::{role, Correlation, Role};
+use super::elf::{Binding, ObjectModel, SymbolId, SymbolKind};
+use super::functions::FunctionTable;
+use super::lineonly::only_line_numbers_differ;
+use super::names::canonical;
+use super::report::{Change, ChangeKind, DiffReport, DiffVerdict};
+use super::resolve::{Resolution, Target};
+use super::rules::{self, Rule};
+use super::sections::{classify, function_home, untraceable_reason, SectionClass};
+use super::special::{first_entry_difference, key_of, SpecialKind, SpecialTable};
+use super::target::{PatchTarget, TargetFact};
+use crate::report::Finding;
+
+/// Settings of one diff.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiffOptions {
+    /// Whether the object goes into vmlinux or a module; detected from the object when `None`.
+    pub target: Option<PatchTarget>,
+}
+
+/// Compares `orig` with `patched`.
+pub fn diff_models(
+    orig: &ObjectModel<'_>,
+    patched: &ObjectModel<'_>,
+    options: &DiffOptions,
+) -> DiffReport {
+    let (orig_res, patched_res) = (Resolution::build(orig), Resolution::build(patched));
+    let (orig_fns, patched_fns) = (
+        FunctionTable::build(orig, &orig_res),
+        FunctionTable::build(patched, &patched_res),
+    );
+    let corr = Correlation::build(orig, &orig_res, patched, &patched_res);
+    let orig_special = SpecialTable::build(orig, &orig_res, &orig_fns);
+    let patched_special = SpecialTable::build(patched, &patched_res, &patched_fns);
+    let pair = Pair {
+        orig: Side {
+            model: orig,
+            resolution: &orig_res,
+            functions: &orig_fns,
+        },
+        patched: Side {
+            model: patched,
+            resolution: &patched_res,
+            functions: &patched_fns,
+        },
+        corr: &corr,
+    };
+    let target = match options.target {
+        Some(kind) => TargetFact::given(kind),
+        None => TargetFact::detect(patched),
+    };
+    let mut diff = Diff {
+        pair: &pair,
+        orig_special: &orig_special,
+        patched_special: &patched_special,
+        file: patched.path.display().to_string(),
+        findings: Vec::new(),
+        changes: Vec::new(),
+    };
+    let mut changed_roots = diff.changed_roots();
+    diff.check_changed_functions(&mut changed_roots);
+    let included = diff.included_functions(&changed_roots);
+    let new_functions = diff.new_functions(&included);
+    let removed_functions = diff.removed_functions();
+    let changed_data = diff.check_data();
+    diff.check_symbols();
+    diff.check_keys(&included, &target);
+    diff.check_unreadable();
+
+    let changed_functions: BTreeSet<String> = changed_roots
+        .keys()
+        .map(|&p| diff.orig_name(p).to_string())
+        .collect();
+    let verdict = if diff.findings.iter().any(Finding::rejects) {
+        DiffVerdict::Reject
+    } else if changed_functions.is_empty() && !diff.has_new_globals() {
+        DiffVerdict::NoChange
+    } else {
+        DiffVerdict::Accept
+    };
+    DiffReport {
+        orig: orig.path.display().to_string(),
+        patched: patched.path.display().to_string(),
+        verdict,
+        target,
+        changed_functions: changed_functions.into_iter().collect(),
+        new_functions,
+        removed_functions,
+        changed_data,
+        changes: diff.changes,
+        findings: diff.findings,
+    }
+}
+
+struct Diff<'p, 'a, 'd> {
+    pair: &'p Pair<'a, 'd>,
+    orig_special: &'p SpecialTable,
+    patched_special: &'p SpecialTable,
+    file: String,
+    findings: Vec<Finding>,
+    changes: Vec<Change>,
+}
+
+impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
+    fn orig(&self) -> &'a ObjectModel<'d> {
+        self.pair.orig.model
+    }
+
+    fn patched(&self) -> &'a ObjectModel<'d> {
+        self.pair.patched.model
+    }
+
+    fn report(&mut self, rule: Rule, message: String, symbol: Option<&str>, evidence: Vec<String>) {
+        let finding = rule.finding(message, &self.file, symbol, evidence);
+        self.findings.push(finding);
+    }
+
+    /// The original name of patched symbol `p` (its own name when it has no twin).
+    fn orig_name(&self, p: SymbolId) -> &str {
+        match self.pair.corr.orig_of(p) {
+            Some(o) => self.orig().symbols[o].name,
+            None => self.patched().symbols[p].name,
+        }
+    }
+
+    /// Why paired functions `o` and `p` differ (empty when they do not).
+    fn function_differences(&self, o: SymbolId, p: SymbolId) -> Vec<String> {
+        let (Some(of), Some(pf)) = (
+            self.pair.orig.functions.get(o),
+            self.pair.patched.functions.get(p),
+        ) else {
+            return vec!["no longer a function".to_string()];
+        };
+        let o_region = Region {
+            section: of.section,
+            start: of.start,
+            end: of.end,
+        };
+        let p_region = Region {
+            section: pf.section,
+            start: pf.start,
+            end: pf.end,
+        };
+        let mut reasons = Vec::new();
+        match self.pair.compare(o_region, p_region) {
+            None => {}
+            Some(Difference::Bytes { .. })
+                if only_line_numbers_differ(self.pair, o_region, p_region) => {}
+            Some(difference) => reasons.push(difference.to_string()),
+        }
+        if let Some(kind) =
+            first_entry_difference(self.pair, self.orig_special, o, self.patched_special, p)
+        {
+            reasons.push(format!("its {} entries differ", kind.section_name()));
+        }
+        reasons
+    }
+
+    /// Changed top-level functions (patched ids) with their reasons. A function counts as
+    /// changed when it or one of its `.cold`/`.part` pieces differs, appears or disappears.
+    fn changed_roots(&mut self) -> BTreeMap<SymbolId, Vec<String>> {
+        let corr = self.pair.corr;
+        let (orig_fns, patched_fns) = (self.pair.orig.functions, self.pair.patched.functions);
+        let mut roots: BTreeMap<SymbolId, Vec<String>> = BTreeMap::new();
+        for function in patched_fns.iter() {
+            let p = function.symbol;
+            let root = patched_fns.root_of(p);
+            if corr.orig_of(root).is_none() {
+                continue;
+            }
+            let reasons = match corr.orig_of(p) {
+                Some(o) => self.function_differences(o, p),
+                None => vec!["new".to_string()],
+            };
+            if reasons.is_empty() {
+                continue;
+            }
+            let entry = roots.entry(root).or_default();
+            if root == p {
+                entry.extend(reasons);
+            } else {
+                let name = self.patched().symbols[p].name;
+                entry.extend(reasons.into_iter().map(|r| format!("part {name}: {r}")));
+            }
+        }
+        for function in orig_fns.iter() {
+            let o = function.symbol;
+            let root = orig_fns.root_of(o);
+            if root == o || corr.patched_of(o).is_some() {
+                continue;
+            }
+            if let Some(p_root) = corr.patched_of(root) {
+                let name = self.orig().symbols[o].name;
+                roots
+                    .entry(p_root)
+                    .or_default()
+                    .push(format!("part {name} removed"));
+            }
+        }
+        for (&p, reasons) in &roots {
+            self.changes.push(Change {
+                kind: ChangeKind::Function,
+                name: self.orig_name(p).to_string(),
+                reasons: reasons.clone(),
+            });
+        }
+        roots
+    }
+
+    /// Section and ftrace rules for every changed function. Functions the patch cannot replace
+    /// are taken out of `roots` (their changes stay in the report and its findings).
+    fn check_changed_functions(&mut self, roots: &mut BTreeMap<SymbolId, Vec<String>>) {
+        let mut unpatchable = Vec::new();
+        for &p in roots.keys() {
+            let name = self.orig_name(p).to_string();
+            let Some(o) = self.pair.corr.orig_of(p) else {
+                continue;
+            };
+            let Some(of) = self.pair.orig.functions.get(o) else {
+                continue;
+            };
+            let section = self.orig().sections[of.section].name;
+            let before = self.findings.len();
+            match classify(section, true) {
+                SectionClass::Init => self.report(
+                    rules::INIT_CHANGE,
+                    format!("function `{name}` in {section} changed"),
+                    Some(&name),
+                    roots[&p].clone(),
+                ),
+                SectionClass::Untraceable => {
+                    let why = untraceable_reason(section).unwrap_or("it cannot be redirected");
+                    self.report(
+                        rules::UNTRACEABLE_CHANGE,
+                        format!("function `{name}` in {section} changed: {why}"),
+                        Some(&name),
+                        roots[&p].clone(),
+                    );
+                }
+                _ if !of.has_fentry => self.report(
+                    rules::NO_FENTRY,
+                    format!("function `{name}` changed but has no ftrace entry (no __fentry__ call: notrace, or an asm function)"),
+                    Some(&name),
+                    roots[&p].clone(),
+                ),
+                _ => {}
+            }
+            if self.findings.len() > before {
+                unpatchable.push(p);
+            }
+        }
+        for p in unpatchable {
+            roots.remove(&p);
+        }
+    }
+
+    /// Patched functions the patch carries: the changed functions with their pieces, plus
+    /// everything new that they (or new global symbols) refer to, transitively.
+    fn included_functions(&self, roots: &BTreeMap<SymbolId, Vec<String>>) -> HashSet<SymbolId> {
+        let patched = self.patched();
+        let fns = self.pair.patched.functions;
+        let mut seen: HashSet<SymbolId> = HashSet::new();
+        let mut queue: VecDeque<SymbolId> = VecDeque::new();
+        for function in fns.iter() {
+            if roots.contains_key(&fns.root_of(function.symbol)) {
+                queue.push_back(function.symbol);
+            }
+        }
+        queue.extend(self.new_globals());
+        let mut places: HashSet<(usize, i64)> = HashSet::new();
+        let mut regions: VecDeque<Region> = VecDeque::new();
+        while !queue.is_empty() || !regions.is_empty() {
+            if let Some(symbol) = queue.pop_front() {
+                if !seen.insert(symbol) {
+                    continue;
+                }
+                let sym = &patched.symbols[symbol];
+                if let Some(section) = sym.section() {
+                    regions.push_back(Region {
+                        section,
+                        start: sym.value,
+                        end: sym.value + sym.size,
+                    });
+                }
+                continue;
+            }
+            let Some(region) = regions.pop_front() else {
+                break;
+            };
+            let sec = &patched.sections[region.section];
+            let range = sec.reloc_range(region.start, region.end);
+            for target in &self.pair.patched.resolution.targets(region.section)[range] {
+                match *target {
+                    Target::Symbol { symbol, .. } => {
+                        let s = &patched.symbols[symbol];
+                        let new = self.pair.corr.orig_of(symbol).is_none();
+                        if new
+                            && s.section().is_some()
+                            && matches!(s.kind, SymbolKind::Func | SymbolKind::Object)
+                        {
+                            queue.push_back(symbol);
+                        }
+                    }
+                    Target::Place { section, offset }
+                        if offset >= 0 && places.insert((section, offset)) =>
+                    {
+                        let end = self.pair.patched.resolution.fragment_end(
+                            section,
+                            offset as u64,
+                            patched.sections[section].size,
+                        );
+                        regions.push_back(Region {
+                            section,
+                            start: offset as u64,
+                            end,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        seen.retain(|&s| fns.get(s).is_some());
+        seen
+    }
+
+    /// New global functions and objects (a patch may add them with no changed function).
+    fn new_globals(&self) -> Vec<SymbolId> {
+        let patched = self.patched();
+        (0..patched.symbols.len())
+            .filter(|&id| {
+                let s = &patched.symbols[id];
+                matches!(s.binding, Binding::Global | Binding::Weak)
+                    && matches!(s.kind, SymbolKind::Func | SymbolKind::Object)
+                    && role(patched, id) == Role::Named
+                    && self.pair.corr.orig_of(id).is_none()
+                    && s.section().is_some_and(|sec| {
+                        !matches!(
+                            classify(patched.sections[sec].name, patched.sections[sec].is_code()),
+                            SectionClass::Metadata
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    fn has_new_globals(&self) -> bool {
+        !self.new_globals().is_empty()
+    }
+
+    /// New top-level functions the patch contains (sorted names); notes for new functions
+    /// nothing refers to.
+    fn new_functions(&mut self, included: &HashSet<SymbolId>) -> Vec<String> {
+        let fns = self.pair.patched.functions;
+        let mut names = BTreeSet::new();
+        let mut unused = Vec::new();
+        for function in fns.iter() {
+            let p = function.symbol;
+            if self.pair.corr.orig_of(p).is_some() || function.parent.is_some() {
+                continue;
+            }
+            let name = self.patched().symbols[p].name.to_string();
+            if included.contains(&p) {
+                names.insert(name);
+            } else {
+                unused.push(name);
+            }
+        }
+        for name in &names {
+            self.changes.push(Change {
+                kind: ChangeKind::NewFunction,
+                name: name.clone(),
+                reasons: Vec::new(),
+            });
+        }
+        for name in unused {
+            self.report(
+                rules::UNUSED_NEW_FUNCTION,
+                format!("new function `{name}` is not referred to by any changed function"),
+                Some(&name),
+                Vec::new(),
+            );
+        }
+        names.into_iter().collect()
+    }
+
+    /// Top-level functions of the original that the patched object no longer has.
+    fn removed_functions(&mut self) -> Vec<String> {
+        let fns = self.pair.orig.functions;
+        let mut names = BTreeSet::new();
+        for function in fns.iter() {
+            if function.parent.is_none() && self.pair.corr.patched_of(function.symbol).is_none() {
+                names.insert(self.orig().symbols[function.symbol].name.to_string());
+            }
+        }
+        for name in &names {
+            self.changes.push(Change {
+                kind: ChangeKind::RemovedFunction,
+                name: name.clone(),
+                reasons: Vec::new(),
+            });
+            self.report(
+                rules::REMOVED_FUNCTION,
+                format!("function `{name}` is no longer in the patched object"),
+                Some(name),
+                Vec::new(),
+            );
+        }
+        names.into_iter().collect()
+    }
+
+    /// Compares every paired data object; changed ones are rule findings.
+    fn check_data(&mut self) -> Vec<String> {
+        let orig = self.orig();
+        let patched = self.patched();
+        let mut changed = BTreeSet::new();
+        for o in 0..orig.symbols.len() {
+            let Some(p) = self.pair.corr.patched_of(o) else {
+                continue;
+            };
+            let (os, ps) = (&orig.symbols[o], &patched.symbols[p]);
+            if os.kind != SymbolKind::Object || ps.kind != SymbolKind::Object {
+                continue;
+            }
+            let (Some(osec), Some(psec)) = (os.section(), ps.section()) else {
+                continue;
+            };
+            let class = classify(orig.sections[osec].name, orig.sections[osec].is_code());
+            if !matches!(class, SectionClass::Data | SectionClass::Init) {
+                continue;
+            }
+            let o_region = Region {
+                section: osec,
+                start: os.value,
+                end: os.value + os.size,
+            };
+            let p_region = Region {
+                section: psec,
+                start: ps.value,
+                end: ps.value + ps.size,
+            };
+            let Some(difference) = self.pair.compare(o_region, p_region) else {
+                continue;
+            };
+            let name = os.name.to_string();
+            let section = orig.sections[osec].name;
+            changed.insert(name.clone());
+            self.changes.push(Change {
+                kind: ChangeKind::Data,
+                name: name.clone(),
+                reasons: vec![difference.to_string()],
+            });
+            let (rule, what) = if class == SectionClass::Init {
+                (rules::INIT_CHANGE, "init data")
+            } else {
+                (rules::DATA_CHANGE, "data object")
+            };
+            self.report(
+                rule,
+                format!("{what} `{name}` in {section} changed: {difference}"),
+                Some(&name),
+                Vec::new(),
+            );
+        }
+        changed.into_iter().collect()
+    }
+
+    /// Paired symbols must keep their type, binding and section.
+    fn check_symbols(&mut self) {
+        let orig = self.orig();
+        let patched = self.patched();
+        let mut problems = Vec::new();
+        for o in 0..orig.symbols.len() {
+            let Some(p) = self.pair.corr.patched_of(o) else {
+                continue;
+            };
+            let (os, ps) = (&orig.symbols[o], &patched.symbols[p]);
+            let mut what = Vec::new();
+            if os.kind != ps.kind {
+                what.push(format!("type {:?} -> {:?}", os.kind, ps.kind).to_lowercase());
+            }
+            if os.binding != ps.binding {
+                what.push(format!("binding {:?} -> {:?}", os.binding, ps.binding).to_lowercase());
+            }
+            if let (Some(a), Some(b)) = (os.section(), ps.section()) {
+                let (a, b) = (orig.sections[a].name, patched.sections[b].name);
+                let home = |name| {
+                    canonical(if os.kind == SymbolKind::Func {
+                        function_home(name)
+                    } else {
+                        name
+                    })
+                    .into_owned()
+                };
+                if home(a) != home(b) {
+                    what.push(format!("section {a} -> {b}"));
+                }
+            }
+            if !what.is_empty() {
+                problems.push((os.name.to_string(), what));
+            }
+        }
+        for (name, what) in problems {
+            self.report(
+                rules::SYMBOL_CHANGE,
+                format!("symbol `{name}` changed {}", what.join(", ")),
+                Some(&name),
+                Vec::new(),
+            );
+        }
+    }
+
+    /// Jump labels and static calls in included code must not use keys that live in a module.
+    fn check_keys(&mut self, included: &HashSet<SymbolId>, target: &TargetFact) {
+        let patched = self.patched();
+        let mut uses: Vec<(SpecialKind, String, String)> = Vec::new();
+        let mut ordered: Vec<SymbolId> = included.iter().copied().collect();
+        ordered.sort_unstable();
+        for function in ordered {
+            for entry in self.patched_special.entries(function) {
+                if !matches!(entry.kind, SpecialKind::JumpLabel | SpecialKind::StaticCall) {
+                    continue;
+                }
+                let Some(key) = key_of(patched, self.pair.patched.resolution, entry) else {
+                    continue;
+                };
+                let key_sym = &patched.symbols[key];
+                // Tracepoint keys (and their static calls) and dynamic-debug descriptors only
+                // gate inert tracing and printing code.
+                let harmless = key_sym.name.starts_with("__tracepoint_")
+                    || key_sym.name.starts_with("__SCK__tp_func_")
+                    || role(patched, key) == Role::PerSite
+                    || key_sym
+                        .section()
+                        .is_some_and(|s| patched.sections[s].name == "__dyndbg");
+                if !harmless {
+                    let func = self.orig_name(function).to_string();
+                    uses.push((entry.kind, func, key_sym.name.to_string()));
+                }
+            }
+        }
+        if uses.is_empty() {
+            return;
+        }
+        match target.kind {
+            Some(PatchTarget::Vmlinux) => {}
+            Some(PatchTarget::Module) => {
+                for (kind, func, key) in uses {
+                    let (rule, what) = match kind {
+                        SpecialKind::JumpLabel => (rules::MODULE_JUMP_LABEL, "jump label"),
+                        _ => (rules::MODULE_STATIC_CALL, "static call"),
+                    };
+                    self.report(
+                        rule,
+                        format!("{what} in `{func}` uses key `{key}`, which lives in a module"),
+                        Some(&func),
+                        vec![format!("module: {}", target.evidence)],
+                    );
+                }
+            }
+            None => {
+                let evidence = uses
+                    .iter()
+                    .map(|(kind, func, key)| {
+                        format!("{} in {func} uses {key}", kind.section_name())
+                    })
+                    .collect();
+                self.report(
+                    rules::TARGET_UNKNOWN,
+                    format!("cannot tell whether the object is built into vmlinux or a module ({}), so its jump labels and static calls were not checked", target.evidence),
+                    None,
+                    evidence,
+                );
+            }
+        }
+    }
+
+    fn check_unreadable(&mut self) {
+        let mut seen = BTreeSet::new();
+        let sections: Vec<_> = self
+            .orig_special
+            .unreadable
+            .iter()
+            .chain(&self.patched_special.unreadable)
+            .filter(|u| seen.insert(u.section.clone()))
+            .cloned()
+            .collect();
+        for unreadable in sections {
+            self.report(
+                rules::SPECIAL_UNREADABLE,
+                format!(
+                    "entries of {} were not compared: {}",
+                    unreadable.section, unreadable.reason
+                ),
+                None,
+                Vec::new(),
+            );
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! `lpcheck diff`: compare an object built before a source patch with the same object built
+//! after it, and say what a live patch would have to replace and whether that is possible.
+//!
+//! Pipeline: [`elf`] loads and validates both objects; [`resolve`] turns every relocation into
+//! a target that survives recompilation; [`functions`] finds functions and their compiler-split
+//! parts; [`correlate`] pairs symbols across the two objects (clones, renumbered static locals);
+//! [`special`] attributes special-section entries to functions; [`compare`] and [`lineonly`]
+//! decide what differs; [`analyze`] applies the [`rules`] and builds the [`report`].
+
+pub mod analyze;
+pub mod compare;
+pub mod correlate;
+pub mod elf;
+pub mod functions;
+pub mod lineonly;
+pub mod names;
+pub mod report;
+pub mod resolve;
+pub mod rules;
+pub mod sections;
+pub mod special;
+pub mod target;
+#[cfg(test)]
+mod testobj;
+
+use std::path::Path;
+
+pub use analyze::DiffOptions;
+pub use report::{Change, ChangeKind, DiffReport, DiffVerdict};
+pub use target::{PatchTarget, TargetFact};
+
+use crate::error::Result;
+use elf::LoadedObject;
+
+/// Reads, validates and compares `orig` and `patched`.
+pub fn diff_files(orig: &Path, patched: &Path, options: &DiffOptions) -> Result<DiffReport> {
+    let orig = LoadedObject::read(orig)?;
+    let patched = LoadedObject::read(patched)?;
+    diff_loaded(&orig, &patched, options)
+}
+
+/// Validates and compares two objects already in memory.
+pub fn diff_loaded(
+    orig: &LoadedObject,
+    patched: &LoadedObject,
+    options: &DiffOptions,
+) -> Result<DiffReport> {
+    let orig = orig.parse()?;
+    let patched = patched.parse()?;
+    Ok(analyze::diff_models(&orig, &patched, options))
+}

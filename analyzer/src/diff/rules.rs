@@ -1,0 +1,179 @@
+//! The rules `lpcheck diff` applies, with their ids (`LD…`), severities, hints and references.
+
+use crate::report::{Finding, Location, Severity};
+
+/// One diff rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// Stable id.
+    pub id: &'static str,
+    /// Short kebab-case name.
+    pub name: &'static str,
+    /// Severity of its findings.
+    pub severity: Severity,
+    /// What to do about a finding.
+    pub hint: &'static str,
+    /// Where to read more.
+    pub reference: &'static str,
+}
+
+/// Changed code or data in an init/exit section.
+pub const INIT_CHANGE: Rule = Rule {
+    id: "LD001",
+    name: "init-change",
+    severity: Severity::Error,
+    hint: "init code and data have already run (or run only at load): put the fix in code that runs later, or redo the setup from a post-patch callback",
+    reference: "Documentation/livepatch/callbacks.rst",
+};
+
+/// Changed code in a section the patch cannot redirect.
+pub const UNTRACEABLE_CHANGE: Rule = Rule {
+    id: "LD002",
+    name: "untraceable-section-change",
+    severity: Severity::Error,
+    hint: "patch a caller or callee that lives in ordinary .text instead",
+    reference: "Documentation/livepatch/livepatch.rst (Limitations)",
+};
+
+/// Changed contents or size of existing data.
+pub const DATA_CHANGE: Rule = Rule {
+    id: "LD003",
+    name: "static-data-change",
+    severity: Severity::Error,
+    hint: "a live patch replaces functions, not data: keep the old object and attach new state with shadow variables (klp_shadow_*), or update it from a pre/post-patch callback",
+    reference: "Documentation/livepatch/shadow-vars.rst",
+};
+
+/// A symbol changed binding, type or section.
+pub const SYMBOL_CHANGE: Rule = Rule {
+    id: "LD004",
+    name: "symbol-changed",
+    severity: Severity::Error,
+    hint: "keep the symbol's binding, type and section as they are (e.g. do not make a global function static or move it to another section); add a new symbol instead",
+    reference: "Documentation/livepatch/module-elf-format.rst",
+};
+
+/// A changed function has no ftrace entry.
+pub const NO_FENTRY: Rule = Rule {
+    id: "LD005",
+    name: "changed-function-without-fentry",
+    severity: Severity::Error,
+    hint: "livepatch redirects a function through its ftrace entry (__fentry__); drop notrace from it or patch a traceable caller instead",
+    reference: "Documentation/livepatch/livepatch.rst (Limitations)",
+};
+
+/// A jump label in patched code uses a static key defined in a module.
+pub const MODULE_JUMP_LABEL: Rule = Rule {
+    id: "LD006",
+    name: "module-jump-label",
+    severity: Severity::Error,
+    hint: "jump labels whose key lives in a module are not supported in a live patch: use static_key_enabled() instead of static_branch_*()",
+    reference: "Documentation/livepatch/module-elf-format.rst",
+};
+
+/// A static call in patched code uses a key defined in a module.
+pub const MODULE_STATIC_CALL: Rule = Rule {
+    id: "LD007",
+    name: "module-static-call",
+    severity: Severity::Error,
+    hint: "static calls whose key lives in a module are not supported in a live patch: call through the function pointer (static_call_query()) instead",
+    reference: "Documentation/livepatch/module-elf-format.rst",
+};
+
+/// Whether the object goes into vmlinux or a module could not be told.
+pub const TARGET_UNKNOWN: Rule = Rule {
+    id: "LD008",
+    name: "patch-target-unknown",
+    severity: Severity::Warning,
+    hint: "pass --target vmlinux or --target module so jump labels and static calls can be checked",
+    reference: "Documentation/livepatch/module-elf-format.rst",
+};
+
+/// A special section could not be parsed; its entries were not compared.
+pub const SPECIAL_UNREADABLE: Rule = Rule {
+    id: "LD009",
+    name: "special-section-unreadable",
+    severity: Severity::Warning,
+    hint: "changes that only show in this table (e.g. a different exception handler) were not checked; review them by hand",
+    reference: "Documentation/livepatch/module-elf-format.rst",
+};
+
+/// A function present before the patch is gone.
+pub const REMOVED_FUNCTION: Rule = Rule {
+    id: "LD010",
+    name: "removed-function",
+    severity: Severity::Note,
+    hint:
+        "the running kernel keeps the old function; make sure its remaining callers are patched too",
+    reference: "Documentation/livepatch/livepatch.rst",
+};
+
+/// A new function that no changed code refers to.
+pub const UNUSED_NEW_FUNCTION: Rule = Rule {
+    id: "LD011",
+    name: "unreferenced-new-function",
+    severity: Severity::Note,
+    hint: "nothing that the patch replaces calls it, so it will not be part of the patch",
+    reference: "Documentation/livepatch/livepatch.rst",
+};
+
+/// Every diff rule, in id order.
+pub const ALL: &[Rule] = &[
+    INIT_CHANGE,
+    UNTRACEABLE_CHANGE,
+    DATA_CHANGE,
+    SYMBOL_CHANGE,
+    NO_FENTRY,
+    MODULE_JUMP_LABEL,
+    MODULE_STATIC_CALL,
+    TARGET_UNKNOWN,
+    SPECIAL_UNREADABLE,
+    REMOVED_FUNCTION,
+    UNUSED_NEW_FUNCTION,
+];
+
+impl Rule {
+    /// A finding of this rule about `symbol` (when given) in `file`.
+    pub fn finding(
+        &self,
+        message: String,
+        file: &str,
+        symbol: Option<&str>,
+        evidence: Vec<String>,
+    ) -> Finding {
+        Finding {
+            rule: self.id.to_string(),
+            name: self.name.to_string(),
+            severity: self.severity,
+            message,
+            target: symbol.map(str::to_string),
+            evidence,
+            hint: Some(self.hint.to_string()),
+            reference: Some(self.reference.to_string()),
+            location: Some(Location {
+                symbol: symbol.map(str::to_string),
+                ..Location::file(file)
+            }),
+            waiver: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_names_kebab_case() {
+        for (i, rule) in ALL.iter().enumerate() {
+            assert_eq!(rule.id, format!("LD{:03}", i + 1));
+            assert!(
+                rule.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{}",
+                rule.name
+            );
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! `lpcheck diff` on small C files compiled twice (before/after) with gcc and kernel-like flags,
+//! one pair per rule plus accept and no-change cases. Sources: `tests/diff-fixtures/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lpcheck_analyzer::diff::{diff_files, DiffOptions, DiffReport};
+use lpcheck_analyzer::report::Severity;
+
+/// Flags close to a kernel build: per-function/data sections, ftrace entries with mcount
+/// records, the kernel code model.
+const FLAGS: &[&str] = &[
+    "-O2",
+    "-ffunction-sections",
+    "-fdata-sections",
+    "-pg",
+    "-mfentry",
+    "-mrecord-mcount",
+    "-mcmodel=kernel",
+    "-fno-pic",
+    "-fno-asynchronous-unwind-tables",
+    "-fno-stack-protector",
+    "-c",
+];
+
+struct Case {
+    fixture: &'static str,
+    defines: &'static [&'static str],
+    verdict: &'static str,
+    rules: &'static [&'static str],
+    changed: &'static [&'static str],
+    new: &'static [&'static str],
+    changed_data: &'static [&'static str],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        fixture: "accept",
+        defines: &[],
+        verdict: "accept",
+        rules: &[],
+        changed: &["handle"],
+        new: &["clamp"],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "line-shift",
+        defines: &[],
+        verdict: "no-change",
+        rules: &[],
+        changed: &[],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "init-change",
+        defines: &[],
+        verdict: "reject",
+        rules: &["LD001"],
+        changed: &[],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "sched-text",
+        defines: &[],
+        verdict: "reject",
+        rules: &["LD002"],
+        changed: &[],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "data-change",
+        defines: &[],
+        verdict: "reject",
+        rules: &["LD003"],
+        changed: &[],
+        new: &[],
+        changed_data: &["history", "threshold"],
+    },
+    Case {
+        fixture: "binding-change",
+        defines: &[],
+        verdict: "reject",
+        rules: &["LD004"],
+        changed: &[],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "notrace",
+        defines: &[],
+        verdict: "reject",
+        rules: &["LD005"],
+        changed: &[],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "jump-label",
+        defines: &[],
+        verdict: "reject",
+        rules: &["LD006"],
+        changed: &["pick"],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "jump-label",
+        defines: &["-DBUILTIN"],
+        verdict: "accept",
+        rules: &[],
+        changed: &["pick"],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "static-call",
+        defines: &[],
+        verdict: "reject",
+        rules: &["LD007"],
+        changed: &["notify"],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "static-local",
+        defines: &[],
+        verdict: "accept",
+        rules: &[],
+        changed: &[],
+        new: &["skip"],
+        changed_data: &[],
+    },
+];
+
+fn compiler() -> Option<String> {
+    let candidates = std::env::var("LPCHECK_CC")
+        .map(|cc| vec![cc])
+        .unwrap_or_else(|_| vec!["gcc-12".into(), "gcc".into()]);
+    candidates.into_iter().find(|cc| {
+        Command::new(cc)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+fn compile(cc: &str, source: &Path, defines: &[&str], out: &Path) {
+    let output = Command::new(cc)
+        .args(FLAGS)
+        .args(defines)
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("compiler runs");
+    assert!(
+        output.status.success(),
+        "{cc} {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
+    let source: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "diff-fixtures",
+        &format!("{}.c", case.fixture),
+    ]
+    .iter()
+    .collect();
+    let orig = dir.join(format!("{}{}.orig.o", case.fixture, case.defines.concat()));
+    let patched = dir.join(format!(
+        "{}{}.patched.o",
+        case.fixture,
+        case.defines.concat()
+    ));
+    compile(cc, &source, case.defines, &orig);
+    let mut patched_defines = case.defines.to_vec();
+    patched_defines.push("-DPATCHED");
+    compile(cc, &source, &patched_defines, &patched);
+    diff_files(&orig, &patched, &DiffOptions::default()).expect("fixture objects analyze")
+}
+
+#[test]
+fn each_rule_fires_on_its_fixture_and_only_there() {
+    let Some(cc) = compiler() else {
+        println!(
+            "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut failures = Vec::new();
+    for case in CASES {
+        let report = run_case(&cc, dir.path(), case);
+        let mut rules: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Note)
+            .map(|f| f.rule.as_str())
+            .collect();
+        rules.dedup();
+        let label = format!("{}{}", case.fixture, case.defines.concat());
+        let got = (
+            report.verdict.label(),
+            rules.clone(),
+            report.changed_functions.clone(),
+            report.new_functions.clone(),
+            report.changed_data.clone(),
+        );
+        let want = (
+            case.verdict,
+            case.rules.to_vec(),
+            case.changed
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+            case.new.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            case.changed_data
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        );
+        println!("{label:<24} {:<10} rules {:?}", got.0, got.1);
+        if got != want {
+            failures.push(format!("{label}: got {got:?}, want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

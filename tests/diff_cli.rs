@@ -1,0 +1,83 @@
+//! The `lpcheck diff` command line: exit codes and output formats.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn lpcheck(args: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lpcheck"))
+        .arg("diff")
+        .args(args)
+        .output()
+        .expect("lpcheck runs")
+}
+
+fn corpus_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("LPCHECK_CORPUS") {
+        return Some(PathBuf::from(dir));
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("shared/corpus/kpatch-unit-objs"))
+        .find(|dir| dir.join("expected.tsv").is_file())
+}
+
+#[test]
+fn unreadable_input_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.o");
+    std::fs::write(&junk, b"not an object at all").unwrap();
+    let output = lpcheck(&[&junk, &junk]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("junk.o: not an ELF file"), "{stderr}");
+
+    let missing = dir.path().join("missing.o");
+    let output = lpcheck(&[&missing, &junk]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.o: cannot read"));
+}
+
+#[test]
+fn verdicts_map_to_exit_codes_and_formats_parse() {
+    let Some(dir) = corpus_dir() else {
+        println!("skipped: shared/corpus/kpatch-unit-objs not found and LPCHECK_CORPUS unset");
+        return;
+    };
+    for (case, patched, code, verdict) in [
+        ("new-function", "new-function.PATCHED.o", 0, "accept"),
+        ("meminfo-init", "meminfo-init.PATCHED.FAIL.o", 1, "reject"),
+        ("warn-detect", "warn-detect.PATCHED.FAIL.o", 3, "no-change"),
+    ] {
+        let orig = dir.join(format!("{case}.ORIG.o"));
+        let patched = dir.join(patched);
+        let human = lpcheck(&[&orig, &patched]);
+        assert_eq!(human.status.code(), Some(code), "{case}");
+        let text = String::from_utf8_lossy(&human.stdout);
+        assert!(
+            text.trim_end()
+                .lines()
+                .last()
+                .unwrap()
+                .starts_with(&format!("diff: {verdict} (")),
+            "{text}"
+        );
+
+        for format in ["json", "sarif"] {
+            let output = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
+                .args(["diff", "--format", format])
+                .arg(&orig)
+                .arg(&patched)
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(code), "{case} {format}");
+            let value: serde_json::Value =
+                serde_json::from_slice(&output.stdout).expect("valid JSON");
+            let reported = if format == "json" {
+                &value["verdict"]
+            } else {
+                &value["runs"][0]["properties"]["verdict"]
+            };
+            assert_eq!(reported, verdict, "{case} {format}");
+        }
+    }
+}
