@@ -4,6 +4,7 @@ mod check_cmd;
 mod cli;
 mod diff_cmd;
 mod host;
+mod live;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,9 @@
+//! The live side of lpcheck: what it reads from (and, for `apply`/`revert`, writes to) the
+//! running kernel's livepatch interfaces. Everything takes its root directories as values, so
+//! tests run against a tree built in a temporary directory.
+
+pub mod error;
+pub mod livepatch;
+pub mod patch_state;
+
+pub use error::LiveError;
