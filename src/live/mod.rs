@@ -3,7 +3,10 @@
 //! tests run against a tree built in a temporary directory.
 
 pub mod error;
+pub mod journal_reader;
+pub mod kmsg;
 pub mod livepatch;
 pub mod patch_state;
+pub mod tui_source;
 
 pub use error::LiveError;
