@@ -23,6 +23,8 @@ pub enum Command {
     /// Compare an object built before a source patch with the same object built after it
     /// (exit 0 accept, 1 reject, 2 could not analyze, 3 no change).
     Diff(DiffArgs),
+    /// Watch livepatch transitions interactively; with a module, apply it and watch it.
+    Tui(TuiArgs),
 }
 
 /// Output formats.
@@ -113,8 +115,21 @@ pub struct DiffArgs {
     pub target: Option<TargetKind>,
 }
 
+/// Arguments of `tui`.
+#[derive(Debug, Clone, Args)]
+pub struct TuiArgs {
+    /// A livepatch module to apply (with the safety rules of `apply`) and watch; without it,
+    /// watch whatever happens.
+    #[arg(value_name = "PATCH.ko")]
+    pub module: Option<PathBuf>,
+    /// lpcheck's journal to show (default: `$LPCHECK_JOURNAL`, else
+    /// /var/lib/lpcheck/journal.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
 /// The subcommand names, for the `lpcheck PATCH.ko` shorthand.
-pub const SUBCOMMANDS: &[&str] = &["check", "diff", "help"];
+pub const SUBCOMMANDS: &[&str] = &["check", "diff", "tui", "help"];
 
 /// Rewrites `lpcheck PATCH.ko ...` as `lpcheck check PATCH.ko ...`.
 pub fn with_default_subcommand(mut args: Vec<String>) -> Vec<String> {

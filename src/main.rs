@@ -5,6 +5,7 @@ mod cli;
 mod diff_cmd;
 mod host;
 mod live;
+mod tui_cmd;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Check(args) => check_cmd::run(args),
         Command::Diff(args) => diff_cmd::run(args),
+        Command::Tui(args) => tui_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

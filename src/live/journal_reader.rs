@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -68,11 +68,6 @@ impl JournalTail {
             partial: Vec::new(),
             started: false,
         }
-    }
-
-    /// The journal file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The entries written since the last read.
@@ -146,6 +141,7 @@ impl JournalTail {
 mod tests {
     use std::fs::{self, OpenOptions};
     use std::io::Write;
+    use std::path::Path;
 
     use super::*;
 
@@ -213,7 +209,11 @@ mod tests {
         let batch = JournalTail::new(&path).read_new().unwrap();
         assert_eq!(batch.entries.len(), 2);
         assert_eq!(batch.malformed.len(), 1);
-        assert!(batch.malformed[0].contains("line 2"), "{:?}", batch.malformed);
+        assert!(
+            batch.malformed[0].contains("line 2"),
+            "{:?}",
+            batch.malformed
+        );
         assert!(batch.malformed[0].contains("/j"), "{:?}", batch.malformed);
     }
 

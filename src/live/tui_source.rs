@@ -253,12 +253,12 @@ impl LiveSource {
                 .iter()
                 .any(|patch| patch.name == ended.patch && patch.enabled);
             self.outcome = match ended.target {
-                TargetState::Patched if still_enabled && now.is_none() => Some(Outcome::Applied {
-                    patch: ended.patch,
-                }),
-                TargetState::Unpatched if !still_enabled => Some(Outcome::Reverted {
-                    patch: ended.patch,
-                }),
+                TargetState::Patched if still_enabled && now.is_none() => {
+                    Some(Outcome::Applied { patch: ended.patch })
+                }
+                TargetState::Unpatched if !still_enabled => {
+                    Some(Outcome::Reverted { patch: ended.patch })
+                }
                 _ => None,
             };
         }
@@ -385,9 +385,11 @@ impl LiveSource {
                         .into_iter()
                         .map(|entry| journal_entry(entry, clocks)),
                 );
-                fresh.extend(batch.malformed.into_iter().map(|message| {
-                    lpcheck_entry(clocks.since_boot, LogLevel::Warning, message)
-                }));
+                fresh.extend(
+                    batch.malformed.into_iter().map(|message| {
+                        lpcheck_entry(clocks.since_boot, LogLevel::Warning, message)
+                    }),
+                );
             }
             Err(error) => fresh.push(lpcheck_entry(
                 clocks.since_boot,
@@ -498,7 +500,10 @@ fn journal_entry(entry: JournalEntry, clocks: Clocks) -> LogEntry {
 /// warnings, everything else information.
 fn journal_level(event: &str) -> LogLevel {
     let words: Vec<&str> = event.split('-').collect();
-    if words.iter().any(|w| matches!(*w, "error" | "failed" | "fail")) {
+    if words
+        .iter()
+        .any(|w| matches!(*w, "error" | "failed" | "fail"))
+    {
         LogLevel::Error
     } else if words
         .iter()
@@ -631,7 +636,9 @@ mod tests {
         );
         // The kernel log cannot be opened here: that is said in the log, not hidden.
         assert_eq!(snapshot.log.len(), 1);
-        assert!(snapshot.log[0].message.contains("kernel messages are not shown"));
+        assert!(snapshot.log[0]
+            .message
+            .contains("kernel messages are not shown"));
     }
 
     #[test]
@@ -714,9 +721,7 @@ mod tests {
         assert_eq!(snapshot.transition, None);
         assert_eq!(
             snapshot.outcome,
-            Some(Outcome::Applied {
-                patch: "lp".into()
-            })
+            Some(Outcome::Applied { patch: "lp".into() })
         );
         // The admin disables it: the reverse transition starts, then the patch goes away.
         fs::write(sys.join("lp/enabled"), "0\n").unwrap();
@@ -727,9 +732,7 @@ mod tests {
         fs::remove_dir_all(sys.join("lp")).unwrap();
         assert_eq!(
             source.snapshot(at(7)).outcome,
-            Some(Outcome::Reverted {
-                patch: "lp".into()
-            })
+            Some(Outcome::Reverted { patch: "lp".into() })
         );
     }
 
@@ -754,10 +757,7 @@ mod tests {
         );
         let mut source = LiveSource::new(&host.paths(), at(1));
         let snapshot = source.snapshot(at(1));
-        assert_eq!(
-            snapshot.transition.unwrap().target,
-            TargetState::Unpatched
-        );
+        assert_eq!(snapshot.transition.unwrap().target, TargetState::Unpatched);
         assert_eq!(
             snapshot.blockers[0].target().as_deref(),
             Some("livepatch_cmdline_proc_show")
@@ -773,7 +773,11 @@ mod tests {
         let snapshot = LiveSource::new(&host.paths(), at(1)).snapshot(at(1));
         let banner = snapshot.banner.unwrap();
         assert_eq!(banner.kind, BannerKind::Error);
-        assert!(banner.message.contains("5/task/5/patch_state"), "{}", banner.message);
+        assert!(
+            banner.message.contains("5/task/5/patch_state"),
+            "{}",
+            banner.message
+        );
         assert!(snapshot.transition.is_some());
     }
 

@@ -1,0 +1,128 @@
+//! `lpcheck tui [PATCH.ko]`: watch livepatch transitions in the terminal, or apply a patch and
+//! watch its transition.
+//!
+//! The view (layout, keys, dialogs) is the `lpcheck-tui` crate; this module owns the terminal,
+//! the event loop, the live snapshots ([`crate::live::tui_source`]) and the actions (revert,
+//! apply).
+
+mod apply;
+mod event_loop;
+mod revert;
+mod signals;
+mod terminal;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lpcheck_tui::snapshot::{LogLevel, Outcome};
+use lpcheck_tui::Snapshot;
+
+use crate::cli::TuiArgs;
+use crate::live::journal_reader;
+use crate::live::livepatch::LivepatchSysfs;
+use crate::live::tui_source::{Clocks, LiveSource, SourcePaths};
+use apply::{ApplyRun, ApplyView};
+use event_loop::{Exit, Parts, SnapshotSource, TerminalInput};
+use revert::{Reverter, SysfsReverter};
+use signals::StopFlag;
+use terminal::TerminalGuard;
+
+/// Time between two snapshots of the live state.
+const REFRESH: Duration = Duration::from_millis(500);
+
+/// Exit status of a run that a signal ended: 128 + the signal number, as a shell reports it.
+fn signal_status(signal: i32) -> i32 {
+    128 + signal
+}
+
+/// Runs `lpcheck tui`. Watching: exit 0 when the admin quits. Applying: 0 when the patch is
+/// applied, 1 when it is not (stalled, reverted), 2 when the apply failed. 128 + N after signal N.
+pub fn run(args: &TuiArgs) -> anyhow::Result<i32> {
+    let paths = SourcePaths::host(journal_path(args.journal.clone()));
+    let live = LiveSource::new(&paths, Clocks::now());
+    let mut reverter = SysfsReverter::new(LivepatchSysfs::at(&paths.sysfs));
+    let stop = StopFlag::new();
+    let Some(module) = &args.module else {
+        stop.register()?;
+        let mut live = live;
+        return Ok(match show(&mut live, &mut reverter, &stop)? {
+            Exit::Quit => 0,
+            Exit::Signal(signal) => signal_status(signal),
+        });
+    };
+    let applier = apply::apply_engine()?;
+    stop.register()?;
+    let mut view = ApplyView::new(live, ApplyRun::start(applier, module.clone())?);
+    let shown = show(&mut view, &mut reverter, &stop);
+    let run = view.into_run();
+    if run.outcome().is_none() {
+        eprintln!(
+            "lpcheck: the view is closed; the apply of {} goes on until it ends",
+            module.display()
+        );
+    }
+    let outcome = run.wait();
+    let status = match &outcome {
+        Outcome::Applied { patch } => {
+            eprintln!("lpcheck: {patch} applied");
+            0
+        }
+        Outcome::Reverted { patch } => {
+            eprintln!("lpcheck: {patch} reverted");
+            1
+        }
+        Outcome::Stalled { patch } => {
+            eprintln!("lpcheck: {patch} stalled");
+            1
+        }
+        Outcome::Error { message } => {
+            eprintln!("lpcheck: error: {message}");
+            2
+        }
+    };
+    Ok(match shown? {
+        Exit::Quit => status,
+        Exit::Signal(signal) => signal_status(signal),
+    })
+}
+
+/// The journal to follow: `--journal`, else `$LPCHECK_JOURNAL`, else the default path.
+fn journal_path(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| {
+        std::env::var_os(journal_reader::PATH_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+    .unwrap_or_else(|| PathBuf::from(journal_reader::DEFAULT_PATH))
+}
+
+/// Shows `source` on the terminal until the admin quits or a signal arrives; the terminal is
+/// restored when this returns, whatever happened.
+fn show(
+    source: &mut dyn SnapshotSource,
+    reverter: &mut dyn Reverter,
+    stop: &StopFlag,
+) -> anyhow::Result<Exit> {
+    let mut guard = TerminalGuard::enter()?;
+    guard.terminal().clear()?;
+    event_loop::run(
+        guard.terminal(),
+        Parts {
+            source,
+            input: &mut TerminalInput,
+            reverter,
+            stop,
+            interval: REFRESH,
+        },
+    )
+}
+
+impl SnapshotSource for LiveSource {
+    fn snapshot(&mut self) -> Snapshot {
+        LiveSource::snapshot(self, Clocks::now())
+    }
+
+    fn note(&mut self, level: LogLevel, message: String) {
+        LiveSource::note(self, Clocks::now(), level, message);
+    }
+}
