@@ -151,7 +151,11 @@ fn assert_restored(tmux: &Tmux, status: i32) {
     let screen = tmux.wait_for("the exit status", |s| s.contains("\nEND\n"));
     assert!(screen.contains(&format!("EXIT={status}\n")), "{screen}");
     assert_eq!(tmux.format("#{alternate_on}"), "0", "{screen}");
-    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor hidden:\n{screen}");
+    assert_eq!(
+        tmux.format("#{cursor_flag}"),
+        "1",
+        "cursor hidden:\n{screen}"
+    );
     let modes: Vec<&str> = screen
         .lines()
         .skip_while(|line| !line.starts_with("EXIT="))
@@ -159,7 +163,10 @@ fn assert_restored(tmux: &Tmux, status: i32) {
         .take_while(|line| *line != "END")
         .collect();
     assert_eq!(modes, ["icanon", "echo"], "{screen}");
-    assert!(!screen.contains("Blocking tasks"), "the TUI is still on screen:\n{screen}");
+    assert!(
+        !screen.contains("Blocking tasks"),
+        "the TUI is still on screen:\n{screen}"
+    );
 }
 
 /// The pid of `lpcheck`, the child of the pane's shell.
@@ -198,9 +205,7 @@ fn keys_resizes_and_q_leave_the_terminal_as_found() {
     tmux.keys(&["s"]);
     tmux.wait_for("the stack panel", |s| s.contains("Stack"));
     tmux.keys(&["Escape", "r"]);
-    tmux.wait_for("the refusal to revert", |s| {
-        s.contains("nothing to revert")
-    });
+    tmux.wait_for("the refusal to revert", |s| s.contains("nothing to revert"));
 
     tmux.run(&["resize-window", "-t", "t", "-x", "100", "-y", "30"]);
     let screen = tmux.wait_for("the 100x30 layout", |s| drawn_at(s, 100, 30));
@@ -235,10 +240,7 @@ fn sigterm_restores_the_terminal() {
     tmux.start(&script(&journal(dir.path())));
     tmux.wait_for("the screen", |s| s.contains("q quit"));
     let pid = lpcheck_pid(&tmux);
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());
     assert_restored(&tmux, 128 + 15);
 }

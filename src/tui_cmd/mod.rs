@@ -104,7 +104,6 @@ fn show(
     stop: &StopFlag,
 ) -> anyhow::Result<Exit> {
     let mut guard = TerminalGuard::enter()?;
-    guard.terminal().clear()?;
     event_loop::run(
         guard.terminal(),
         Parts {

@@ -27,12 +27,17 @@ impl TerminalGuard {
         install_panic_hook();
         terminal::enable_raw_mode().context("cannot switch the terminal to raw mode")?;
         ACTIVE.store(true, Ordering::SeqCst);
-        let entered = execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)
-            .context("cannot switch to the alternate screen")
-            .and_then(|()| {
-                Terminal::new(CrosstermBackend::new(io::stdout()))
-                    .context("cannot read the terminal size")
-            });
+        let entered = execute!(
+            io::stdout(),
+            terminal::EnterAlternateScreen,
+            terminal::Clear(terminal::ClearType::All),
+            cursor::Hide
+        )
+        .context("cannot switch to the alternate screen")
+        .and_then(|()| {
+            Terminal::new(CrosstermBackend::new(io::stdout()))
+                .context("cannot read the terminal size")
+        });
         match entered {
             Ok(terminal) => Ok(Self { terminal }),
             Err(error) => {

@@ -43,7 +43,8 @@ pub struct Livepatch {
     pub enabled: bool,
     /// The `transition` attribute: a transition of this patch is in progress.
     pub transition: bool,
-    /// The `stack_order` attribute: 1 for the first patch applied.
+    /// The `stack_order` attribute: 1 for the first patch applied; 0 when the kernel does not
+    /// say (older kernels have no such attribute).
     pub stack_order: u32,
     /// The `replace` attribute: the patch atomically replaces all earlier ones.
     pub replace: bool,

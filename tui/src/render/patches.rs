@@ -36,9 +36,17 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
 }
 
 fn item(patch: &Livepatch) -> ListItem<'static> {
+    ListItem::new(item_lines(patch))
+}
+
+/// The lines of one patch: name, order and state, then one line per object.
+fn item_lines(patch: &Livepatch) -> Vec<Line<'static>> {
     let mut first = vec![
         Span::styled(patch.name.clone(), theme::BOLD),
-        Span::raw(format!(" #{} ", patch.stack_order)),
+        Span::raw(match patch.stack_order {
+            0 => " ".to_string(),
+            order => format!(" #{order} "),
+        }),
         if patch.enabled {
             Span::styled("enabled", theme::GOOD)
         } else {
@@ -53,7 +61,7 @@ fn item(patch: &Livepatch) -> ListItem<'static> {
     }
     let mut lines = vec![Line::from(first)];
     lines.extend(patch.objects.iter().map(object_line));
-    ListItem::new(lines)
+    lines
 }
 
 fn object_line(object: &PatchedObject) -> Line<'static> {
@@ -76,5 +84,32 @@ fn function_name(function: &PatchedFunction) -> String {
         format!("{},{}", function.name, function.sympos)
     } else {
         function.name.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patch(stack_order: u32) -> Livepatch {
+        Livepatch {
+            name: "lp".into(),
+            enabled: true,
+            transition: false,
+            stack_order,
+            replace: false,
+            objects: Vec::new(),
+        }
+    }
+
+    fn first_line(patch: &Livepatch) -> String {
+        let text: Vec<Line> = item_lines(patch);
+        text[0].to_string()
+    }
+
+    #[test]
+    fn stack_order_is_shown_only_when_the_kernel_gives_it() {
+        assert_eq!(first_line(&patch(2)), "lp #2 enabled");
+        assert_eq!(first_line(&patch(0)), "lp enabled");
     }
 }

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Guest script of the vm_tui integration test (busybox sh, in the VM).
+#
+# Runs `lpcheck tui` twice on an 80x24 pseudo-terminal (pty-drive records what
+# it draws into $LPC_OUT): first watching while lp-cmdline is loaded behind its
+# back, then reverting the patch from the TUI (r, confirmed with y). Prints
+# key=value lines on stdout for the test to judge.
+set -u
+
+klp=/sys/kernel/livepatch/lp_cmdline
+
+mkdir -p /dev/pts
+mount -t devpts devpts /dev/pts || exit 1
+export LPCHECK_JOURNAL=/tmp/journal.jsonl
+
+echo "before=$(cat /proc/cmdline)"
+(
+    sleep 4
+    lpc-insmod "$LPC_KMOD/lp-cmdline.ko" >/tmp/insmod 2>&1
+) &
+echo "watch_$(pty-drive "$LPC_OUT/watch.bytes" 80 24 wait=15000 send=q -- lpcheck tui)"
+wait
+echo "insmod=$(cat /tmp/insmod)"
+echo "patched=$(cat /proc/cmdline)"
+
+echo "revert_$(pty-drive "$LPC_OUT/revert.bytes" 80 24 \
+    wait=5000 send=r wait=1500 send=y wait=10000 send=q -- lpcheck tui)"
+echo "after=$(cat /proc/cmdline)"
+if [ -e "$klp" ]; then
+    echo "klp=present enabled=$(cat "$klp/enabled") transition=$(cat "$klp/transition")"
+else
+    echo "klp=gone"
+fi

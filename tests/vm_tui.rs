@@ -1,0 +1,238 @@
+//! `lpcheck tui` on a kernel that livepatches: Debian's kernel under QEMU (tests/vm), the TUI on
+//! an 80x24 pseudo-terminal driven by `tests/vm/guest/pty-drive.c` with a scripted key sequence
+//! (guest script `tests/vm/guest/tui-watch.sh`). The recorded output is replayed into a terminal
+//! emulator (the `vt100` crate) to read the last screen the TUI drew.
+//!
+//! Two runs: watching while `lp-cmdline` is loaded behind the TUI's back (the screen must show
+//! the patch, enabled, with its function, and the kernel's livepatch messages), then `r`, `y`
+//! (the patch must be reverted: `/proc/cmdline` is the original again).
+//!
+//! Skipped, with the reason printed, only when QEMU is not installed or the kernel packages
+//! cannot be downloaded; with `LPCHECK_VM_REQUIRED=1` those cases fail instead.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::num::NonZeroU16;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Exit status of the tests/vm scripts when the kernel cannot be downloaded.
+const EXIT_UNAVAILABLE: i32 = 3;
+
+/// What crossterm writes to leave the alternate screen.
+const LEAVE_ALTERNATE_SCREEN: &[u8] = b"\x1b[?1049l";
+/// What crossterm writes to show the cursor.
+const SHOW_CURSOR: &[u8] = b"\x1b[?25h";
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Skips with the reason on stderr, or fails when `LPCHECK_VM_REQUIRED=1` asks for the VM.
+fn skip(reason: &str) {
+    if std::env::var_os("LPCHECK_VM_REQUIRED").is_some_and(|v| v == "1") {
+        panic!("LPCHECK_VM_REQUIRED=1 but the VM test cannot run: {reason}");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED tui_watches_and_reverts_lp_cmdline_in_the_vm: {reason}"
+    );
+}
+
+fn describe(what: &str, out: &Output) -> String {
+    format!(
+        "{what} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn run(what: &str, command: &mut Command) -> Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|err| panic!("running {what}: {err}"));
+    assert!(out.status.success(), "{}", describe(what, &out));
+    out
+}
+
+/// The `key=value` lines of the guest script.
+fn parse_results(stdout: &str) -> HashMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_string(), value.trim_end().to_string()))
+        .collect()
+}
+
+/// The marker line lp-cmdline puts in `/proc/cmdline`, from its source.
+fn lp_cmdline_marker(root: &Path) -> String {
+    let source = std::fs::read_to_string(root.join("kmod/lp-cmdline.c")).unwrap();
+    let define = "#define LP_CMDLINE_MARKER \"";
+    let start = source.find(define).expect("LP_CMDLINE_MARKER") + define.len();
+    let len = source[start..].find('"').expect("terminated marker");
+    source[start..start + len].to_string()
+}
+
+/// The last screen the TUI drew: the recording replayed up to where the TUI left the alternate
+/// screen. Also checks that it did leave it and showed the cursor again.
+fn last_tui_screen(recording: &[u8]) -> String {
+    let leave = recording
+        .windows(LEAVE_ALTERNATE_SCREEN.len())
+        .rposition(|window| window == LEAVE_ALTERNATE_SCREEN)
+        .expect("the TUI never left the alternate screen");
+    assert!(
+        recording[leave..]
+            .windows(SHOW_CURSOR.len())
+            .any(|window| window == SHOW_CURSOR),
+        "the cursor was not shown again"
+    );
+    let size = |n| NonZeroU16::new(n).expect("a non-zero size");
+    let mut parser = vt100::Parser::new(size(24), size(80), 0);
+    parser.process(&recording[..leave]);
+    assert!(parser.screen().alternate_screen());
+    parser.screen().contents()
+}
+
+fn screen_of(out_dir: &Path, name: &str) -> String {
+    let path = out_dir.join(name);
+    let recording =
+        std::fs::read(&path).unwrap_or_else(|err| panic!("reading {}: {err}", path.display()));
+    let screen = last_tui_screen(&recording);
+    let text_path = path.with_extension("screen.txt");
+    std::fs::write(&text_path, &screen).unwrap();
+    let _ = writeln!(std::io::stderr(), "--- {name}\n{screen}");
+    screen
+}
+
+/// A copy of the lpcheck binary without debug information (a smaller initramfs).
+fn stripped_lpcheck(work: &Path) -> PathBuf {
+    let path = work.join("lpcheck");
+    run(
+        "objcopy --strip-debug",
+        Command::new("objcopy")
+            .arg("--strip-debug")
+            .arg(env!("CARGO_BIN_EXE_lpcheck"))
+            .arg(&path),
+    );
+    path
+}
+
+/// Builds a guest helper from `tests/vm/guest/NAME.c`, statically linked.
+fn guest_tool(root: &Path, work: &Path, name: &str) -> PathBuf {
+    let path = work.join(name);
+    run(
+        "gcc",
+        Command::new("gcc")
+            .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+            .arg(&path)
+            .arg(root.join(format!("tests/vm/guest/{name}.c"))),
+    );
+    path
+}
+
+fn add(path: &Path, guest: &str) -> String {
+    format!("{}={guest}", path.display())
+}
+
+#[test]
+fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
+    if let Err(err) = Command::new("qemu-system-x86_64").arg("--version").output() {
+        skip(&format!(
+            "qemu-system-x86_64 cannot be run ({err}); install Debian package qemu-system-x86"
+        ));
+        return;
+    }
+    let root = repo_root();
+    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_tui");
+    let kmod_dir = work.join("kmod");
+    let out_dir = work.join("out");
+    std::fs::create_dir_all(&work).unwrap();
+
+    let build = Command::new(root.join("kmod/build.sh"))
+        .arg(&kmod_dir)
+        .output()
+        .expect("running kmod/build.sh");
+    if build.status.code() == Some(EXIT_UNAVAILABLE) {
+        skip(&format!(
+            "the Debian kernel packages cannot be downloaded\n{}",
+            String::from_utf8_lossy(&build.stderr)
+        ));
+        return;
+    }
+    assert!(
+        build.status.success(),
+        "{}",
+        describe("kmod/build.sh", &build)
+    );
+
+    let lpcheck = stripped_lpcheck(&work);
+    let pty_drive = guest_tool(&root, &work, "pty-drive");
+    let insmod = guest_tool(&root, &work, "lpc-insmod");
+    run(
+        "tests/vm/run-vm.sh",
+        Command::new(root.join("tests/vm/run-vm.sh"))
+            .arg("--out")
+            .arg(&out_dir)
+            .arg("--kmod")
+            .arg(&kmod_dir)
+            .args(["--timeout", "300"])
+            .args(["--add", &add(&lpcheck, "/bin/lpcheck")])
+            .args(["--add", &add(&pty_drive, "/bin/pty-drive")])
+            .args(["--add", &add(&insmod, "/bin/lpc-insmod")])
+            .arg(root.join("tests/vm/guest/tui-watch.sh")),
+    );
+
+    let stdout = std::fs::read_to_string(out_dir.join("stdout")).unwrap();
+    let results = parse_results(&stdout);
+    let get = |key: &str| {
+        results
+            .get(key)
+            .unwrap_or_else(|| panic!("guest printed no {key}= line:\n{stdout}"))
+            .as_str()
+    };
+    let marker = lp_cmdline_marker(&root);
+
+    // Watching: the patch was loaded behind the TUI's back and the TUI shows it.
+    assert_eq!(get("watch_exit"), "0", "{stdout}");
+    assert_eq!(get("insmod"), "ok", "{stdout}");
+    assert_eq!(get("patched"), marker, "{stdout}");
+    let watch = screen_of(&out_dir, "watch.bytes");
+    for expected in [
+        "Livepatches (1)",
+        "lp_cmdline",
+        "cmdline_proc_show",
+        "enabled",
+        "livepatch: enabling patch 'lp_cmdline'",
+        "q quit",
+    ] {
+        assert!(
+            watch.contains(expected),
+            "no {expected:?} on screen:\n{watch}"
+        );
+    }
+    assert!(!watch.contains("error"), "{watch}");
+
+    // Reverting from the TUI: r, confirmed with y.
+    assert_eq!(get("revert_exit"), "0", "{stdout}");
+    assert_eq!(get("after"), get("before"), "{stdout}");
+    assert_eq!(get("klp"), "gone", "{stdout}");
+    let revert = screen_of(&out_dir, "revert.bytes");
+    for expected in [
+        "Livepatches (0)",
+        "revert of lp_cmdline started",
+        "'lp_cmdline': starting unpatching transition",
+    ] {
+        assert!(
+            revert.contains(expected),
+            "no {expected:?} on screen:\n{revert}"
+        );
+    }
+}
+
+#[test]
+fn the_last_screen_is_read_before_the_alternate_screen_is_left() {
+    let mut recording = b"\x1b[?1049h\x1b[2J\x1b[1;1Hhello".to_vec();
+    recording.extend_from_slice(b"\x1b[?1049l\x1b[?25h");
+    assert!(last_tui_screen(&recording).starts_with("hello"));
+}
