@@ -74,6 +74,18 @@ fn lp_cmdline_marker(root: &Path) -> String {
     source[start..start + len].to_string()
 }
 
+/// The screen after `bytes` of the recording.
+fn replay(bytes: &[u8]) -> String {
+    let size = |n| NonZeroU16::new(n).expect("a non-zero size");
+    let mut parser = vt100::Parser::new(size(24), size(80), 0);
+    parser.process(bytes);
+    assert!(
+        parser.screen().alternate_screen(),
+        "not on the TUI's screen at this point of the recording"
+    );
+    parser.screen().contents()
+}
+
 /// The last screen the TUI drew: the recording replayed up to where the TUI left the alternate
 /// screen. Also checks that it did leave it and showed the cursor again.
 fn last_tui_screen(recording: &[u8]) -> String {
@@ -87,22 +99,63 @@ fn last_tui_screen(recording: &[u8]) -> String {
             .any(|window| window == SHOW_CURSOR),
         "the cursor was not shown again"
     );
-    let size = |n| NonZeroU16::new(n).expect("a non-zero size");
-    let mut parser = vt100::Parser::new(size(24), size(80), 0);
-    parser.process(&recording[..leave]);
-    assert!(parser.screen().alternate_screen());
-    parser.screen().contents()
+    replay(&recording[..leave])
 }
 
-fn screen_of(out_dir: &Path, name: &str) -> String {
-    let path = out_dir.join(name);
-    let recording =
-        std::fs::read(&path).unwrap_or_else(|err| panic!("reading {}: {err}", path.display()));
-    let screen = last_tui_screen(&recording);
-    let text_path = path.with_extension("screen.txt");
-    std::fs::write(&text_path, &screen).unwrap();
-    let _ = writeln!(std::io::stderr(), "--- {name}\n{screen}");
-    screen
+/// A recording of pty-drive and the screens it shows.
+struct Recording {
+    name: String,
+    bytes: Vec<u8>,
+    /// `(offset, step)` from OUTPUT.steps: the recording's length when the step was typed.
+    steps: Vec<(usize, String)>,
+}
+
+impl Recording {
+    fn read(out_dir: &Path, name: &str) -> Self {
+        let path = out_dir.join(name);
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|err| panic!("reading {}: {err}", path.display()));
+        let steps_path = out_dir.join(format!("{name}.steps"));
+        let steps = std::fs::read_to_string(&steps_path)
+            .unwrap_or_else(|err| panic!("reading {}: {err}", steps_path.display()))
+            .lines()
+            .map(|line| {
+                let (offset, step) = line.split_once(' ').expect("OFFSET STEP");
+                (offset.parse().expect("a byte offset"), step.to_string())
+            })
+            .collect();
+        Self {
+            name: name.to_string(),
+            bytes,
+            steps,
+        }
+    }
+
+    /// The screen just before `step` was typed (its first occurrence).
+    fn before(&self, step: &str) -> String {
+        let (offset, _) = self
+            .steps
+            .iter()
+            .find(|(_, s)| s == step)
+            .unwrap_or_else(|| panic!("{} has no step {step}: {:?}", self.name, self.steps));
+        self.show(&format!("before {step}"), replay(&self.bytes[..*offset]))
+    }
+
+    /// The last screen of the TUI.
+    fn last(&self) -> String {
+        self.show("last screen", last_tui_screen(&self.bytes))
+    }
+
+    fn show(&self, what: &str, screen: String) -> String {
+        let _ = writeln!(std::io::stderr(), "--- {}, {what}\n{screen}", self.name);
+        screen
+    }
+}
+
+fn assert_shows(screen: &str, expected: &[&str]) {
+    for text in expected {
+        assert!(screen.contains(text), "no {text:?} on screen:\n{screen}");
+    }
 }
 
 /// A copy of the lpcheck binary without debug information (a smaller initramfs).
@@ -197,37 +250,62 @@ fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
     assert_eq!(get("watch_exit"), "0", "{stdout}");
     assert_eq!(get("insmod"), "ok", "{stdout}");
     assert_eq!(get("patched"), marker, "{stdout}");
-    let watch = screen_of(&out_dir, "watch.bytes");
-    for expected in [
-        "Livepatches (1)",
-        "lp_cmdline",
-        "cmdline_proc_show",
-        "enabled",
-        "livepatch: enabling patch 'lp_cmdline'",
-        "q quit",
-    ] {
-        assert!(
-            watch.contains(expected),
-            "no {expected:?} on screen:\n{watch}"
-        );
-    }
+    let watch = Recording::read(&out_dir, "watch.bytes").last();
+    assert_shows(
+        &watch,
+        &[
+            "Livepatches (1)",
+            "lp_cmdline",
+            "cmdline_proc_show",
+            "enabled",
+            "livepatch: enabling patch 'lp_cmdline'",
+            "q quit",
+        ],
+    );
     assert!(!watch.contains("error"), "{watch}");
 
     // Reverting from the TUI: r, confirmed with y.
     assert_eq!(get("revert_exit"), "0", "{stdout}");
     assert_eq!(get("after"), get("before"), "{stdout}");
     assert_eq!(get("klp"), "gone", "{stdout}");
-    let revert = screen_of(&out_dir, "revert.bytes");
-    for expected in [
-        "Livepatches (0)",
-        "revert of lp_cmdline started",
-        "'lp_cmdline': starting unpatching transition",
-    ] {
-        assert!(
-            revert.contains(expected),
-            "no {expected:?} on screen:\n{revert}"
-        );
-    }
+    let revert = Recording::read(&out_dir, "revert.bytes");
+    assert_shows(&revert.before("send=y"), &["Confirm revert", "lp_cmdline"]);
+    assert_shows(
+        &revert.last(),
+        &[
+            "Livepatches (0)",
+            "revert of lp_cmdline started",
+            "'lp_cmdline': starting unpatching transition",
+        ],
+    );
+
+    // A stalled transition: the lpc_target kthread sleeps in the patched function.
+    assert_eq!(get("target_insmod"), "ok", "{stdout}");
+    assert_eq!(get("stall_insmod"), "ok", "{stdout}");
+    assert_eq!(get("stall_exit"), "0", "{stdout}");
+    let stall = Recording::read(&out_dir, "stall.bytes");
+    assert_shows(
+        &stall.before("send=s"),
+        &[
+            "applying lp_target_stall",
+            "1 blocking task",
+            "Blocking tasks (1)",
+            "lpc_target",
+            "lpc_target_sleep",
+        ],
+    );
+    assert_shows(&stall.before("send=r"), &["Stack", "lpc_target_sleep+0x"]);
+    assert_shows(
+        &stall.before("send=y"),
+        &["Confirm revert", "lp_target_stall"],
+    );
+    // The stack is still shown, in place of the log at this width.
+    assert_shows(
+        &stall.last(),
+        &["Livepatches (0)", "revert of lp_target_stall requested"],
+    );
+    assert_eq!(get("stall_klp"), "gone", "{stdout}");
+    assert_eq!(get("target_code"), "original", "{stdout}");
 }
 
 #[test]

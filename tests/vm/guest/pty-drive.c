@@ -10,8 +10,11 @@
  *   send=TEXT   type TEXT; \e (escape), \r, \n, \t and \\ are decoded
  * After the steps it records until the program exits (at most 20 s, then it
  * is killed) and prints "exit=N" (or "signal=N", or "killed") on stdout.
- * A cursor position query (ESC [ 6 n) is answered with row 1, column 1, as a
- * terminal would. Exits 0 when it ran the program, 1 on a setup error.
+ * Before each send= step, OUTPUT.steps gets a line "OFFSET STEP": how many
+ * bytes OUTPUT held then, so a test can replay the screen as it was when the
+ * key was typed. A cursor position query (ESC [ 6 n) is answered with row 1,
+ * column 1, as a terminal would. Exits 0 when it ran the program, 1 on a setup
+ * error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +28,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Bytes written to the output so far. */
+static long long recorded;
 
 /* Longest wait for the program to exit once the steps are done. */
 #define EXIT_WAIT_MS 20000
@@ -85,6 +91,7 @@ static int pump(int master, int out, long long ms)
 		if (n <= 0)
 			return 0;
 		write_all(out, buf, (size_t)n);
+		recorded += n;
 		/* A query split across two reads goes unanswered; crossterm then times out. */
 		if (memmem(buf, (size_t)n, cursor_query, sizeof(cursor_query) - 1))
 			write_all(master, "\033[1;1R", 6);
@@ -154,6 +161,8 @@ static pid_t spawn(int master, char **argv, unsigned short cols, unsigned short 
 int main(int argc, char **argv)
 {
 	int sep = 0, master, out, status, open_pty = 1;
+	char steps_path[4096];
+	FILE *steps;
 	long long deadline;
 	pid_t pid;
 
@@ -169,8 +178,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	out = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	snprintf(steps_path, sizeof(steps_path), "%s.steps", argv[1]);
+	steps = fopen(steps_path, "w");
 	master = posix_openpt(O_RDWR | O_NOCTTY);
-	if (out < 0 || master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+	if (out < 0 || !steps || master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
 		perror("pty-drive: open");
 		return 1;
 	}
@@ -181,8 +192,11 @@ int main(int argc, char **argv)
 		if (strncmp(argv[i], "wait=", 5) == 0) {
 			open_pty = pump(master, out, atoll(argv[i] + 5));
 		} else if (strncmp(argv[i], "send=", 5) == 0) {
-			size_t len = decode(argv[i] + 5);
+			size_t len;
 
+			fprintf(steps, "%lld %s\n", recorded, argv[i]);
+			fflush(steps);
+			len = decode(argv[i] + 5);
 			write_all(master, argv[i] + 5, len);
 		} else {
 			fprintf(stderr, "pty-drive: unknown step %s\n", argv[i]);

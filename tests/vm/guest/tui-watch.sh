@@ -1,10 +1,11 @@
 #!/bin/sh
 # Guest script of the vm_tui integration test (busybox sh, in the VM).
 #
-# Runs `lpcheck tui` twice on an 80x24 pseudo-terminal (pty-drive records what
-# it draws into $LPC_OUT): first watching while lp-cmdline is loaded behind its
-# back, then reverting the patch from the TUI (r, confirmed with y). Prints
-# key=value lines on stdout for the test to judge.
+# Runs `lpcheck tui` on an 80x24 pseudo-terminal (pty-drive records what it
+# draws into $LPC_OUT) three times: watching while lp-cmdline is loaded behind
+# its back; reverting that patch from the TUI (r, confirmed with y); and on the
+# stalled transition of lp-target-stall, showing the blocking kthread's stack
+# and reverting. Prints key=value lines on stdout for the test to judge.
 set -u
 
 klp=/sys/kernel/livepatch/lp_cmdline
@@ -31,3 +32,17 @@ if [ -e "$klp" ]; then
 else
     echo "klp=gone"
 fi
+
+# A transition that stalls: the lpc_target kthread sleeps in the patched
+# function. The TUI shows it as the blocking task, its stack (s), and reverts
+# the patch (r, y).
+echo "target_insmod=$(lpc-insmod "$LPC_KMOD/lpc-target.ko" 2>&1)"
+echo "stall_insmod=$(lpc-insmod "$LPC_KMOD/lp-target-stall.ko" 2>&1)"
+echo "stall_$(pty-drive "$LPC_OUT/stall.bytes" 80 24 \
+    wait=6000 send=s wait=2000 send=r wait=1500 send=y wait=10000 send=q -- lpcheck tui)"
+if [ -e /sys/kernel/livepatch/lp_target_stall ]; then
+    echo "stall_klp=present"
+else
+    echo "stall_klp=gone"
+fi
+echo "target_code=$(cat /proc/lpc_target)"
