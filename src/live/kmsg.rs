@@ -3,7 +3,9 @@
 //! Each record is `PRIO,SEQ,TIMESTAMP_US,FLAGS[,...];MESSAGE\n`, followed by continuation lines
 //! that start with a space (`SUBSYSTEM=...`); see Documentation/ABI/testing/dev-kmsg. The device
 //! returns one record per `read()`, EAGAIN when no more is available and EPIPE once when records
-//! were overwritten before they were read. A regular file holding records (tests) reads the same.
+//! were overwritten before they were read. A regular file of records (tests) is read in chunks
+//! of up to 8 KiB and split into lines; a record across two chunks would be lost, so test files
+//! stay smaller than that.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read};

@@ -209,10 +209,10 @@ impl<S: SnapshotSource> ApplyView<S> {
 }
 
 impl<S: SnapshotSource> SnapshotSource for ApplyView<S> {
+    /// The live snapshot with the run laid over it. The run's events are not added to the log:
+    /// the engine journals its steps, and the live source shows the journal.
     fn snapshot(&mut self) -> Snapshot {
-        for event in self.run.receive() {
-            self.live.note(LogLevel::Info, describe(&event));
-        }
+        self.run.receive();
         let mut snapshot = self.live.snapshot();
         self.run.overlay(&mut snapshot);
         snapshot
@@ -345,10 +345,7 @@ mod tests {
             Some(Outcome::Applied { patch: "lp".into() })
         );
         assert_eq!(snapshot.banner, None);
-        assert_eq!(
-            view.live.notes,
-            ["waiting for a safe moment", "transition of lp started"]
-        );
+        assert!(view.live.notes.is_empty(), "{:?}", view.live.notes);
         assert_eq!(
             view.into_run().wait(),
             Outcome::Applied { patch: "lp".into() }
