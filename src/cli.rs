@@ -197,4 +197,23 @@ mod tests {
         assert_eq!(args.target, Some(TargetKind::Module));
         assert_eq!(args.format, Format::Human);
     }
+
+    #[test]
+    fn tui_is_a_subcommand_with_an_optional_module() {
+        assert_eq!(
+            with_default_subcommand(argv(&["lpcheck", "tui"])),
+            argv(&["lpcheck", "tui"])
+        );
+        let cli = Cli::try_parse_from(argv(&["lpcheck", "tui", "--journal", "j"])).unwrap();
+        let Command::Tui(args) = cli.command else {
+            panic!("tui parsed as another command");
+        };
+        assert_eq!(args.module, None);
+        assert_eq!(args.journal, Some(PathBuf::from("j")));
+        let cli = Cli::try_parse_from(argv(&["lpcheck", "tui", "p.ko"])).unwrap();
+        let Command::Tui(args) = cli.command else {
+            panic!("tui parsed as another command");
+        };
+        assert_eq!(args.module, Some(PathBuf::from("p.ko")));
+    }
 }
