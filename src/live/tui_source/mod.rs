@@ -5,25 +5,24 @@
 //! Every path is a value ([`SourcePaths`]) and the clocks are passed in ([`Clocks`]), so tests
 //! build snapshots from trees in a temporary directory.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+mod blockers;
+mod log;
+
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lpcheck_ebpf::{Frame, KernelStack, ProcFs, TaskState as ProcTaskState};
+use lpcheck_ebpf::ProcFs;
 use lpcheck_tui::snapshot::{
-    Banner, BannerKind, BlockingTask, FrameLocation, Livepatch, LogEntry, LogLevel, LogSource,
-    ObjectState, Outcome, PatchedFunction, PatchedObject, StackFrame, TargetState, TaskKind,
-    TaskStack, TaskState, Transition,
+    Banner, BannerKind, Livepatch, LogEntry, LogLevel, LogSource, ObjectState, Outcome,
+    PatchedFunction, PatchedObject, TargetState, Transition,
 };
 use lpcheck_tui::Snapshot;
 
-use super::journal_reader::{JournalEntry, JournalTail};
-use super::kmsg::{KmsgReader, KmsgRecord};
+use super::journal_reader::JournalTail;
+use super::kmsg::KmsgReader;
 use super::livepatch::{LivepatchSysfs, LoadedPatch};
-use super::patch_state::{not_switched, PatchState, ProcPatchStates, Progress, TaskPatchState};
-
-/// Most log lines kept (older ones are dropped).
-const LOG_CAPACITY: usize = 1000;
+use super::patch_state::{not_switched, PatchState, ProcPatchStates, Progress};
+use log::{journal_entry, kernel_entry, lpcheck_entry, Log};
 
 /// Kernel log lines containing this are livepatch messages.
 const KMSG_FILTER: &str = "livepatch";
@@ -109,7 +108,7 @@ pub struct LiveSource {
     stacks: ProcFs,
     kmsg: Option<KmsgReader>,
     journal: JournalTail,
-    log: VecDeque<LogEntry>,
+    log: Log,
     watched: Option<Watched>,
     outcome: Option<Outcome>,
 }
@@ -123,7 +122,7 @@ impl LiveSource {
             stacks: ProcFs::at(&paths.proc),
             kmsg: None,
             journal: JournalTail::new(&paths.journal),
-            log: VecDeque::new(),
+            log: Log::default(),
             watched: None,
             outcome: None,
         };
@@ -140,7 +139,7 @@ impl LiveSource {
 
     /// Adds one of lpcheck's own lines (e.g. the result of a revert) to the log.
     pub fn note(&mut self, clocks: Clocks, level: LogLevel, message: String) {
-        self.push_log(LogEntry {
+        self.log.push(LogEntry {
             time: clocks.since_boot,
             source: LogSource::Lpcheck,
             level,
@@ -172,7 +171,7 @@ impl LiveSource {
             }
         }
         snapshot.outcome = self.outcome.clone();
-        snapshot.log = self.log.iter().cloned().collect();
+        snapshot.log = self.log.to_vec();
         snapshot
     }
 
@@ -210,7 +209,7 @@ impl LiveSource {
                 transition.tasks_switched = progress.switched;
                 transition.tasks_total = progress.total;
                 let (blockers, unreadable) =
-                    self.blockers(&not_switched(&tasks, wanted), patch, target);
+                    blockers::read(&self.stacks, &not_switched(&tasks, wanted), patch, target);
                 snapshot.blockers = blockers;
                 if let Some(reason) = unreadable {
                     snapshot.banner = Some(Banner {
@@ -285,75 +284,9 @@ impl LiveSource {
             .as_ref()
             .map_or(Duration::ZERO, |watched| watched.first_seen);
         self.log
-            .iter()
-            .rev()
-            .find(|entry| entry.source == LogSource::Kernel && entry.message.contains(&line))
-            .map_or(first_seen, |entry| entry.time)
+            .latest_kernel_line(&line)
+            .unwrap_or(first_seen)
             .min(first_seen)
-    }
-
-    /// The blocking tasks with their state and stack, and why some could not be read.
-    fn blockers(
-        &self,
-        tasks: &[&TaskPatchState],
-        patch: &LoadedPatch,
-        target: TargetState,
-    ) -> (Vec<BlockingTask>, Option<String>) {
-        let targets: BTreeSet<&str> = patch
-            .objects
-            .iter()
-            .flat_map(|object| object.functions.iter().map(|f| f.name.as_str()))
-            .collect();
-        let mut by_process: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-        for task in tasks {
-            by_process.entry(task.tgid).or_default().push(task.pid);
-        }
-        let mut blockers = Vec::new();
-        let mut unreadable = None;
-        for (tgid, pids) in by_process {
-            let mut threads = Vec::new();
-            if let Err(error) = self.stacks.read_process(tgid, &mut threads) {
-                unreadable.get_or_insert_with(|| format!("a blocking task is not shown: {error}"));
-                continue;
-            }
-            for thread in threads.into_iter().filter(|t| pids.contains(&t.pid)) {
-                let is_target = |frame: &Frame| match frame {
-                    Frame::Symbol(symbol) => {
-                        targets.contains(symbol.name.as_str())
-                            || (target == TargetState::Unpatched
-                                && symbol.module.as_deref() == Some(patch.name.as_str()))
-                    }
-                    Frame::Address(_) => false,
-                };
-                let stack = match &thread.stack {
-                    KernelStack::Frames { frames, .. } => TaskStack::Frames(
-                        frames
-                            .iter()
-                            .map(|frame| StackFrame {
-                                location: location(frame),
-                                is_target: is_target(frame),
-                            })
-                            .collect(),
-                    ),
-                    KernelStack::Unavailable(reason) => TaskStack::Unavailable {
-                        reason: reason.clone(),
-                    },
-                };
-                blockers.push(BlockingTask {
-                    pid: thread.pid,
-                    tgid: thread.tgid,
-                    comm: thread.comm,
-                    state: task_state(thread.state),
-                    kind: if thread.is_kthread {
-                        TaskKind::Kthread
-                    } else {
-                        TaskKind::User
-                    },
-                    stack,
-                });
-            }
-        }
-        (blockers, unreadable)
     }
 
     /// Appends the new livepatch kernel messages and journal lines to the log.
@@ -398,17 +331,7 @@ impl LiveSource {
             )),
         }
         for entry in fresh {
-            self.push_log(entry);
-        }
-    }
-
-    /// Inserts `entry` in time order (stable for equal times) and drops the oldest beyond
-    /// [`LOG_CAPACITY`].
-    fn push_log(&mut self, entry: LogEntry) {
-        let at = self.log.partition_point(|old| old.time <= entry.time);
-        self.log.insert(at, entry);
-        while self.log.len() > LOG_CAPACITY {
-            self.log.pop_front();
+            self.log.push(entry);
         }
     }
 }
@@ -443,87 +366,6 @@ fn livepatch(patch: &LoadedPatch) -> Livepatch {
     }
 }
 
-fn location(frame: &Frame) -> FrameLocation {
-    match frame {
-        Frame::Symbol(symbol) => FrameLocation::Symbol {
-            function: symbol.name.clone(),
-            offset: symbol.offset,
-            size: Some(symbol.size),
-            module: symbol.module.clone(),
-        },
-        Frame::Address(address) => FrameLocation::Address(*address),
-    }
-}
-
-fn task_state(state: ProcTaskState) -> TaskState {
-    match state {
-        ProcTaskState::Running => TaskState::Running,
-        ProcTaskState::Interruptible => TaskState::Sleeping,
-        ProcTaskState::Uninterruptible => TaskState::DiskSleep,
-        ProcTaskState::Stopped => TaskState::Stopped,
-        ProcTaskState::Traced => TaskState::TracingStop,
-        ProcTaskState::Dead => TaskState::Dead,
-        ProcTaskState::Zombie => TaskState::Zombie,
-        ProcTaskState::Parked => TaskState::Parked,
-        ProcTaskState::Idle => TaskState::Idle,
-        ProcTaskState::UnknownLetter(letter) => TaskState::Other(letter),
-        ProcTaskState::Other(_) => TaskState::Other('?'),
-    }
-}
-
-fn kernel_entry(record: KmsgRecord) -> LogEntry {
-    LogEntry {
-        time: record.time,
-        source: LogSource::Kernel,
-        level: match record.level {
-            0..=3 => LogLevel::Error,
-            4 => LogLevel::Warning,
-            5 | 6 => LogLevel::Info,
-            _ => LogLevel::Debug,
-        },
-        message: record.message,
-    }
-}
-
-fn journal_entry(entry: JournalEntry, clocks: Clocks) -> LogEntry {
-    lpcheck_entry(
-        clocks.boot_time_of(entry.ts_ms),
-        journal_level(&entry.event),
-        format!(
-            "[{}] {}: {} ({})",
-            entry.run, entry.patch, entry.message, entry.event
-        ),
-    )
-}
-
-/// The severity of a journal event, from its tag: failures are errors, timeouts and stalls
-/// warnings, everything else information.
-fn journal_level(event: &str) -> LogLevel {
-    let words: Vec<&str> = event.split('-').collect();
-    if words
-        .iter()
-        .any(|w| matches!(*w, "error" | "failed" | "fail"))
-    {
-        LogLevel::Error
-    } else if words
-        .iter()
-        .any(|w| matches!(*w, "timeout" | "stalled" | "warning"))
-    {
-        LogLevel::Warning
-    } else {
-        LogLevel::Info
-    }
-}
-
-fn lpcheck_entry(time: Duration, level: LogLevel, message: String) -> LogEntry {
-    LogEntry {
-        time,
-        source: LogSource::Lpcheck,
-        level,
-        message,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -531,6 +373,8 @@ mod tests {
 
     use super::super::livepatch::fake::add_patch;
     use super::super::patch_state::fake::add_task;
+    use lpcheck_tui::snapshot::{TaskKind, TaskStack, TaskState};
+
     use super::*;
 
     struct Host {
@@ -822,22 +666,17 @@ mod tests {
     }
 
     #[test]
-    fn journal_levels_follow_the_event_tag() {
-        assert_eq!(journal_level("insmod-failed"), LogLevel::Error);
-        assert_eq!(journal_level("transition-timeout"), LogLevel::Warning);
-        assert_eq!(journal_level("module-loaded"), LogLevel::Info);
-        assert_eq!(journal_level("failsafe-armed"), LogLevel::Info);
-    }
-
-    #[test]
     fn log_keeps_the_newest_lines() {
         let host = Host::new();
         let mut source = LiveSource::new(&host.paths(), at(0));
-        for second in 0..(LOG_CAPACITY as u64 + 5) {
+        for second in 0..(log::CAPACITY as u64 + 5) {
             source.note(at(second), LogLevel::Info, format!("{second}"));
         }
         let log = source.snapshot(at(2000)).log;
-        assert_eq!(log.len(), LOG_CAPACITY);
-        assert_eq!(log.last().unwrap().message, format!("{}", LOG_CAPACITY + 4));
+        assert_eq!(log.len(), log::CAPACITY);
+        assert_eq!(
+            log.last().unwrap().message,
+            format!("{}", log::CAPACITY + 4)
+        );
     }
 }
