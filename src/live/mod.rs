@@ -2,8 +2,18 @@
 //! running kernel's livepatch interfaces. Everything takes its root directories as values, so
 //! tests run against a tree built in a temporary directory.
 
+pub mod apply;
+pub mod apply_preflight;
 pub mod error;
+pub mod events;
+pub mod journal;
 pub mod livepatch;
+pub mod module_syscalls;
 pub mod patch_state;
+pub mod revert;
+pub mod safe_moment;
+pub mod status;
+pub mod target;
+pub mod transition;
 
 pub use error::LiveError;
