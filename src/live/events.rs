@@ -250,7 +250,7 @@ impl ApplyEvent {
             Self::Started {
                 action: Action::Revert,
                 ..
-            } => "revert".to_string(),
+            } => "revert requested".to_string(),
             Self::Preflight { results } => {
                 let count = |status| results.iter().filter(|r| r.status == status).count();
                 format!(

@@ -209,6 +209,21 @@ pub fn runs(records: &[JournalRecord]) -> Vec<RunSummary> {
     runs
 }
 
+/// The runs that never reached their end event and were not followed by a finished run on the
+/// same patch (a later `revert` or `apply` that ended settles what an interrupted run left).
+pub fn left_behind(runs: Vec<RunSummary>) -> Vec<RunSummary> {
+    let settled_after = |index: usize, patch: &str| {
+        runs[index + 1..]
+            .iter()
+            .any(|later| later.finished && later.patch == patch)
+    };
+    runs.iter()
+        .enumerate()
+        .filter(|(index, run)| !run.finished && !settled_after(*index, &run.patch))
+        .map(|(_, run)| run.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,7 +65,7 @@ pub struct Status {
     /// Why the journal could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journal_error: Option<String>,
-    /// Runs that did not finish.
+    /// Runs that did not finish and that no later finished run on their patch settled.
     pub left_behind: Vec<LeftBehind>,
     /// The journal's last line was cut short (an interrupted write).
     pub journal_truncated: bool,
@@ -91,9 +91,8 @@ pub fn gather(paths: &KernelPaths, journal_path: &Path) -> Status {
     };
     let (left_behind, journal_error, journal_truncated) = match journal::read(journal_path) {
         Ok(contents) => (
-            journal::runs(&contents.records)
+            journal::left_behind(journal::runs(&contents.records))
                 .into_iter()
-                .filter(|run| !run.finished)
                 .map(|run| LeftBehind {
                     still_running: is_lpcheck(&paths.proc, run.run),
                     run,
