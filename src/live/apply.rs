@@ -272,3 +272,256 @@ fn could_not_run(error: &LiveError) -> bool {
         LiveError::Unexpected { .. } | LiveError::NoLivepatch { .. } => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lpcheck_analyzer::check::check;
+    use lpcheck_analyzer::check::CheckOptions;
+    use lpcheck_analyzer::kernel::ftrace::FtraceList;
+    use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
+    use lpcheck_analyzer::kernel::KernelFacts;
+    use lpcheck_analyzer::patch::PatchModule;
+    use lpcheck_analyzer::rules::RuleSet;
+    use lpcheck_analyzer::testing::ModuleSpec;
+
+    use super::*;
+    use crate::live::fake_kernel::{Behaviour, FakeKernel, FakeModules, ReverseCompleter};
+    use crate::live::safe_moment::Now;
+
+    const RELEASE: &str = "6.1.0-56-amd64";
+
+    #[derive(Default)]
+    struct Recorder(Vec<ApplyEvent>);
+
+    impl ApplyObserver for Recorder {
+        fn on_event(&mut self, patch: &str, event: &ApplyEvent) {
+            assert_eq!(patch, "lp_test");
+            self.0.push(event.clone());
+        }
+    }
+
+    impl Recorder {
+        fn tags(&self) -> Vec<String> {
+            self.0
+                .iter()
+                .map(|e| {
+                    serde_json::to_value(e).unwrap()["event"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect()
+        }
+    }
+
+    fn report(dir: &std::path::Path) -> (CheckReport, PathBuf) {
+        let path = dir.join("lp_test.ko");
+        let bytes = ModuleSpec::patching("cmdline_proc_show").build();
+        std::fs::write(&path, &bytes).unwrap();
+        let module = PatchModule::from_bytes(&path, &bytes).unwrap();
+        let kallsyms = Kallsyms::parse(
+            "ffffffff81001000 T cmdline_proc_show\nffffffff81001100 T seq_printf\n",
+            std::path::Path::new("kallsyms"),
+        )
+        .unwrap();
+        let ftrace = FtraceList::parse(
+            "cmdline_proc_show\nseq_printf\n",
+            std::path::Path::new("ftrace"),
+        )
+        .unwrap();
+        let facts = KernelFacts::from_parts(
+            Fact::known(RELEASE.to_string(), "test"),
+            Fact::known(kallsyms, "test"),
+            Fact::known(ftrace, "test"),
+        );
+        let report = check(
+            &module,
+            &facts,
+            &RuleSet::default_rules(),
+            CheckOptions::default(),
+        );
+        (report, path)
+    }
+
+    fn request(module: PathBuf) -> ApplyRequest {
+        ApplyRequest {
+            module,
+            params: vec!["x=1".into()],
+            timeout: Duration::from_millis(300),
+            revert_timeout: Duration::from_secs(5),
+            dry_run: false,
+            force_on_stall: false,
+            accept_unknown: false,
+        }
+    }
+
+    fn run(
+        fake: &FakeKernel,
+        behaviour: Behaviour,
+        request: &ApplyRequest,
+        report: &CheckReport,
+    ) -> (Outcome, Recorder, FakeModules) {
+        let mut modules = FakeModules {
+            paths: fake.paths.clone(),
+            behaviour,
+            target: ("vmlinux", "cmdline_proc_show"),
+            loads: Vec::new(),
+            unloads: Vec::new(),
+        };
+        let mut recorder = Recorder::default();
+        let _completer = ReverseCompleter::start(&fake.paths);
+        let outcome = {
+            let mut kernel = LiveKernel {
+                paths: fake.paths.clone(),
+                modules: &mut modules,
+                poll: Duration::from_millis(20),
+            };
+            apply(
+                request,
+                report,
+                &Fact::known(RELEASE.to_string(), "test"),
+                &mut kernel,
+                &mut Now,
+                &mut recorder,
+            )
+        };
+        (outcome, recorder, modules)
+    }
+
+    #[test]
+    fn a_completing_transition_is_applied_and_left_loaded() {
+        let fake = FakeKernel::new();
+        let (report, module) = report(fake.dir.path());
+        let (outcome, events, modules) =
+            run(&fake, Behaviour::Completes, &request(module), &report);
+        assert_eq!(outcome, Outcome::Applied, "{:?}", events.0);
+        assert_eq!(
+            events.tags(),
+            [
+                "started",
+                "preflight",
+                "loading",
+                "loaded",
+                "transition-complete",
+                "finished"
+            ]
+        );
+        assert_eq!(modules.loads, ["lp_test"]);
+        assert!(modules.unloads.is_empty());
+        assert!(fake.paths.livepatch.join("lp_test").is_dir());
+    }
+
+    #[test]
+    fn a_stall_reports_the_blocker_with_its_stack_and_reverts() {
+        let fake = FakeKernel::new();
+        let (report, module) = report(fake.dir.path());
+        let (outcome, events, modules) = run(&fake, Behaviour::Stalls, &request(module), &report);
+        assert_eq!(outcome, Outcome::StalledReverted, "{:?}", events.0);
+        let stalled = events
+            .0
+            .iter()
+            .find_map(|e| match e {
+                ApplyEvent::Stalled { blockers, .. } => Some(blockers.clone()),
+                _ => None,
+            })
+            .expect("a stalled event");
+        assert_eq!(stalled.len(), 1);
+        assert_eq!(
+            (stalled[0].pid, stalled[0].comm.as_str()),
+            (77, "lpc_target")
+        );
+        assert_eq!(stalled[0].stack[0], "cmdline_proc_show+0x3f/0x60");
+        assert_eq!(stalled[0].targets_on_stack, ["vmlinux:cmdline_proc_show"]);
+        let tags = events.tags();
+        let after_stall: Vec<&str> = tags
+            .iter()
+            .skip_while(|t| *t != "stalled")
+            .map(String::as_str)
+            .filter(|t| *t != "progress")
+            .collect();
+        assert_eq!(
+            after_stall,
+            [
+                "stalled",
+                "reverting",
+                "transition-complete",
+                "unloaded",
+                "verified",
+                "finished"
+            ]
+        );
+        assert_eq!(modules.unloads, ["lp_test"]);
+        assert!(!fake.paths.livepatch.join("lp_test").exists());
+        let Some(ApplyEvent::Verified { checks }) = events
+            .0
+            .iter()
+            .find(|e| matches!(e, ApplyEvent::Verified { .. }))
+        else {
+            panic!("no verification");
+        };
+        assert!(
+            checks.iter().all(|c| c.status == CheckStatus::Pass),
+            "{checks:?}"
+        );
+    }
+
+    #[test]
+    fn force_on_stall_says_what_it_costs_and_keeps_the_patch() {
+        let fake = FakeKernel::new();
+        let (report, module) = report(fake.dir.path());
+        let mut request = request(module);
+        request.force_on_stall = true;
+        let (outcome, events, modules) = run(&fake, Behaviour::Stalls, &request, &report);
+        assert_eq!(outcome, Outcome::Forced, "{:?}", events.0);
+        assert!(events
+            .0
+            .iter()
+            .any(|e| matches!(e, ApplyEvent::Forcing { cost } if cost.contains("never lets"))));
+        assert!(modules.unloads.is_empty());
+    }
+
+    #[test]
+    fn refusals_and_dry_runs_load_nothing() {
+        let fake = FakeKernel::new();
+        let (report, module) = report(fake.dir.path());
+        std::fs::write(
+            &fake.paths.kprobes_list,
+            "ffffffff81001000  k  cmdline_proc_show+0x0    [FTRACE]\n",
+        )
+        .unwrap();
+        let (outcome, _, modules) = run(
+            &fake,
+            Behaviour::Completes,
+            &request(module.clone()),
+            &report,
+        );
+        assert_eq!(outcome, Outcome::Refused);
+        assert!(modules.loads.is_empty());
+
+        std::fs::remove_file(&fake.paths.kprobes_list).unwrap();
+        let (outcome, events, modules) = run(
+            &fake,
+            Behaviour::Completes,
+            &request(module.clone()),
+            &report,
+        );
+        assert_eq!(outcome, Outcome::Refused, "an unknown is not a pass");
+        assert!(modules.loads.is_empty());
+        let Some(ApplyEvent::Finished { summary, .. }) = events.0.last() else {
+            panic!("no end event");
+        };
+        assert!(summary.contains("--accept-unknown"), "{summary}");
+
+        let mut dry = request(module.clone());
+        dry.dry_run = true;
+        dry.accept_unknown = true;
+        let (outcome, _, modules) = run(&fake, Behaviour::Completes, &dry, &report);
+        assert_eq!(outcome, Outcome::Ready);
+        assert!(modules.loads.is_empty());
+
+        std::fs::remove_dir_all(&fake.paths.livepatch).unwrap();
+        let (outcome, _, modules) = run(&fake, Behaviour::Completes, &request(module), &report);
+        assert_eq!(outcome, Outcome::Unsupported);
+        assert!(modules.loads.is_empty());
+    }
+}

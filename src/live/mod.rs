@@ -6,6 +6,8 @@ pub mod apply;
 pub mod apply_preflight;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+pub(crate) mod fake_kernel;
 pub mod journal;
 pub mod livepatch;
 pub mod module_syscalls;
