@@ -86,9 +86,12 @@ pub fn warn_journal(journal: &Journal, path: &std::path::Path) {
 pub struct Printer;
 
 impl ApplyObserver for Printer {
-    fn on_event(&mut self, _patch: &str, event: &ApplyEvent) {
+    fn on_event(&mut self, patch: &str, event: &ApplyEvent) {
         let mut out = std::io::stdout().lock();
-        let _ = write_event(&mut out, event);
+        let _ = match event {
+            ApplyEvent::Started { .. } => writeln!(out, "{}: {}", patch, event.message()),
+            _ => write_event(&mut out, event),
+        };
         let _ = out.flush();
     }
 }

@@ -4,7 +4,7 @@
 //! - conflict: a kprobe with a post handler on `cmdline_proc_show` (lpc-kprobe): the preflight
 //!   reports it and nothing is loaded (exit 1);
 //! - schedule: a patch of `schedule` is refused before loading (exit 1);
-//! - good: lp-cmdline applies, `/proc/cmdline` shows the marker, `status` lists it, `revert`
+//! - good: `--dry-run` loads nothing; lp-cmdline applies, `/proc/cmdline` shows the marker, `status` lists it, `revert`
 //!   brings the original back and unloads it;
 //! - stall: lp-target-stall with `--timeout 20` stalls on the lpc_target kthread, which is
 //!   reported with its stack; lpcheck reverts, nothing stays loaded and `/proc/lpc_target` says
@@ -134,7 +134,14 @@ fn apply_status_and_revert_in_the_vm() {
     assert!(!schedule.contains("loading "), "{schedule}");
     assert_eq!(get("schedule_patch_loaded"), "no");
 
-    // good: applied, visible, listed, reverted to the original.
+    // good: a dry run loads nothing; then applied, visible, listed, reverted to the original.
+    let dry = read(&out, "good-dry.txt");
+    assert_eq!(get("good-dry_rc"), "0", "{dry}");
+    assert!(
+        dry.contains("dry run: lp_cmdline passed the preflight"),
+        "{dry}"
+    );
+    assert_eq!(get("good_dry_loaded"), "no");
     let good = read(&out, "good-apply.txt");
     assert_eq!(get("good-apply_rc"), "0", "{good}");
     assert!(good.contains("patch transition complete"), "{good}");
@@ -223,6 +230,7 @@ fn apply_status_and_revert_in_the_vm() {
     assert_eq!(events("applied"), ["lp_cmdline"]);
     assert_eq!(events("reverted"), ["lp_cmdline", "lp_target_stall"]);
     assert_eq!(events("refused"), ["lp_cmdline", "lp_schedule"]);
+    assert_eq!(events("ready"), ["lp_cmdline"]);
     assert!(
         lines.iter().any(|l| l["event"] == "stalled"
             && l["blockers"][0]["comm"] == "lpc_target"

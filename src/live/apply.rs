@@ -12,7 +12,7 @@ use super::apply_preflight::{self, CheckStatus, PreflightCheck, PreflightInputs}
 use super::events::{Action, ApplyEvent, ApplyObserver, Outcome};
 use super::module_syscalls::kernel_module_name;
 use super::patch_state::PatchState;
-use super::revert::{disable_and_unload, LiveKernel, RevertEnd};
+use super::revert::{disable_and_unload, verified_words, LiveKernel, RevertEnd};
 use super::safe_moment::SafeMoment;
 use super::target::PatchTarget;
 use super::transition::{millis, TransitionEnd};
@@ -185,13 +185,20 @@ pub fn apply(
         reason: reason.clone(),
     });
     match disable_and_unload(kernel, &name, &targets, request.revert_timeout, &mut emit) {
-        RevertEnd::Done { confirmed } => {
-            let proof = if confirmed {
-                "verified: patch and module gone, targets unhooked"
-            } else {
-                "but not every check confirmed it (see the verification)"
-            };
-            let summary = format!("{reason}; reverted and unloaded {name}, {proof}");
+        RevertEnd::Done {
+            verified: CheckStatus::Fail,
+        } => {
+            let summary = format!(
+                "{reason}; {name} was disabled and unloaded, but the verification contradicts \
+                 it (see above; run `lpcheck status`)"
+            );
+            finish(Outcome::Failed, summary, &mut emit)
+        }
+        RevertEnd::Done { verified } => {
+            let summary = format!(
+                "{reason}; reverted and unloaded {name}, {}",
+                verified_words(verified)
+            );
             let outcome = if stalled {
                 Outcome::StalledReverted
             } else {
@@ -409,6 +416,10 @@ mod tests {
         assert_eq!(modules.loads, ["lp_test"]);
         assert!(modules.unloads.is_empty());
         assert!(fake.paths.livepatch.join("lp_test").is_dir());
+        assert!(events
+            .0
+            .iter()
+            .any(|e| matches!(e, ApplyEvent::Loading { params, .. } if params == "x=1")));
     }
 
     #[test]

@@ -117,7 +117,16 @@ impl ModuleOps for FakeModules {
         Ok(())
     }
 
+    /// Like the kernel: EBUSY while the patch is not freed yet.
     fn unload(&mut self, name: &str) -> Result<(), LiveError> {
+        if self.paths.livepatch.join(name).exists() {
+            return Err(LiveError::Syscall {
+                call: "delete_module",
+                subject: name.to_string(),
+                source: std::io::Error::from_raw_os_error(libc::EBUSY),
+                meaning: "in use",
+            });
+        }
         self.unloads.push(name.to_string());
         let modules = fs::read_to_string(&self.paths.modules).unwrap();
         let kept: String = modules

@@ -64,10 +64,11 @@ impl LiveKernel<'_> {
 /// How a revert ended.
 #[derive(Debug)]
 pub enum RevertEnd {
-    /// Disabled, unloaded; `confirmed` when every verification passed.
+    /// Disabled and unloaded; the verification's overall result.
     Done {
-        /// Every check passed.
-        confirmed: bool,
+        /// Fail when a check contradicts the revert, else Unknown when one could not be read,
+        /// else Warn when another patch still replaces a target, else Pass.
+        verified: CheckStatus,
     },
     /// The reverse transition did not complete in time (the stall was reported); the patch is
     /// still loaded, disabled, with its transition pending.
@@ -117,9 +118,9 @@ pub fn disable_and_unload(
     }
     emit(ApplyEvent::Unloaded);
     let checks = verify(&kernel.paths, patch, targets);
-    let confirmed = checks.iter().all(|c| c.status == CheckStatus::Pass);
+    let verified = overall(&checks);
     emit(ApplyEvent::Verified { checks });
-    RevertEnd::Done { confirmed }
+    RevertEnd::Done { verified }
 }
 
 /// `lpcheck revert`: takes the loaded patch `patch` out. When its reverse transition stalls, the
@@ -152,13 +153,18 @@ pub fn revert(
         reason: "requested".to_string(),
     });
     let (outcome, summary) = match disable_and_unload(kernel, name, &targets, timeout, &mut emit) {
-        RevertEnd::Done { confirmed: true } => (
-            Outcome::Reverted,
-            format!("reverted {name}: disabled, unloaded, targets back to their original code"),
+        RevertEnd::Done {
+            verified: CheckStatus::Fail,
+        } => (
+            Outcome::Failed,
+            format!("{name} was disabled and unloaded, but the verification contradicts it"),
         ),
-        RevertEnd::Done { confirmed: false } => (
+        RevertEnd::Done { verified } => (
             Outcome::Reverted,
-            format!("reverted {name}, but not every check confirmed it (see the verification)"),
+            format!(
+                "reverted {name}: disabled and unloaded; {}",
+                verified_words(verified)
+            ),
         ),
         RevertEnd::ReverseStalled if patch.enabled => {
             emit(ApplyEvent::Reenabling);
@@ -175,6 +181,30 @@ pub fn revert(
     };
     emit(ApplyEvent::Finished { outcome, summary });
     outcome
+}
+
+/// The overall result of verification checks: the worst of them.
+fn overall(checks: &[Verification]) -> CheckStatus {
+    let has = |status| checks.iter().any(|c| c.status == status);
+    if has(CheckStatus::Fail) {
+        CheckStatus::Fail
+    } else if has(CheckStatus::Unknown) {
+        CheckStatus::Unknown
+    } else if has(CheckStatus::Warn) {
+        CheckStatus::Warn
+    } else {
+        CheckStatus::Pass
+    }
+}
+
+/// How a non-failing verification reads in a summary.
+pub fn verified_words(verified: CheckStatus) -> &'static str {
+    match verified {
+        CheckStatus::Pass => "verified: targets back to their original code",
+        CheckStatus::Warn => "another loaded patch still replaces some targets",
+        CheckStatus::Unknown => "some checks could not be read (see the verification)",
+        CheckStatus::Fail => "the verification contradicts it",
+    }
 }
 
 /// Turns a stalled reverse transition around, back to the patched state it was found in.
@@ -349,5 +379,106 @@ mod tests {
         assert!(klp_handler_line(text, &target("lpc_target", "lpc_target_sleep")).is_some());
         assert!(klp_handler_line(text, &target("vmlinux", "lpc_target_sleep")).is_none());
         assert!(klp_handler_line(text, &target("vmlinux", "do_exit")).is_none());
+    }
+}
+
+#[cfg(test)]
+mod revert_tests {
+    use super::*;
+    use crate::live::fake_kernel::{Behaviour, FakeKernel, FakeModules, ReverseCompleter};
+    use crate::live::livepatch::fake::add_patch;
+
+    #[derive(Default)]
+    struct Tags(Vec<String>);
+
+    impl ApplyObserver for Tags {
+        fn on_event(&mut self, _patch: &str, event: &ApplyEvent) {
+            let value = serde_json::to_value(event).unwrap();
+            self.0.push(value["event"].as_str().unwrap().to_string());
+        }
+    }
+
+    #[test]
+    fn revert_disables_waits_unloads_and_verifies() {
+        let fake = FakeKernel::new();
+        let mut modules = FakeModules {
+            paths: fake.paths.clone(),
+            behaviour: Behaviour::Completes,
+            target: ("vmlinux", "cmdline_proc_show"),
+            loads: Vec::new(),
+            unloads: Vec::new(),
+        };
+        modules
+            .load(std::path::Path::new("lp-cmdline.ko"), "")
+            .unwrap();
+        let patch = LivepatchSysfs::at(&fake.paths.livepatch)
+            .patch("lp_cmdline")
+            .unwrap()
+            .unwrap();
+        let _completer = ReverseCompleter::start(&fake.paths);
+        let mut tags = Tags::default();
+        let outcome = {
+            let mut kernel = LiveKernel {
+                paths: fake.paths.clone(),
+                modules: &mut modules,
+                poll: Duration::from_millis(20),
+            };
+            revert(&mut kernel, &patch, Duration::from_secs(5), &mut tags)
+        };
+        assert_eq!(outcome, Outcome::Reverted, "{:?}", tags.0);
+        let tags: Vec<&str> = tags
+            .0
+            .iter()
+            .map(String::as_str)
+            .filter(|t| *t != "progress")
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                "started",
+                "reverting",
+                "transition-complete",
+                "unloaded",
+                "verified",
+                "finished"
+            ]
+        );
+        assert_eq!(modules.unloads, ["lp_cmdline"]);
+        assert!(!fake.paths.livepatch.join("lp_cmdline").exists());
+    }
+
+    #[test]
+    fn verification_fails_on_a_leftover_handler_and_notes_other_patches() {
+        let fake = FakeKernel::new();
+        let target = PatchTarget {
+            object: "vmlinux".into(),
+            function: "cmdline_proc_show".into(),
+        };
+        std::fs::write(
+            &fake.paths.enabled_functions,
+            "cmdline_proc_show (1) R I  \ttramp: 0xffffffffc0203000 (klp_ftrace_handler+0x0/0x140)\n",
+        )
+        .unwrap();
+        let checks = verify(&fake.paths, "lp_cmdline", std::slice::from_ref(&target));
+        let statuses: Vec<CheckStatus> = checks.iter().map(|c| c.status).collect();
+        assert_eq!(
+            statuses,
+            [CheckStatus::Pass, CheckStatus::Pass, CheckStatus::Fail]
+        );
+        add_patch(
+            &fake.paths.livepatch,
+            "lp_other",
+            true,
+            false,
+            None,
+            &[("vmlinux", &["cmdline_proc_show,1"])],
+        );
+        let checks = verify(&fake.paths, "lp_cmdline", std::slice::from_ref(&target));
+        assert_eq!(checks[2].status, CheckStatus::Warn);
+        assert!(checks[2].evidence.contains("lp_other"), "{checks:?}");
+        std::fs::remove_file(&fake.paths.enabled_functions).unwrap();
+        std::fs::remove_dir_all(fake.paths.livepatch.join("lp_other")).unwrap();
+        let checks = verify(&fake.paths, "lp_cmdline", &[target]);
+        assert_eq!(checks[2].status, CheckStatus::Unknown);
     }
 }

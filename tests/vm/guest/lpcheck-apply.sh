@@ -5,7 +5,7 @@
 # next one:
 #   conflict  a kprobe (lpc-kprobe) on cmdline_proc_show, then apply lp-cmdline
 #   schedule  apply lp-schedule
-#   good      apply lp-cmdline, status, revert lp_cmdline
+#   good      apply --dry-run lp-cmdline, apply it, status, revert lp_cmdline
 #   stall     apply lp-target-stall --timeout 20 on the lpc-target kthread
 #   killed    apply lp-target-stall killed mid-transition, status, revert
 # Each scenario's lpcheck output goes to $LPC_OUT/<scenario>-<step>.txt; the
@@ -49,6 +49,8 @@ echo "schedule_seconds=$(since "$start")"
 progress "good"
 start=$(uptime_s)
 echo "good_before=$(cat /proc/cmdline)"
+run good-dry apply --dry-run "$LPC_KMOD/lp-cmdline.ko"
+echo "good_dry_loaded=$(loaded lp_cmdline)"
 run good-apply apply "$LPC_KMOD/lp-cmdline.ko"
 echo "good_patched=$(cat /proc/cmdline)"
 run good-status status
