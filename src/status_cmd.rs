@@ -37,6 +37,17 @@ fn yes_no(value: Option<bool>) -> &'static str {
     }
 }
 
+/// How long ago a journal time (unix ms) was.
+fn age(ts_ms: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    match now.checked_sub(ts_ms) {
+        Some(ms) => format!("{}s ago", ms / 1000),
+        None => format!("at {ts_ms} ms, in the future"),
+    }
+}
+
 /// The text form.
 fn render(status: &Status) -> String {
     let mut out = String::new();
@@ -111,10 +122,10 @@ fn render(status: &Status) -> String {
             for left in &status.left_behind {
                 let _ = writeln!(
                     out,
-                    "  run {} on {} (started at {} ms){}: last event {}: {}",
+                    "  run {} on {} (started {}){}: last event {}: {}",
                     left.run.run,
                     left.run.patch,
-                    left.run.started_ms,
+                    age(left.run.started_ms),
                     if left.still_running {
                         ", an lpcheck with that pid is running"
                     } else {

@@ -148,7 +148,9 @@ pub fn apply(
         request.timeout,
         &mut emit,
     );
-    let reason = match end {
+    // Past this point the patch is loaded: every way out that is not success reverts it. The
+    // outcome of a clean revert is "stalled and reverted" after a stall, a failure otherwise.
+    let (reason, reverted_outcome) = match end {
         TransitionEnd::Complete { elapsed } => {
             emit(ApplyEvent::TransitionComplete {
                 goal: PatchState::Patched,
@@ -165,22 +167,28 @@ pub fn apply(
             if request.force_on_stall {
                 return force(kernel, &name, &targets, &mut emit);
             }
-            format!(
-                "the transition did not complete within {}s",
-                request.timeout.as_secs()
+            (
+                format!(
+                    "the transition did not complete within {}s",
+                    request.timeout.as_secs()
+                ),
+                Outcome::StalledReverted,
             )
         }
-        TransitionEnd::Vanished => {
-            "the patch was disabled by someone else during its transition".to_string()
-        }
+        TransitionEnd::Vanished => (
+            "the patch was disabled by someone else during its transition".to_string(),
+            Outcome::Failed,
+        ),
         TransitionEnd::Failed(error) => {
             emit(ApplyEvent::Error {
                 error: error.to_string(),
             });
-            format!("following the transition failed: {error}")
+            (
+                format!("following the transition failed: {error}"),
+                Outcome::Failed,
+            )
         }
     };
-    let stalled = reason.starts_with("the transition did not complete");
     emit(ApplyEvent::Reverting {
         reason: reason.clone(),
     });
@@ -199,12 +207,7 @@ pub fn apply(
                 "{reason}; reverted and unloaded {name}, {}",
                 verified_words(verified)
             );
-            let outcome = if stalled {
-                Outcome::StalledReverted
-            } else {
-                Outcome::Failed
-            };
-            finish(outcome, summary, &mut emit)
+            finish(reverted_outcome, summary, &mut emit)
         }
         RevertEnd::ReverseStalled => {
             let summary = format!(

@@ -40,6 +40,8 @@ pub enum PreflightCheck {
     LivepatchSupport,
     /// No module (and no patch) of that name is loaded.
     NotLoaded,
+    /// No other patch is in a transition (the kernel allows one at a time).
+    NoTransition,
     /// No kprobe sits on a target function.
     Kprobes,
 }
@@ -52,6 +54,7 @@ impl PreflightCheck {
             Self::Vermagic => "vermagic",
             Self::LivepatchSupport => "livepatch support",
             Self::NotLoaded => "not already loaded",
+            Self::NoTransition => "no transition in progress",
             Self::Kprobes => "kprobes on targets",
         }
     }
@@ -107,6 +110,7 @@ pub fn run(inputs: &PreflightInputs<'_>) -> Vec<CheckResult> {
         static_verdict(inputs.report),
         vermagic(inputs.report.vermagic.as_deref(), inputs.running_release),
         not_loaded(&name, inputs.paths),
+        no_transition(&inputs.paths.livepatch),
         kprobes(inputs.targets, &inputs.paths.kprobes_list),
     ]
 }
@@ -231,6 +235,48 @@ fn not_loaded(name: &str, paths: &KernelPaths) -> CheckResult {
             CheckStatus::Pass,
             format!("no module {name} in {}", paths.modules.display()),
         ),
+    }
+}
+
+fn no_transition(root: &Path) -> CheckResult {
+    let check = PreflightCheck::NoTransition;
+    let sysfs = LivepatchSysfs::at(root);
+    if !sysfs.is_supported() {
+        return CheckResult::new(
+            check,
+            CheckStatus::Unknown,
+            format!("{} is missing", root.display()),
+        );
+    }
+    match sysfs.patches() {
+        Err(error) => CheckResult::new(check, CheckStatus::Unknown, error.to_string()),
+        Ok(patches) => {
+            let busy: Vec<String> = patches
+                .iter()
+                .filter(|p| p.transition)
+                .map(|p| {
+                    format!(
+                        "{}: transition=1 towards {}",
+                        p.name,
+                        if p.enabled { "patched" } else { "unpatched" }
+                    )
+                })
+                .collect();
+            if busy.is_empty() {
+                CheckResult::new(
+                    check,
+                    CheckStatus::Pass,
+                    format!("{} loaded patch(es), none in transition", patches.len()),
+                )
+            } else {
+                CheckResult::new(
+                    check,
+                    CheckStatus::Fail,
+                    "another patch is in transition: the kernel refuses a second one (EBUSY)",
+                )
+                .with_evidence(busy)
+            }
+        }
     }
 }
 
@@ -459,5 +505,84 @@ mod tests {
             livepatch_support(&paths.livepatch).status,
             CheckStatus::Pass
         );
+    }
+
+    #[test]
+    fn another_patch_in_transition_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            no_transition(&dir.path().join("none")).status,
+            CheckStatus::Unknown
+        );
+        add_patch(dir.path(), "lp_done", true, false, Some(1), &[]);
+        assert_eq!(no_transition(dir.path()).status, CheckStatus::Pass);
+        add_patch(dir.path(), "lp_busy", false, true, Some(2), &[]);
+        let result = no_transition(dir.path());
+        assert_eq!(result.status, CheckStatus::Fail);
+        assert_eq!(result.evidence, ["lp_busy: transition=1 towards unpatched"]);
+    }
+
+    fn static_report(target: &'static str, ftrace_known: bool) -> CheckReport {
+        use lpcheck_analyzer::check::{check, CheckOptions};
+        use lpcheck_analyzer::kernel::ftrace::FtraceList;
+        use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
+        use lpcheck_analyzer::kernel::KernelFacts;
+        use lpcheck_analyzer::patch::PatchModule;
+        use lpcheck_analyzer::rules::RuleSet;
+        use lpcheck_analyzer::testing::ModuleSpec;
+
+        let bytes = ModuleSpec::patching(target).build();
+        let module = PatchModule::from_bytes(Path::new("lp.ko"), &bytes).unwrap();
+        let kallsyms = Kallsyms::parse(
+            "ffffffff81001000 T cmdline_proc_show\n\
+             ffffffff81001100 T seq_printf\n\
+             ffffffff82265800 T __sched_text_start\n\
+             ffffffff82266810 T schedule\n\
+             ffffffff82270000 T __sched_text_end\n",
+            Path::new("kallsyms"),
+        )
+        .unwrap();
+        let ftrace = if ftrace_known {
+            let list = FtraceList::parse(
+                "cmdline_proc_show\nseq_printf\nschedule\n",
+                Path::new("ftrace"),
+            )
+            .unwrap();
+            Fact::known(list, "test")
+        } else {
+            Fact::unknown("available_filter_functions: permission denied")
+        };
+        let facts = KernelFacts::from_parts(
+            Fact::known("6.1.0-56-amd64".to_string(), "test"),
+            Fact::known(kallsyms, "test"),
+            ftrace,
+        );
+        check(
+            &module,
+            &facts,
+            &RuleSet::default_rules(),
+            CheckOptions::default(),
+        )
+    }
+
+    #[test]
+    fn static_verdict_maps_reject_unknown_and_accept() {
+        let reject = static_verdict(&static_report("schedule", true));
+        assert_eq!(reject.status, CheckStatus::Fail);
+        assert!(
+            reject
+                .evidence
+                .iter()
+                .any(|e| e.contains("always-on-stack")),
+            "{reject:?}"
+        );
+        let unknown = static_verdict(&static_report("cmdline_proc_show", false));
+        assert_eq!(unknown.status, CheckStatus::Unknown, "{unknown:?}");
+        assert!(
+            unknown.evidence[0].contains("permission denied"),
+            "{unknown:?}"
+        );
+        let accept = static_verdict(&static_report("cmdline_proc_show", true));
+        assert_eq!(accept.status, CheckStatus::Pass, "{accept:?}");
     }
 }
