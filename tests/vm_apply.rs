@@ -10,7 +10,9 @@
 //!   reported with its stack; lpcheck reverts, nothing stays loaded and `/proc/lpc_target` says
 //!   the original code runs;
 //! - killed: an apply killed mid-transition shows in `status` as a run left behind, and
-//!   `revert` cleans it up.
+//!   `revert` cleans it up;
+//! - forced: with `--force-on-stall` the stall ends in `force`, said with its cost; new calls
+//!   run the patched code (last: a forced module can never be unloaded).
 //!
 //! Skipped, with the reason printed, only when QEMU or the kernel packages are missing;
 //! `LPCHECK_VM_REQUIRED=1` turns that into a failure.
@@ -106,13 +108,14 @@ fn apply_status_and_revert_in_the_vm() {
     };
     eprintln!(
         "vm_apply: VM wall {:.1}s; guest seconds: conflict {}, schedule {}, good {}, stall {}, \
-         killed {}",
+         killed {}, forced {}",
         started.elapsed().as_secs_f64(),
         get("conflict_seconds"),
         get("schedule_seconds"),
         get("good_seconds"),
         get("stall_seconds"),
-        get("killed_seconds")
+        get("killed_seconds"),
+        get("forced_seconds")
     );
 
     // conflict: the kprobe is reported before loading; nothing is loaded.
@@ -203,6 +206,17 @@ fn apply_status_and_revert_in_the_vm() {
     assert_eq!(last["patches"], serde_json::json!([]), "{last}");
     assert_eq!(last["left_behind"], serde_json::json!([]), "{last}");
 
+    // forced: the cost is said before `force` is written; the patch then holds.
+    let forced = read(&out, "forced-apply.txt");
+    assert_eq!(get("forced-apply_rc"), "0", "{forced}");
+    assert!(
+        forced.contains("warning: forcing the transition:")
+            && forced.contains("never lets this patch module be removed"),
+        "{forced}"
+    );
+    assert_eq!(get("forced_proc"), "patched");
+    assert_eq!(get("forced_transition"), "0");
+
     // The journal: every line has the contract fields; the stalled run is complete in it.
     let journal = read(&out, "journal.jsonl");
     let lines: Vec<serde_json::Value> = journal
@@ -231,6 +245,7 @@ fn apply_status_and_revert_in_the_vm() {
     assert_eq!(events("reverted"), ["lp_cmdline", "lp_target_stall"]);
     assert_eq!(events("refused"), ["lp_cmdline", "lp_schedule"]);
     assert_eq!(events("ready"), ["lp_cmdline"]);
+    assert_eq!(events("forced"), ["lp_target_stall"]);
     assert!(
         lines.iter().any(|l| l["event"] == "stalled"
             && l["blockers"][0]["comm"] == "lpc_target"

@@ -175,7 +175,7 @@ pub fn apply(
                 Outcome::StalledReverted,
             )
         }
-        TransitionEnd::Vanished => (
+        TransitionEnd::Overridden => (
             "the patch was disabled by someone else during its transition".to_string(),
             Outcome::Failed,
         ),

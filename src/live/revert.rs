@@ -106,7 +106,7 @@ pub fn disable_and_unload(
             emit(event);
             return RevertEnd::ReverseStalled;
         }
-        TransitionEnd::Vanished => {
+        TransitionEnd::Overridden => {
             return RevertEnd::Failed(format!(
                 "{patch} was enabled again by someone else during its reverse transition"
             ))

@@ -31,8 +31,9 @@ pub enum TransitionEnd {
         /// The event describing the stall (blockers with stacks).
         event: ApplyEvent,
     },
-    /// The patch disappeared during a patch transition (someone else disabled it).
-    Vanished,
+    /// Someone else changed the patch's course: it was disabled (or removed) during a patch
+    /// transition, or enabled again during an unpatch transition.
+    Overridden,
     /// Reading the kernel's state failed.
     Failed(LiveError),
 }
@@ -72,7 +73,7 @@ impl Follow<'_> {
             let elapsed = start.elapsed();
             let Some(patch) = patch else {
                 return match self.goal {
-                    PatchState::Patched => TransitionEnd::Vanished,
+                    PatchState::Patched => TransitionEnd::Overridden,
                     PatchState::Unpatched | PatchState::Idle => TransitionEnd::Complete { elapsed },
                 };
             };
@@ -82,7 +83,7 @@ impl Follow<'_> {
                     | (PatchState::Unpatched | PatchState::Idle, false) => {
                         TransitionEnd::Complete { elapsed }
                     }
-                    _ => TransitionEnd::Vanished,
+                    _ => TransitionEnd::Overridden,
                 };
             }
             let tasks = match self.states.read() {

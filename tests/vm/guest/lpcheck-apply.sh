@@ -8,6 +8,7 @@
 #   good      apply --dry-run lp-cmdline, apply it, status, revert lp_cmdline
 #   stall     apply lp-target-stall --timeout 20 on the lpc-target kthread
 #   killed    apply lp-target-stall killed mid-transition, status, revert
+#   forced    apply lp-target-stall --timeout 20 --force-on-stall
 # Each scenario's lpcheck output goes to $LPC_OUT/<scenario>-<step>.txt; the
 # script prints key=value lines (exit codes, observations, seconds per
 # scenario) for the test to judge. The journal is $LPC_OUT/journal.jsonl.
@@ -89,5 +90,12 @@ echo "killed_after=$(cat /proc/lpc_target)"
 echo "killed_loaded_after=$(loaded lp_target_stall)"
 run final-status-json status --format json
 echo "killed_seconds=$(since "$start")"
-rmmod lpc_target
+
+# Last, as a forced patch can never be unloaded.
+progress "forced"
+start=$(uptime_s)
+run forced-apply apply "$LPC_KMOD/lp-target-stall.ko" --timeout 20 --force-on-stall
+echo "forced_proc=$(cat /proc/lpc_target)"
+echo "forced_transition=$(cat $klp/lp_target_stall/transition 2>/dev/null)"
+echo "forced_seconds=$(since "$start")"
 exit 0
