@@ -363,28 +363,6 @@ fn klp_handler_line<'t>(text: &'t str, target: &PatchTarget) -> Option<&'t str> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_livepatch_handlers_in_enabled_functions() {
-        let text = "cmdline_proc_show (1) R I  \ttramp: 0xffffffffc0203000 \
-                    (klp_ftrace_handler+0x0/0x140) ->ftrace_ops_assist_func+0x0/0xf0\n\
-                    lpc_target_sleep [lpc_target] (1) R I  \ttramp: 0xffffffffc0205000 \
-                    (klp_ftrace_handler+0x0/0x140)\n\
-                    do_exit (1)   \t->function_trace_call+0x0/0x140\n";
-        let target = |object: &str, function: &str| PatchTarget {
-            object: object.into(),
-            function: function.into(),
-        };
-        assert!(klp_handler_line(text, &target("vmlinux", "cmdline_proc_show")).is_some());
-        assert!(klp_handler_line(text, &target("lpc_target", "lpc_target_sleep")).is_some());
-        assert!(klp_handler_line(text, &target("vmlinux", "lpc_target_sleep")).is_none());
-        assert!(klp_handler_line(text, &target("vmlinux", "do_exit")).is_none());
-    }
-}
-
-#[cfg(test)]
-mod revert_tests {
-    use super::*;
     use crate::live::fake_kernel::{Behaviour, FakeKernel, FakeModules, ReverseCompleter};
     use crate::live::livepatch::fake::add_patch;
 
@@ -448,6 +426,87 @@ mod revert_tests {
     }
 
     #[test]
+    fn a_stalled_revert_enables_the_patch_again_as_found() {
+        let fake = FakeKernel::new();
+        add_patch(
+            &fake.paths.livepatch,
+            "lp_x",
+            true,
+            true,
+            None,
+            &[("vmlinux", &["cmdline_proc_show,1"])],
+        );
+        FakeKernel::set_states(&fake.paths, "1", "0");
+        let patch = LivepatchSysfs::at(&fake.paths.livepatch)
+            .patch("lp_x")
+            .unwrap()
+            .unwrap();
+        // The kernel side: once `enabled` went 0 and back to 1, the transition ends.
+        let dir = fake.paths.livepatch.join("lp_x");
+        let kernel_side = std::thread::spawn(move || {
+            let mut seen_disabled = false;
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                let enabled = std::fs::read_to_string(dir.join("enabled")).unwrap();
+                match enabled.trim() {
+                    "0" => seen_disabled = true,
+                    "1" if seen_disabled => {
+                        std::fs::write(dir.join("transition"), "0\n").unwrap();
+                        return true;
+                    }
+                    _ => {}
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            false
+        });
+        let mut modules = FakeModules {
+            paths: fake.paths.clone(),
+            behaviour: Behaviour::Completes,
+            target: ("vmlinux", "cmdline_proc_show"),
+            loads: Vec::new(),
+            unloads: Vec::new(),
+        };
+        let mut tags = Tags::default();
+        let outcome = {
+            let mut kernel = LiveKernel {
+                paths: fake.paths.clone(),
+                modules: &mut modules,
+                poll: Duration::from_millis(20),
+            };
+            revert(&mut kernel, &patch, Duration::from_millis(300), &mut tags)
+        };
+        assert!(
+            kernel_side.join().unwrap(),
+            "the patch was never enabled again"
+        );
+        assert_eq!(outcome, Outcome::RevertStalled, "{:?}", tags.0);
+        let tags: Vec<&str> = tags
+            .0
+            .iter()
+            .map(String::as_str)
+            .filter(|t| *t != "progress")
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                "started",
+                "reverting",
+                "stalled",
+                "reenabling",
+                "transition-complete",
+                "finished"
+            ]
+        );
+        assert!(modules.unloads.is_empty());
+        let found = LivepatchSysfs::at(&fake.paths.livepatch)
+            .patch("lp_x")
+            .unwrap()
+            .unwrap();
+        assert!(found.enabled && !found.transition);
+    }
+
+    #[test]
     fn verification_fails_on_a_leftover_handler_and_notes_other_patches() {
         let fake = FakeKernel::new();
         let target = PatchTarget {
@@ -480,5 +539,22 @@ mod revert_tests {
         std::fs::remove_dir_all(fake.paths.livepatch.join("lp_other")).unwrap();
         let checks = verify(&fake.paths, "lp_cmdline", &[target]);
         assert_eq!(checks[2].status, CheckStatus::Unknown);
+    }
+
+    #[test]
+    fn finds_livepatch_handlers_in_enabled_functions() {
+        let text = "cmdline_proc_show (1) R I  \ttramp: 0xffffffffc0203000 \
+                    (klp_ftrace_handler+0x0/0x140) ->ftrace_ops_assist_func+0x0/0xf0\n\
+                    lpc_target_sleep [lpc_target] (1) R I  \ttramp: 0xffffffffc0205000 \
+                    (klp_ftrace_handler+0x0/0x140)\n\
+                    do_exit (1)   \t->function_trace_call+0x0/0x140\n";
+        let target = |object: &str, function: &str| PatchTarget {
+            object: object.into(),
+            function: function.into(),
+        };
+        assert!(klp_handler_line(text, &target("vmlinux", "cmdline_proc_show")).is_some());
+        assert!(klp_handler_line(text, &target("lpc_target", "lpc_target_sleep")).is_some());
+        assert!(klp_handler_line(text, &target("vmlinux", "lpc_target_sleep")).is_none());
+        assert!(klp_handler_line(text, &target("vmlinux", "do_exit")).is_none());
     }
 }
