@@ -25,6 +25,14 @@ pub enum Command {
     Diff(DiffArgs),
     /// Watch livepatch transitions interactively; with a module, apply it and watch it.
     Tui(TuiArgs),
+    /// Load a livepatch module safely: preflight, load, follow the transition, revert on a
+    /// stall (exit 0 applied, 1 refused or stalled and reverted, 2 could not run).
+    Apply(ApplyArgs),
+    /// Show the loaded livepatches, their transitions, and runs the journal shows unfinished.
+    Status(StatusArgs),
+    /// Disable and unload a livepatch (exit 0 reverted, 1 stalled and left as found, 2 could
+    /// not run).
+    Revert(RevertArgs),
 }
 
 /// Output formats.
@@ -128,8 +136,77 @@ pub struct TuiArgs {
     pub journal: Option<PathBuf>,
 }
 
+/// Arguments of `apply`.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// The livepatch module (`.ko`).
+    #[arg(value_name = "PATCH.ko")]
+    pub module: PathBuf,
+    /// Module parameters, passed to the module as `finit_module(2)` would (`NAME=VALUE`).
+    #[arg(value_name = "PARAM")]
+    pub params: Vec<String>,
+    /// Seconds the transition may take before it counts as stalled and is reverted (longer
+    /// than the kernel's 15 s fake-signal round).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
+    /// Seconds a reverse transition may take.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub revert_timeout: u64,
+    /// Run the preflight checks only; load nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// On a stall, write the patch's `force` attribute instead of reverting. Costly: tasks
+    /// inside a replaced function finish it in the old code while others run the new one,
+    /// and the module can never be unloaded.
+    #[arg(long)]
+    pub force_on_stall: bool,
+    /// Load even when a preflight fact could not be read.
+    #[arg(long)]
+    pub accept_unknown: bool,
+    /// A rule file for the static check (repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// The journal (JSON lines); default `$LPCHECK_JOURNAL`, else /var/lib/lpcheck/journal.jsonl.
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+/// Output formats of `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// Text.
+    Human,
+    /// One JSON object.
+    Json,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The journal to read; default `$LPCHECK_JOURNAL`, else /var/lib/lpcheck/journal.jsonl.
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
+    pub format: StatusFormat,
+}
+
+/// Arguments of `revert`.
+#[derive(Debug, Clone, Args)]
+pub struct RevertArgs {
+    /// The patch (module) name; `-` and `_` are the same.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Seconds the reverse transition may take before the patch is enabled again.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
+    /// The journal (JSON lines); default `$LPCHECK_JOURNAL`, else /var/lib/lpcheck/journal.jsonl.
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
 /// The subcommand names, for the `lpcheck PATCH.ko` shorthand.
-pub const SUBCOMMANDS: &[&str] = &["check", "diff", "tui", "help"];
+pub const SUBCOMMANDS: &[&str] = &["check", "diff", "apply", "status", "revert", "tui", "help"];
 
 /// Rewrites `lpcheck PATCH.ko ...` as `lpcheck check PATCH.ko ...`.
 pub fn with_default_subcommand(mut args: Vec<String>) -> Vec<String> {
@@ -196,6 +273,26 @@ mod tests {
         };
         assert_eq!(args.target, Some(TargetKind::Module));
         assert_eq!(args.format, Format::Human);
+        let cli = Cli::try_parse_from(argv(&[
+            "lpcheck",
+            "apply",
+            "p.ko",
+            "sleep_ms=5",
+            "--timeout",
+            "20",
+            "--dry-run",
+        ]))
+        .unwrap();
+        let Command::Apply(args) = cli.command else {
+            panic!("apply parsed as another command");
+        };
+        assert_eq!(args.params, ["sleep_ms=5"]);
+        assert_eq!((args.timeout, args.revert_timeout), (20, 60));
+        assert!(args.dry_run && !args.force_on_stall);
+        assert_eq!(
+            with_default_subcommand(argv(&["lpcheck", "status"])),
+            argv(&["lpcheck", "status"])
+        );
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! lpcheck: safety analyzer and validator for Linux kernel live patches.
 
+mod apply_cmd;
 mod check_cmd;
 mod cli;
 mod diff_cmd;
 mod host;
 mod live;
+mod revert_cmd;
+mod status_cmd;
 mod tui_cmd;
 
 use std::process::ExitCode;
@@ -33,6 +36,9 @@ fn main() -> ExitCode {
         Command::Check(args) => check_cmd::run(args),
         Command::Diff(args) => diff_cmd::run(args),
         Command::Tui(args) => tui_cmd::run(args),
+        Command::Apply(args) => apply_cmd::run(args),
+        Command::Status(args) => status_cmd::run(args),
+        Command::Revert(args) => revert_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -23,6 +23,18 @@ pub enum LiveError {
         /// What was expected instead.
         expected: &'static str,
     },
+    /// A system call on a module failed.
+    #[error("{call}({subject}): {source}: {meaning}")]
+    Syscall {
+        /// The system call.
+        call: &'static str,
+        /// The module file or name.
+        subject: String,
+        /// The error.
+        source: std::io::Error,
+        /// What the error means here.
+        meaning: &'static str,
+    },
     /// A task has no `patch_state` file: the kernel was built without livepatch support.
     #[error("{}: no such file: the kernel has no livepatch support (CONFIG_LIVEPATCH)", path.display())]
     NoLivepatch {

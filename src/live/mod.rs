@@ -2,11 +2,23 @@
 //! running kernel's livepatch interfaces. Everything takes its root directories as values, so
 //! tests run against a tree built in a temporary directory.
 
+pub mod apply;
+pub mod apply_preflight;
 pub mod error;
+pub mod events;
+#[cfg(test)]
+pub(crate) mod fake_kernel;
+pub mod journal;
 pub mod journal_reader;
 pub mod kmsg;
 pub mod livepatch;
+pub mod module_syscalls;
 pub mod patch_state;
+pub mod revert;
+pub mod safe_moment;
+pub mod status;
+pub mod target;
+pub mod transition;
 pub mod tui_source;
 
 pub use error::LiveError;

@@ -160,7 +160,9 @@ fn vanished(error: &LiveError) -> bool {
         LiveError::Io { source, .. } => {
             source.kind() == std::io::ErrorKind::NotFound || source.raw_os_error() == Some(ESRCH)
         }
-        LiveError::Unexpected { .. } | LiveError::NoLivepatch { .. } => false,
+        LiveError::Unexpected { .. }
+        | LiveError::NoLivepatch { .. }
+        | LiveError::Syscall { .. } => false,
     }
 }
 
