@@ -2,10 +2,12 @@
 //! and runs the apply engine with a printer and the journal as observers.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use lpcheck_analyzer::check::{check, CheckOptions};
+use lpcheck_analyzer::check::{check, CheckOptions, CheckReport};
+use lpcheck_analyzer::kernel::Fact;
 use lpcheck_analyzer::patch::PatchModule;
 
 use crate::check_cmd::rule_set;
@@ -29,14 +31,7 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
             bail!("module parameter {param:?}: expected NAME or NAME=VALUE without spaces");
         }
     }
-    let module = PatchModule::load(&args.module)?;
-    let facts = host::running_kernel_facts();
-    let report = check(
-        &module,
-        &facts,
-        &rule_set(&args.rules)?,
-        CheckOptions { strict: false },
-    );
+    let (report, release) = static_check(&args.module, &args.rules)?;
     let journal_path = journal::path_from(args.journal.as_deref());
     let mut journal = Journal::open(&journal_path)
         .with_context(|| "cannot open the journal (choose another with --journal PATH)")?;
@@ -61,7 +56,7 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         apply(
             &request,
             &report,
-            &facts.release,
+            &release,
             &mut kernel,
             &mut Now,
             &mut observers,
@@ -69,6 +64,20 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
     };
     warn_journal(&journal, &journal_path);
     Ok(i32::from(outcome.exit_code()))
+}
+
+/// The static verdict of `module` against the running kernel (with the rule files `rules`),
+/// and that kernel's release: what the apply engine's preflight starts from.
+pub fn static_check(module: &Path, rules: &[PathBuf]) -> Result<(CheckReport, Fact<String>)> {
+    let patch = PatchModule::load(module)?;
+    let facts = host::running_kernel_facts();
+    let report = check(
+        &patch,
+        &facts,
+        &rule_set(rules)?,
+        CheckOptions { strict: false },
+    );
+    Ok((report, facts.release))
 }
 
 /// Says on stderr that some journal lines were lost.

@@ -130,6 +130,10 @@ pub struct TuiArgs {
     /// watch whatever happens.
     #[arg(value_name = "PATCH.ko")]
     pub module: Option<PathBuf>,
+    /// With a module: seconds its transition may take before it is reverted (longer than the
+    /// kernel's 15 s fake-signal round).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
     /// lpcheck's journal to show (default: `$LPCHECK_JOURNAL`, else
     /// /var/lib/lpcheck/journal.jsonl).
     #[arg(long, value_name = "PATH")]

@@ -3,9 +3,11 @@
 //! (guest script `tests/vm/guest/tui-watch.sh`). The recorded output is replayed into a terminal
 //! emulator (the `vt100` crate) to read the last screen the TUI drew.
 //!
-//! Two runs: watching while `lp-cmdline` is loaded behind the TUI's back (the screen must show
-//! the patch, enabled, with its function, and the kernel's livepatch messages), then `r`, `y`
-//! (the patch must be reverted: `/proc/cmdline` is the original again).
+//! Four runs: watching while `lp-cmdline` is loaded behind the TUI's back (the screen must show
+//! the patch, enabled, with its function, and the kernel's livepatch messages); `r`, `y` (the
+//! patch must be reverted: `/proc/cmdline` is the original again); a stalled transition
+//! (lp-target-stall: the blocking kthread and its stack, then a revert); and `lpcheck tui
+//! lp-cmdline.ko`, which applies the patch with `apply`'s engine under the view.
 //!
 //! Skipped, with the reason printed, only when QEMU is not installed or the kernel packages
 //! cannot be downloaded; with `LPCHECK_VM_REQUIRED=1` those cases fail instead.
@@ -306,6 +308,22 @@ fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
     );
     assert_eq!(get("stall_klp"), "gone", "{stdout}");
     assert_eq!(get("target_code"), "original", "{stdout}");
+
+    // Applying under the TUI: the apply engine loads lp-cmdline and follows its transition.
+    assert_eq!(get("apply_exit"), "0", "{stdout}");
+    assert_eq!(get("applied"), marker, "{stdout}");
+    assert_shows(
+        &Recording::read(&out_dir, "apply.bytes").last(),
+        &[
+            "lp_cmdline applied: every task switched",
+            "Livepatches (1)",
+            "cmdline_proc_show",
+        ],
+    );
+    assert!(
+        get("journal_finished").parse::<u32>().unwrap() >= 1,
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -23,7 +23,11 @@ pub const ENV_VAR: &str = "LPCHECK_JOURNAL";
 pub fn path_from(option: Option<&Path>) -> PathBuf {
     option
         .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os(ENV_VAR).map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os(ENV_VAR)
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from)
+        })
         .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
 }
 

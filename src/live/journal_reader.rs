@@ -14,12 +14,6 @@ use serde::Deserialize;
 
 use super::LiveError;
 
-/// Where `apply` writes its journal unless told otherwise.
-pub const DEFAULT_PATH: &str = "/var/lib/lpcheck/journal.jsonl";
-
-/// Environment variable that overrides [`DEFAULT_PATH`].
-pub const PATH_ENV: &str = "LPCHECK_JOURNAL";
-
 /// How much of an existing journal is read at first: older lines are not shown.
 const BACKLOG_BYTES: u64 = 256 * 1024;
 

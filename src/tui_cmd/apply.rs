@@ -2,8 +2,8 @@
 //! channel and laid over the live snapshots.
 //!
 //! The apply itself (checks, waiting for a safe moment, loading, following, reverting on
-//! timeout, journal) is `lpcheck apply`'s engine, reached through [`PatchApplier`];
-//! [`apply_engine`] is where the binary hands it over.
+//! timeout, journal) is `lpcheck apply`'s engine, reached through [`PatchApplier`]
+//! (`super::engine::EngineApplier`).
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
@@ -17,10 +17,6 @@ use super::event_loop::SnapshotSource;
 
 /// What an apply run reports while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(
-    dead_code,
-    reason = "built by the apply engine, which `apply_engine` hands over at merge"
-)]
 pub enum ApplyEvent {
     /// A step began (checking the module, waiting for a safe moment, loading it, ...).
     Phase(String),
@@ -42,18 +38,6 @@ pub trait PatchApplier: Send {
         module: &Path,
         report: &mut dyn FnMut(ApplyEvent),
     ) -> anyhow::Result<Outcome>;
-}
-
-/// The apply engine `lpcheck tui PATCH.ko` runs.
-///
-/// MERGE POINT: return `lpcheck apply`'s engine here, wrapped in a [`PatchApplier`] (its
-/// observer calls `report`). It is not in this build, so `lpcheck tui PATCH.ko` stops with this
-/// error (exit 2) before it touches the terminal or the kernel.
-pub fn apply_engine() -> anyhow::Result<Box<dyn PatchApplier>> {
-    anyhow::bail!(
-        "`lpcheck tui PATCH.ko` needs the apply engine of `lpcheck apply`, which this build \
-         does not have; `lpcheck tui` without a module watches transitions"
-    )
 }
 
 /// What the apply thread sends.
@@ -377,11 +361,5 @@ mod tests {
                 message: "the apply run ended without a result".into()
             }
         );
-    }
-
-    #[test]
-    fn this_build_has_no_engine_and_says_so() {
-        let error = apply_engine().err().unwrap().to_string();
-        assert!(error.contains("apply engine"), "{error}");
     }
 }

@@ -6,22 +6,23 @@
 //! apply).
 
 mod apply;
+mod engine;
 mod event_loop;
 mod revert;
 mod signals;
 mod terminal;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use lpcheck_tui::snapshot::{LogLevel, Outcome};
 use lpcheck_tui::Snapshot;
 
 use crate::cli::TuiArgs;
-use crate::live::journal_reader;
+use crate::live::journal;
 use crate::live::livepatch::LivepatchSysfs;
 use crate::live::tui_source::{Clocks, LiveSource, SourcePaths};
 use apply::{ApplyRun, ApplyView};
+use engine::EngineApplier;
 use event_loop::{Exit, Parts, SnapshotSource, TerminalInput};
 use revert::{Reverter, SysfsReverter};
 use signals::StopFlag;
@@ -38,7 +39,7 @@ fn signal_status(signal: i32) -> i32 {
 /// Runs `lpcheck tui`. Watching: exit 0 when the admin quits. Applying: 0 when the patch is
 /// applied, 1 when it is not (stalled, reverted), 2 when the apply failed. 128 + N after signal N.
 pub fn run(args: &TuiArgs) -> anyhow::Result<i32> {
-    let paths = SourcePaths::host(journal_path(args.journal.clone()));
+    let paths = SourcePaths::host(journal::path_from(args.journal.as_deref()));
     let live = LiveSource::new(&paths, Clocks::now());
     let mut reverter = SysfsReverter::new(LivepatchSysfs::at(&paths.sysfs));
     let stop = StopFlag::new();
@@ -50,7 +51,10 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<i32> {
             Exit::Signal(signal) => signal_status(signal),
         });
     };
-    let applier = apply::apply_engine()?;
+    let applier = Box::new(EngineApplier {
+        timeout: Duration::from_secs(args.timeout),
+        journal: paths.journal.clone(),
+    });
     stop.register()?;
     let mut view = ApplyView::new(live, ApplyRun::start(applier, module.clone())?);
     let shown = show(&mut view, &mut reverter, &stop);
@@ -75,6 +79,10 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<i32> {
             eprintln!("lpcheck: {patch} stalled");
             1
         }
+        Outcome::Refused { patch, reason } => {
+            eprintln!("lpcheck: {patch} refused: {reason}");
+            1
+        }
         Outcome::Error { message } => {
             eprintln!("lpcheck: error: {message}");
             2
@@ -84,16 +92,6 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<i32> {
         Exit::Quit => status,
         Exit::Signal(signal) => signal_status(signal),
     })
-}
-
-/// The journal to follow: `--journal`, else `$LPCHECK_JOURNAL`, else the default path.
-fn journal_path(flag: Option<PathBuf>) -> PathBuf {
-    flag.or_else(|| {
-        std::env::var_os(journal_reader::PATH_ENV)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    })
-    .unwrap_or_else(|| PathBuf::from(journal_reader::DEFAULT_PATH))
 }
 
 /// Shows `source` on the terminal until the admin quits or a signal arrives; the terminal is

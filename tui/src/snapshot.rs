@@ -359,6 +359,14 @@ pub enum Outcome {
         /// The patch.
         patch: String,
     },
+    /// The patch was refused before loading (a preflight check failed, or the kernel refused
+    /// the module): nothing was loaded.
+    Refused {
+        /// The patch.
+        patch: String,
+        /// Why.
+        reason: String,
+    },
     /// lpcheck could not go on.
     Error {
         /// What went wrong.

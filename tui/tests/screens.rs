@@ -310,6 +310,23 @@ fn reverted() -> Snapshot {
     }
 }
 
+fn refused() -> Snapshot {
+    Snapshot {
+        patches: vec![base_patch()],
+        log: log(&[(
+            3_100,
+            LogSource::Lpcheck,
+            LogLevel::Error,
+            "refused lp_schedule before loading; nothing was loaded (failed or unknown: static check)",
+        )]),
+        outcome: Some(Outcome::Refused {
+            patch: "lp_schedule".into(),
+            reason: "static check rejects: `schedule` is always on some task's stack".into(),
+        }),
+        ..Snapshot::default()
+    }
+}
+
 fn no_livepatch_support() -> Snapshot {
     Snapshot {
         banner: Some(Banner {
@@ -318,6 +335,11 @@ fn no_livepatch_support() -> Snapshot {
         }),
         ..Snapshot::default()
     }
+}
+
+#[test]
+fn refused_screen() {
+    assert_screens("refused", &app_with(refused()));
 }
 
 #[test]
@@ -396,6 +418,7 @@ fn all_apps() -> Vec<App> {
         in_transition(12),
         stalled(),
         reverted(),
+        refused(),
         no_livepatch_support(),
     ] {
         apps.push(app_with(snapshot.clone()));

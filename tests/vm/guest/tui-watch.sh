@@ -2,7 +2,7 @@
 # Guest script of the vm_tui integration test (busybox sh, in the VM).
 #
 # Runs `lpcheck tui` on an 80x24 pseudo-terminal (pty-drive records what it
-# draws into $LPC_OUT) three times: watching while lp-cmdline is loaded behind
+# draws into $LPC_OUT) four times: watching while lp-cmdline is loaded behind
 # its back; reverting that patch from the TUI (r, confirmed with y); and on the
 # stalled transition of lp-target-stall, showing the blocking kthread's stack
 # and reverting. Prints key=value lines on stdout for the test to judge.
@@ -46,3 +46,10 @@ else
     echo "stall_klp=gone"
 fi
 echo "target_code=$(cat /proc/lpc_target)"
+
+# Applying under the TUI: `lpcheck tui PATCH.ko` runs the apply engine (preflight, load,
+# transition) behind the view; q once the outcome is on screen.
+echo "apply_$(pty-drive "$LPC_OUT/apply.bytes" 80 24 \
+    wait=45000 send=q -- lpcheck tui --timeout 30 "$LPC_KMOD/lp-cmdline.ko")"
+echo "applied=$(cat /proc/cmdline)"
+echo "journal_finished=$(grep -c '"event":"finished"' "$LPCHECK_JOURNAL")"

@@ -34,6 +34,10 @@ fn status(snapshot: &Snapshot) -> (String, Style) {
                 format!("{patch} stalled: the transition did not finish in time"),
                 theme::ERROR,
             ),
+            Outcome::Refused { patch, reason } => (
+                format!("{patch} refused, nothing loaded: {reason}"),
+                theme::ERROR,
+            ),
             Outcome::Error { message } => (format!("error: {message}"), theme::ERROR),
         };
     }

@@ -1,0 +1,174 @@
+//! `lpcheck tui PATCH.ko` runs the apply engine of `lpcheck apply` (preflight, safe moment,
+//! `finit_module`, transition follow-up, revert on a stall, journal), reporting its steps to the
+//! view instead of printing them.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lpcheck_tui::snapshot::Outcome;
+
+use super::apply::{ApplyEvent, PatchApplier};
+use crate::apply_cmd::{self, POLL};
+use crate::live::apply::{apply, ApplyRequest};
+use crate::live::events::{self, ApplyObserver};
+use crate::live::journal::Journal;
+use crate::live::module_syscalls::{KernelPaths, Syscalls};
+use crate::live::revert::LiveKernel;
+use crate::live::safe_moment::Now;
+
+/// The apply engine with the settings `lpcheck tui` passes on.
+#[derive(Debug, Clone)]
+pub struct EngineApplier {
+    /// How long the transition may take before it is reverted (and the reverse one too).
+    pub timeout: Duration,
+    /// The journal the run appends to.
+    pub journal: PathBuf,
+}
+
+impl PatchApplier for EngineApplier {
+    fn apply(
+        &mut self,
+        module: &Path,
+        report: &mut dyn FnMut(ApplyEvent),
+    ) -> anyhow::Result<Outcome> {
+        report(ApplyEvent::Phase(
+            "static check against the running kernel".into(),
+        ));
+        let (check_report, release) = apply_cmd::static_check(module, &[])?;
+        let mut journal = Journal::open(&self.journal)?;
+        let request = ApplyRequest {
+            module: module.to_path_buf(),
+            params: Vec::new(),
+            timeout: self.timeout,
+            revert_timeout: self.timeout,
+            dry_run: false,
+            force_on_stall: false,
+            accept_unknown: false,
+        };
+        let mut modules = Syscalls;
+        let mut kernel = LiveKernel {
+            paths: KernelPaths::default(),
+            modules: &mut modules,
+            poll: POLL,
+        };
+        let mut forward = Forward {
+            report,
+            timeout: self.timeout,
+            summary: None,
+        };
+        let outcome = {
+            let mut observers: [&mut dyn ApplyObserver; 2] = [&mut forward, &mut journal];
+            apply(
+                &request,
+                &check_report,
+                &release,
+                &mut kernel,
+                &mut Now,
+                &mut observers,
+            )
+        };
+        let patch = crate::live::module_syscalls::kernel_module_name(&check_report.module_name);
+        let summary = forward.summary.unwrap_or_else(|| format!("{outcome:?}"));
+        Ok(view_outcome(outcome, patch, summary))
+    }
+}
+
+/// Passes the engine's steps to the view: the load starts the transition the view follows,
+/// every other step becomes the phase line.
+struct Forward<'a> {
+    report: &'a mut dyn FnMut(ApplyEvent),
+    timeout: Duration,
+    summary: Option<String>,
+}
+
+impl ApplyObserver for Forward<'_> {
+    fn on_event(&mut self, patch: &str, event: &events::ApplyEvent) {
+        match event {
+            events::ApplyEvent::Loaded => (self.report)(ApplyEvent::TransitionStarted {
+                patch: patch.to_string(),
+                timeout: Some(self.timeout),
+            }),
+            events::ApplyEvent::Finished { summary, .. } => self.summary = Some(summary.clone()),
+            other => (self.report)(ApplyEvent::Phase(other.message())),
+        }
+    }
+}
+
+/// The view's outcome for the engine's.
+fn view_outcome(outcome: events::Outcome, patch: String, summary: String) -> Outcome {
+    use events::Outcome as Engine;
+    match outcome {
+        Engine::Applied | Engine::Forced => Outcome::Applied { patch },
+        Engine::StalledReverted => Outcome::Stalled { patch },
+        Engine::Reverted => Outcome::Reverted { patch },
+        Engine::Refused | Engine::LoadRefused => Outcome::Refused {
+            patch,
+            reason: summary,
+        },
+        Engine::Ready | Engine::RevertStalled | Engine::Unsupported | Engine::Failed => {
+            Outcome::Error { message: summary }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_outcomes_map_to_the_view_with_the_same_exit_meaning() {
+        let view = |outcome| view_outcome(outcome, "lp".into(), "why".into());
+        assert_eq!(
+            view(events::Outcome::Applied),
+            Outcome::Applied { patch: "lp".into() }
+        );
+        assert_eq!(
+            view(events::Outcome::StalledReverted),
+            Outcome::Stalled { patch: "lp".into() }
+        );
+        assert_eq!(
+            view(events::Outcome::LoadRefused),
+            Outcome::Refused {
+                patch: "lp".into(),
+                reason: "why".into()
+            }
+        );
+        assert_eq!(
+            view(events::Outcome::Unsupported),
+            Outcome::Error {
+                message: "why".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_load_starts_the_followed_transition_and_the_summary_is_kept() {
+        let mut seen = Vec::new();
+        let mut report = |event| seen.push(event);
+        let mut forward = Forward {
+            report: &mut report,
+            timeout: Duration::from_secs(20),
+            summary: None,
+        };
+        forward.on_event("lp", &events::ApplyEvent::Loaded);
+        forward.on_event("lp", &events::ApplyEvent::Unloaded);
+        forward.on_event(
+            "lp",
+            &events::ApplyEvent::Finished {
+                outcome: events::Outcome::StalledReverted,
+                summary: "stalled; reverted".into(),
+            },
+        );
+        assert_eq!(forward.summary.as_deref(), Some("stalled; reverted"));
+        assert_eq!(
+            seen,
+            [
+                ApplyEvent::TransitionStarted {
+                    patch: "lp".into(),
+                    timeout: Some(Duration::from_secs(20))
+                },
+                ApplyEvent::Phase(events::ApplyEvent::Unloaded.message()),
+            ]
+        );
+    }
+}
