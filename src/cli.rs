@@ -23,6 +23,12 @@ pub enum Command {
     /// Compare an object built before a source patch with the same object built after it
     /// (exit 0 accept, 1 reject, 2 could not analyze, 3 no change).
     Diff(DiffArgs),
+    /// Live: the tasks whose kernel stacks hold a target of the patch, with when each would
+    /// switch (exit 0 none blocks, 1 some task blocks or cannot be seen, 2 error).
+    Watch(WatchArgs),
+    /// Live: every precondition for loading the patch on this host, one pass/warn/fail/unknown
+    /// line each (exit 0 no failure, 1 a failure, 2 could not analyze).
+    Preflight(PreflightArgs),
 }
 
 /// Output formats.
@@ -113,8 +119,82 @@ pub struct DiffArgs {
     pub target: Option<TargetKind>,
 }
 
+/// Output formats of the live commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LiveFormat {
+    /// Text.
+    Human,
+    /// JSON (docs/json.md).
+    Json,
+}
+
+/// Which stack source the live commands use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StackSourceArg {
+    /// The BPF task iterator, or `/proc` when BPF cannot load.
+    Auto,
+    /// `/proc/*/task/*/stack` only.
+    Proc,
+}
+
+/// Arguments of `watch`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// The livepatch module (`.ko`).
+    #[arg(value_name = "PATCH.ko")]
+    pub module: PathBuf,
+    /// The running kernel's symbol table (default `/proc/kallsyms`).
+    #[arg(long, value_name = "FILE")]
+    pub kallsyms: Option<PathBuf>,
+    /// A rule file (its always-on-stack rule shapes the predictions; repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// One snapshot, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between refreshes.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub interval: f64,
+    /// Stop after this many refreshes.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u32>,
+    /// Instead of refreshing: wait until N snapshots in a row show no blocker (exit 0), or
+    /// until --max-wait passes (exit 1).
+    #[arg(long, value_name = "N")]
+    pub wait_safe: Option<u32>,
+    /// Longest wait for --wait-safe, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub max_wait: f64,
+    /// Stack source.
+    #[arg(long, value_enum, default_value_t = StackSourceArg::Auto)]
+    pub source: StackSourceArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LiveFormat::Human)]
+    pub format: LiveFormat,
+}
+
+/// Arguments of `preflight`.
+#[derive(Debug, Clone, Args)]
+pub struct PreflightArgs {
+    /// The livepatch module (`.ko`).
+    #[arg(value_name = "PATCH.ko")]
+    pub module: PathBuf,
+    /// A rule file (its always-on-stack rule shapes the blocker check; repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Fail when a fact is unknown.
+    #[arg(long)]
+    pub strict: bool,
+    /// Stack source for the current-blockers check.
+    #[arg(long, value_enum, default_value_t = StackSourceArg::Auto)]
+    pub source: StackSourceArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LiveFormat::Human)]
+    pub format: LiveFormat,
+}
+
 /// The subcommand names, for the `lpcheck PATCH.ko` shorthand.
-pub const SUBCOMMANDS: &[&str] = &["check", "diff", "help"];
+pub const SUBCOMMANDS: &[&str] = &["check", "diff", "watch", "preflight", "help"];
 
 /// Rewrites `lpcheck PATCH.ko ...` as `lpcheck check PATCH.ko ...`.
 pub fn with_default_subcommand(mut args: Vec<String>) -> Vec<String> {

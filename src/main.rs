@@ -5,6 +5,8 @@ mod cli;
 mod diff_cmd;
 mod host;
 mod live;
+mod preflight_cmd;
+mod watch_cmd;
 
 use std::process::ExitCode;
 
@@ -31,6 +33,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Check(args) => check_cmd::run(args),
         Command::Diff(args) => diff_cmd::run(args),
+        Command::Watch(args) => watch_cmd::run(args),
+        Command::Preflight(args) => preflight_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -71,7 +71,7 @@ pub struct PatchTarget {
     /// The function and its cold parts; empty when unresolved.
     pub parts: Vec<TextPart>,
     /// Why it could not be resolved to an address, if it could not.
-    pub unresolved: Option<String>,
+    pub unresolved: Option<Unresolved>,
 }
 
 impl PatchTarget {
@@ -117,20 +117,19 @@ pub fn resolve_targets(
                 parts: Vec::new(),
                 unresolved: None,
             };
-            match resolve(facts, object, name, function.old_sympos) {
-                TargetResolution::Resolved(located) => {
-                    target.in_sched_text = located.region == Some(TextRegion::Sched);
-                    target.parts.push(TextPart {
-                        name: name.clone(),
-                        kind: PartKind::Main,
-                        start: located.address,
-                        size: located.size,
-                    });
-                    if let Some(symbols) = facts.symbols.value() {
-                        target.parts.extend(cold_parts(symbols, object, name));
-                    }
+            let resolution = resolve(facts, object, name, function.old_sympos);
+            target.unresolved = Unresolved::of(&resolution);
+            if let TargetResolution::Resolved(located) = resolution {
+                target.in_sched_text = located.region == Some(TextRegion::Sched);
+                target.parts.push(TextPart {
+                    name: name.clone(),
+                    kind: PartKind::Main,
+                    start: located.address,
+                    size: located.size,
+                });
+                if let Some(symbols) = facts.symbols.value() {
+                    target.parts.extend(cold_parts(symbols, object, name));
                 }
-                other => target.unresolved = Some(describe_unresolved(&other)),
             }
             target
         })
@@ -158,19 +157,62 @@ fn cold_parts(symbols: &Kallsyms, object: &KernelObject, name: &str) -> Vec<Text
         .collect()
 }
 
-fn describe_unresolved(resolution: &TargetResolution) -> String {
-    match resolution {
-        TargetResolution::Unknown(reason) => format!("symbol table unknown: {reason}"),
-        TargetResolution::ObjectAbsent => "its module is not loaded".to_owned(),
-        TargetResolution::Missing => "no such symbol".to_owned(),
-        TargetResolution::Ambiguous(addresses) => format!(
-            "{} symbols of that name and old_sympos 0",
-            addresses.len()
-        ),
-        TargetResolution::SymposInvalid { count } => {
-            format!("old_sympos beyond the {count} symbols of that name")
+/// Why a target has no address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+pub enum Unresolved {
+    /// No symbol table to look in, and why.
+    SymbolsUnknown(String),
+    /// The target's module is not loaded.
+    ModuleNotLoaded,
+    /// No symbol of that name in the object.
+    Missing,
+    /// This many symbols share the name and `old_sympos` is 0.
+    Ambiguous(usize),
+    /// `old_sympos` is beyond the symbols of that name (this many).
+    SymposInvalid(usize),
+    /// Resolved, but the symbol table hides addresses.
+    AddressHidden,
+}
+
+impl Unresolved {
+    fn of(resolution: &TargetResolution) -> Option<Self> {
+        match resolution {
+            TargetResolution::Unknown(reason) => Some(Self::SymbolsUnknown(reason.clone())),
+            TargetResolution::ObjectAbsent => Some(Self::ModuleNotLoaded),
+            TargetResolution::Missing => Some(Self::Missing),
+            TargetResolution::Ambiguous(addresses) => Some(Self::Ambiguous(addresses.len())),
+            TargetResolution::SymposInvalid { count } => Some(Self::SymposInvalid(*count)),
+            TargetResolution::Resolved(located) if located.address.is_none() => {
+                Some(Self::AddressHidden)
+            }
+            TargetResolution::Resolved(_) => None,
         }
-        TargetResolution::Resolved(_) => "resolved".to_owned(),
+    }
+}
+
+impl Unresolved {
+    /// Whether tasks could hold the target unseen: false only for a module that is not loaded
+    /// (no task can be in its code; the patch applies when it loads).
+    pub fn hides_blockers(&self) -> bool {
+        *self != Self::ModuleNotLoaded
+    }
+}
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SymbolsUnknown(reason) => write!(f, "symbol table unknown: {reason}"),
+            Self::ModuleNotLoaded => f.write_str("its module is not loaded"),
+            Self::Missing => f.write_str("no such symbol"),
+            Self::Ambiguous(count) => {
+                write!(f, "{count} symbols of that name and old_sympos 0")
+            }
+            Self::SymposInvalid(count) => {
+                write!(f, "old_sympos beyond the {count} symbols of that name")
+            }
+            Self::AddressHidden => f.write_str("the symbol table hides addresses"),
+        }
     }
 }
 
@@ -232,7 +274,9 @@ impl Prediction {
     /// A short phrase for the human report.
     pub fn phrase(self) -> &'static str {
         match self {
-            Self::Now => "would switch now (old code only in .cold parts, which the kernel does not check)",
+            Self::Now => {
+                "would switch now (old code only in .cold parts, which the kernel does not check)"
+            }
             Self::WhenItLeaves => "running: switches when it leaves the target",
             Self::AfterSignalRound => "switches after the fake-signal round (~15 s)",
             Self::WhenSleepEnds => "switches only when its sleep ends (signals do not wake it)",
@@ -327,7 +371,7 @@ pub struct BlockerReport {
     /// Targets in `.sched.text` that this snapshot cannot see on stacks (hidden by the
     /// unwinder, and no raw-scan candidates): blockers through them are missed.
     pub hidden_targets: Vec<String>,
-    /// Tasks in the snapshot.
+    /// Tasks in the snapshot (without the observer's).
     pub tasks_seen: usize,
     /// Tasks whose stacks could not be read.
     pub unreadable: Vec<Unreadable>,
@@ -347,7 +391,11 @@ impl BlockerReport {
         self.blocking().next().is_none()
             && self.unreadable.is_empty()
             && self.hidden_targets.is_empty()
-            && self.targets.iter().all(|t| t.unresolved.is_none())
+            && self.targets.iter().all(|t| {
+                !t.unresolved
+                    .as_ref()
+                    .is_some_and(Unresolved::hides_blockers)
+            })
     }
 
     /// How many blockers have each prediction.
@@ -359,11 +407,14 @@ impl BlockerReport {
     }
 }
 
-/// Finds, classifies and predicts the blockers of `targets` in `snapshot`.
+/// Finds, classifies and predicts the blockers of `targets` in `snapshot`. The threads of
+/// process `observer` (the reader itself, whose thread sits in `read()` while it takes the
+/// snapshot) are left out.
 pub fn find_blockers(
     snapshot: &StackSnapshot,
     symbols: &Kallsyms,
     targets: &[PatchTarget],
+    observer: Option<u32>,
 ) -> BlockerReport {
     let limits = snapshot.limits();
     let scans = snapshot.tasks.iter().any(|t| !t.candidates.is_empty());
@@ -375,7 +426,13 @@ pub fn find_blockers(
         .collect();
     let mut unreadable = Vec::new();
     let mut blockers = Vec::new();
-    for task in &snapshot.tasks {
+    let observed = snapshot
+        .tasks
+        .iter()
+        .filter(|task| Some(task.tgid) != observer);
+    let mut tasks_seen = 0;
+    for task in observed {
+        tasks_seen += 1;
         if let KernelStack::Unavailable(reason) = &task.stack {
             unreadable.push(Unreadable {
                 pid: task.pid,
@@ -411,7 +468,7 @@ pub fn find_blockers(
         limits: limits.iter().map(ToString::to_string).collect(),
         targets: targets.to_vec(),
         hidden_targets,
-        tasks_seen: snapshot.tasks.len(),
+        tasks_seen,
         unreadable,
         blockers,
     }
@@ -456,8 +513,8 @@ pub(crate) mod fixtures {
     use lpcheck_analyzer::patch::PatchModule;
     use lpcheck_analyzer::testing::{Func, ModuleSpec};
     use lpcheck_ebpf::{
-        CandidateScan, Completeness, Frame, KernelStack, StackSnapshot, StackSource,
-        SymbolOffset, TaskStack, TaskState,
+        CandidateScan, Completeness, Frame, KernelStack, StackSnapshot, StackSource, SymbolOffset,
+        TaskStack, TaskState,
     };
 
     use super::{PartKind, PatchTarget, TextPart};
@@ -637,7 +694,7 @@ mod tests {
         assert!(targets[1].in_sched_text && targets[1].always_on_stack);
         assert_eq!(targets[2].object, lpc_target());
         assert_eq!(targets[2].parts[0].start, Some(LPC_TARGET_SLEEP));
-        assert_eq!(targets[3].unresolved.as_deref(), Some("no such symbol"));
+        assert_eq!(targets[3].unresolved, Some(Unresolved::Missing));
         assert!(targets[3].parts.is_empty());
     }
 
@@ -657,14 +714,24 @@ mod tests {
         let mut init = task(1, TaskState::Interruptible, false, &[KSYS_READ + 8]);
         init.tgid = 1;
         let snapshot = bpf_snapshot(vec![
-            task(10, TaskState::Interruptible, false, &[KSYS_READ + 0x10, VFS_READ]),
+            task(
+                10,
+                TaskState::Interruptible,
+                false,
+                &[KSYS_READ + 0x10, VFS_READ],
+            ),
             task(11, TaskState::Uninterruptible, false, &[KSYS_READ + 0x10]),
             task(12, TaskState::Running, false, &[KSYS_READ + 0x10]),
-            task(13, TaskState::Idle, true, &[LPC_TARGET_SLEEP + 0x20, KTHREAD]),
+            task(
+                13,
+                TaskState::Idle,
+                true,
+                &[LPC_TARGET_SLEEP + 0x20, KTHREAD],
+            ),
             task(14, TaskState::Interruptible, false, &[VFS_READ + 4]),
             init,
         ]);
-        let report = find_blockers(&snapshot, &symbols(), &targets);
+        let report = find_blockers(&snapshot, &symbols(), &targets, None);
         let seen: Vec<(u32, TaskClass, Prediction)> = report
             .blockers
             .iter()
@@ -675,13 +742,20 @@ mod tests {
             [
                 (1, TaskClass::Init, Prediction::AfterSignalRound),
                 (10, TaskClass::UserInSyscall, Prediction::AfterSignalRound),
-                (11, TaskClass::UninterruptibleSleep, Prediction::WhenSleepEnds),
+                (
+                    11,
+                    TaskClass::UninterruptibleSleep,
+                    Prediction::WhenSleepEnds
+                ),
                 (12, TaskClass::UserInSyscall, Prediction::WhenItLeaves),
                 (13, TaskClass::Kthread, Prediction::NeverWithoutForce),
             ]
         );
         let kthread = &report.blockers[4];
-        assert_eq!(kthread.matches[0].frame, "lpc_target_sleep+0x20 [lpc_target]");
+        assert_eq!(
+            kthread.matches[0].frame,
+            "lpc_target_sleep+0x20 [lpc_target]"
+        );
         assert_eq!(kthread.matches[0].matched_by, MatchedBy::Address);
         assert_eq!(report.tasks_seen, 6);
         assert!(!report.is_clear());
@@ -696,7 +770,7 @@ mod tests {
             task(21, TaskState::Interruptible, false, &[KSYS_READ + 0xff]),
             task(22, TaskState::Interruptible, false, &[KSYS_READ - 1]),
         ]);
-        let report = find_blockers(&snapshot, &symbols(), &targets);
+        let report = find_blockers(&snapshot, &symbols(), &targets, None);
         let pids: Vec<u32> = report.blockers.iter().map(|b| b.pid).collect();
         assert_eq!(pids, [21]);
     }
@@ -709,7 +783,7 @@ mod tests {
             task(30, TaskState::Running, true, &[KTHREAD + 4]),
             task(31, TaskState::Running, false, &[KTHREAD + 4]),
         ]);
-        let report = find_blockers(&snapshot, &symbols(), &[kthread]);
+        let report = find_blockers(&snapshot, &symbols(), &[kthread], None);
         assert_eq!(report.blockers[0].prediction, Prediction::NeverWithoutForce);
         assert_eq!(report.blockers[1].prediction, Prediction::WhenItLeaves);
     }
@@ -729,7 +803,7 @@ mod tests {
             false,
             &[KSYS_READ_COLD + 8],
         )]);
-        let report = find_blockers(&snapshot, &symbols(), &[read]);
+        let report = find_blockers(&snapshot, &symbols(), &[read], None);
         assert_eq!(report.blockers.len(), 1);
         assert_eq!(report.blockers[0].prediction, Prediction::Now);
         assert_eq!(report.blockers[0].matches[0].kind, PartKind::Cold);
@@ -751,10 +825,14 @@ mod tests {
         let snapshot = proc_snapshot(vec![
             kthread,
             // Same name in another object: not the target.
-            named_task(51, TaskState::Interruptible, &[("ksys_read", Some("other"))]),
+            named_task(
+                51,
+                TaskState::Interruptible,
+                &[("ksys_read", Some("other"))],
+            ),
             named_task(52, TaskState::Interruptible, &[("ksys_read", None)]),
         ]);
-        let report = find_blockers(&snapshot, &symbols(), &targets);
+        let report = find_blockers(&snapshot, &symbols(), &targets, None);
         let seen: Vec<(u32, MatchedBy)> = report
             .blockers
             .iter()
@@ -773,24 +851,41 @@ mod tests {
             TaskState::Interruptible,
             &[("hrtimer_nanosleep", None)],
         )]);
-        let report = find_blockers(&proc, &symbols(), &targets);
+        let report = find_blockers(&proc, &symbols(), &targets, None);
         assert_eq!(report.hidden_targets, ["vmlinux:do_nanosleep"]);
         assert!(report.blockers.is_empty());
         assert!(!report.is_clear(), "a hidden target must not look clear");
 
         let mut sleeper = task(61, TaskState::Interruptible, false, &[VFS_READ]);
         sleeper.candidates = vec![DO_NANOSLEEP + 0x30];
-        let report = find_blockers(&bpf_snapshot(vec![sleeper]), &symbols(), &targets);
+        let report = find_blockers(&bpf_snapshot(vec![sleeper]), &symbols(), &targets, None);
         assert!(report.hidden_targets.is_empty());
         assert_eq!(report.blockers[0].matches[0].origin, FrameOrigin::Candidate);
         assert_eq!(report.blockers[0].prediction, Prediction::AfterSignalRound);
     }
 
     #[test]
+    fn the_observer_process_is_left_out() {
+        let targets = vec![target(KernelObject::Vmlinux, "ksys_read", KSYS_READ, 0x100)];
+        let mut reader = task(80, TaskState::Running, false, &[KSYS_READ + 8]);
+        reader.tgid = 79;
+        let other = task(81, TaskState::Interruptible, false, &[KSYS_READ + 8]);
+        let report = find_blockers(
+            &bpf_snapshot(vec![reader, other]),
+            &symbols(),
+            &targets,
+            Some(79),
+        );
+        assert_eq!(report.tasks_seen, 1);
+        assert_eq!(report.blockers.len(), 1);
+        assert_eq!(report.blockers[0].pid, 81);
+    }
+
+    #[test]
     fn unreadable_stacks_are_listed_and_block_clearance() {
         let mut hidden = task(70, TaskState::Interruptible, false, &[]);
         hidden.stack = KernelStack::Unavailable("permission denied".to_owned());
-        let report = find_blockers(&bpf_snapshot(vec![hidden]), &symbols(), &[]);
+        let report = find_blockers(&bpf_snapshot(vec![hidden]), &symbols(), &[], None);
         assert_eq!(report.unreadable[0].reason, "permission denied");
         assert!(!report.is_clear());
     }

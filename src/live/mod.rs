@@ -6,6 +6,7 @@ pub mod blockers;
 pub mod error;
 pub mod livepatch;
 pub mod patch_state;
+pub mod preflight;
 pub mod safe_moment;
 pub mod symbolize;
 

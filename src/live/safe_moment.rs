@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
-use lpcheck_ebpf::{StackSampler, StackSnapshot};
+use lpcheck_ebpf::{ProcFs, StackSampler, StackSnapshot};
 
 use super::blockers::{find_blockers, Blocker, BlockerReport, PatchTarget};
 
@@ -19,7 +19,13 @@ pub trait SnapshotSource {
 
 impl SnapshotSource for StackSampler {
     fn snapshot(&mut self) -> Result<StackSnapshot, String> {
-        StackSampler::snapshot(self).map_err(|error| format!("{error:#}"))
+        StackSampler::snapshot(self).map_err(|error| format!("{:#}", anyhow::Error::new(error)))
+    }
+}
+
+impl SnapshotSource for ProcFs {
+    fn snapshot(&mut self) -> Result<StackSnapshot, String> {
+        ProcFs::snapshot(self, None).map_err(|error| format!("{:#}", anyhow::Error::new(error)))
     }
 }
 
@@ -143,11 +149,16 @@ impl SafeMoment {
 
 /// Why a report can never become clear by waiting, if that is so.
 fn permanent_obstacle(report: &BlockerReport) -> Option<String> {
-    if let Some(target) = report.targets.iter().find(|t| t.unresolved.is_some()) {
+    let unresolved = report.targets.iter().find_map(|t| {
+        t.unresolved
+            .as_ref()
+            .filter(|u| u.hides_blockers())
+            .map(|u| (t, u))
+    });
+    if let Some((target, reason)) = unresolved {
         return Some(format!(
-            "target {} cannot be located: {}",
-            target.label(),
-            target.unresolved.as_deref().unwrap_or_default()
+            "target {} cannot be located: {reason}",
+            target.label()
         ));
     }
     if !report.hidden_targets.is_empty() {
@@ -177,7 +188,8 @@ fn transient_obstacles(report: &BlockerReport) -> Vec<String> {
 }
 
 /// Takes snapshots every `policy.interval` until `policy.in_a_row` consecutive ones show no
-/// blocker of `targets`, or `policy.max_wait` has passed.
+/// blocker of `targets`, or `policy.max_wait` has passed. This process's own threads are not
+/// blockers (one of them is reading the snapshot).
 pub fn wait_for_safe_moment(
     source: &mut dyn SnapshotSource,
     symbols: &Kallsyms,
@@ -194,7 +206,7 @@ pub fn wait_for_safe_moment(
             Err(reason) => return SafeMoment::Unavailable(format!("no snapshot: {reason}")),
         };
         snapshots += 1;
-        let report = find_blockers(&snapshot, symbols, targets);
+        let report = find_blockers(&snapshot, symbols, targets, Some(std::process::id()));
         if let Some(reason) = permanent_obstacle(&report) {
             return SafeMoment::Unavailable(reason);
         }
@@ -324,7 +336,11 @@ mod tests {
         assert_eq!(*snapshots, 21);
         assert_eq!(last_blockers.len(), 1);
         assert_eq!(last_blockers[0].pid, 5);
-        assert!(outcome.message().contains("5 (task5)"), "{}", outcome.message());
+        assert!(
+            outcome.message().contains("5 (task5)"),
+            "{}",
+            outcome.message()
+        );
     }
 
     #[test]
