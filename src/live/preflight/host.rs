@@ -210,10 +210,15 @@ pub(super) fn taint(paths: &HostPaths) -> CheckResult {
         .filter(|(bit, _)| value & (1 << bit) != 0)
         .map(|(_, &letter)| char::from(letter))
         .collect();
+    let note = if letters.contains('K') {
+        ": K, a livepatch is already loaded"
+    } else {
+        ""
+    };
     CheckResult::new(
         id,
         Status::Warn,
-        format!("tainted {value} ({letters}); K means a livepatch is already loaded"),
+        format!("tainted {value} ({letters}){note}"),
     )
 }
 
