@@ -183,7 +183,7 @@ fn watch_predictions_match_the_kernels_patch_state() {
             .arg(format!("{}=/bin/lpcheck", lpcheck.display()))
             .arg("--add")
             .arg(format!("{}=/bin/lpc-insmod", insmod.display()))
-            .args(["--timeout", "420"])
+            .args(["--timeout", "600"])
             .arg(root.join("tests/vm/guest/watch-predict.sh")),
         "tests/vm/run-vm.sh",
     );

@@ -205,3 +205,75 @@ fn preflight_reports_unreadable_facts_as_unknown() {
     assert_eq!(status("kernel-release").1, expected);
     assert_eq!(report["verdict"], if code == 0 { "pass" } else { "fail" });
 }
+
+/// Whether every thread's `/proc` stack can be read here.
+fn all_stacks_readable() -> bool {
+    let threads = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .flat_map(|pid| {
+            std::fs::read_dir(format!("/proc/{pid}/task"))
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("stack")));
+    threads
+        .filter(|stack| stack.exists())
+        .all(|stack| match std::fs::read_to_string(&stack) {
+            Ok(_) => true,
+            Err(error) => error.kind() == std::io::ErrorKind::NotFound,
+        })
+}
+
+fn wait_safe(patch: &Path, max_wait: &str) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
+        .arg("watch")
+        .arg(patch)
+        .args([
+            "--wait-safe",
+            "3",
+            "--interval",
+            "0.2",
+            "--max-wait",
+            max_wait,
+        ])
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn wait_safe_finds_a_moment_or_names_the_blockers() {
+    if !is_root() {
+        eprintln!("skipped: stacks need root (BPF, /proc/*/stack)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing sleeps in /proc/cmdline's show function.
+    let quiet = module(dir.path(), &["cmdline_proc_show"]);
+    let (code, message) = wait_safe(&quiet, "10");
+    if all_stacks_readable() {
+        assert_eq!(code, 0, "{message}");
+        assert!(message.starts_with("safe moment"), "{message}");
+    } else {
+        // Some stacks (pid 1's, on some hosts) cannot be read: never a safe moment then.
+        assert_eq!(code, 1, "{message}");
+        assert!(message.contains("unreadable"), "{message}");
+    }
+
+    let nanosleeper = spawn_nanosleeper("lp-nanosleep");
+    wait_until_sleeping(nanosleeper);
+    let busy = dir.path().join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    let busy = module(&busy, &["hrtimer_nanosleep"]);
+    let (code, message) = wait_safe(&busy, "1");
+    assert_eq!(code, 1, "{message}");
+    assert!(message.starts_with("no safe moment"), "{message}");
+    assert!(
+        message.contains(&format!("{nanosleeper} (lp-nanosleep)")),
+        "{message}"
+    );
+}

@@ -128,7 +128,7 @@ impl SafeMoment {
                     waited.as_secs_f64()
                 );
                 if last_blockers.is_empty() {
-                    text.push_str(&last_obstacles.join("; "));
+                    text.push_str(&abridged(last_obstacles.clone(), "; "));
                 } else {
                     let tasks: Vec<String> = last_blockers
                         .iter()
@@ -137,7 +137,7 @@ impl SafeMoment {
                     text.push_str(&format!(
                         "{} task(s) hold a target: {}",
                         tasks.len(),
-                        tasks.join(", ")
+                        abridged(tasks, ", ")
                     ));
                 }
                 text
@@ -145,6 +145,19 @@ impl SafeMoment {
             Self::Unavailable(reason) => format!("cannot look for a safe moment: {reason}"),
         }
     }
+}
+
+/// Items named in a message; the rest are counted.
+const LISTED: usize = 5;
+
+/// The first [`LISTED`] items joined with `separator`, and how many more there are.
+fn abridged(mut items: Vec<String>, separator: &str) -> String {
+    let total = items.len();
+    if total > LISTED {
+        items.truncate(LISTED);
+        items.push(format!("and {} more", total - LISTED));
+    }
+    items.join(separator)
 }
 
 /// Why a report can never become clear by waiting, if that is so.
