@@ -262,4 +262,24 @@ mod tests {
         assert_eq!(args.target, Some(TargetKind::Module));
         assert_eq!(args.format, Format::Human);
     }
+
+    #[test]
+    fn live_subcommands_parse_and_are_not_taken_for_modules() {
+        let args = with_default_subcommand(argv(&[
+            "lpcheck", "watch", "p.ko", "--once", "--format", "json", "--source", "proc",
+        ]));
+        let Command::Watch(watch) = Cli::try_parse_from(args).unwrap().command else {
+            panic!("watch parsed as another command");
+        };
+        assert!(watch.once);
+        assert_eq!(watch.format, LiveFormat::Json);
+        assert_eq!(watch.source, StackSourceArg::Proc);
+        assert_eq!(watch.wait_safe, None);
+        let args = with_default_subcommand(argv(&["lpcheck", "preflight", "p.ko", "--strict"]));
+        let Command::Preflight(preflight) = Cli::try_parse_from(args).unwrap().command else {
+            panic!("preflight parsed as another command");
+        };
+        assert!(preflight.strict);
+        assert_eq!(preflight.source, StackSourceArg::Auto);
+    }
 }
