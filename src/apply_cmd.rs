@@ -11,15 +11,17 @@ use lpcheck_analyzer::kernel::Fact;
 use lpcheck_analyzer::patch::PatchModule;
 
 use crate::check_cmd::rule_set;
-use crate::cli::ApplyArgs;
+use crate::cli::{ApplyArgs, StackSourceArg};
 use crate::host;
 use crate::live::apply::{apply, ApplyRequest};
 use crate::live::apply_preflight::CheckStatus;
+use crate::live::blockers::{always_on_stack_patterns, resolve_targets};
 use crate::live::events::{ApplyEvent, ApplyObserver};
 use crate::live::journal::{self, Journal};
+use crate::live::load_gate::{LoadGate, Now, SafeMomentGate};
 use crate::live::module_syscalls::{KernelPaths, Syscalls};
 use crate::live::revert::LiveKernel;
-use crate::live::safe_moment::Now;
+use crate::watch_cmd::sampler;
 
 /// Time between polls of a transition.
 pub const POLL: Duration = Duration::from_millis(200);
@@ -31,7 +33,15 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
             bail!("module parameter {param:?}: expected NAME or NAME=VALUE without spaces");
         }
     }
-    let (report, release) = static_check(&args.module, &args.rules)?;
+    let safe_moment = SafeMomentArgs {
+        in_a_row: if args.dry_run { 0 } else { args.safe_moment },
+        max_wait: Duration::from_secs(args.safe_moment_wait),
+    };
+    let Prepared {
+        report,
+        release,
+        mut gate,
+    } = prepare(&args.module, &args.rules, safe_moment)?;
     let journal_path = journal::path_from(args.journal.as_deref());
     let mut journal = Journal::open(&journal_path)
         .with_context(|| "cannot open the journal (choose another with --journal PATH)")?;
@@ -58,7 +68,7 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
             &report,
             &release,
             &mut kernel,
-            &mut Now,
+            gate.as_mut(),
             &mut observers,
         )
     };
@@ -66,18 +76,50 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
     Ok(i32::from(outcome.exit_code()))
 }
 
-/// The static verdict of `module` against the running kernel (with the rule files `rules`),
-/// and that kernel's release: what the apply engine's preflight starts from.
-pub fn static_check(module: &Path, rules: &[PathBuf]) -> Result<(CheckReport, Fact<String>)> {
+/// How long `apply` waits for a safe moment before loading.
+#[derive(Debug, Clone, Copy)]
+pub struct SafeMomentArgs {
+    /// Clear snapshots needed in a row; 0 loads without waiting.
+    pub in_a_row: u32,
+    /// The longest wait.
+    pub max_wait: Duration,
+}
+
+/// What the apply engine starts from.
+pub struct Prepared {
+    /// The static verdict of the module against the running kernel.
+    pub report: CheckReport,
+    /// The running kernel's release.
+    pub release: Fact<String>,
+    /// Where the engine waits for a safe moment before loading.
+    pub gate: Box<dyn LoadGate>,
+}
+
+/// Checks `module` against the running kernel (with the rule files `rules`) and readies the
+/// safe-moment wait for its targets.
+pub fn prepare(module: &Path, rules: &[PathBuf], safe_moment: SafeMomentArgs) -> Result<Prepared> {
     let patch = PatchModule::load(module)?;
     let facts = host::running_kernel_facts();
-    let report = check(
-        &patch,
-        &facts,
-        &rule_set(rules)?,
-        CheckOptions { strict: false },
-    );
-    Ok((report, facts.release))
+    let rules = rule_set(rules)?;
+    let report = check(&patch, &facts, &rules, CheckOptions { strict: false });
+    let gate: Box<dyn LoadGate> = if safe_moment.in_a_row == 0 {
+        Box::new(Now)
+    } else {
+        let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));
+        let inputs = match facts.symbols {
+            Fact::Known { value, .. } => Ok((sampler(StackSourceArg::Auto), value, targets)),
+            Fact::Unknown { reason } => Err(format!("symbol table unknown: {reason}")),
+        };
+        Box::new(SafeMomentGate::new(
+            inputs,
+            SafeMomentGate::policy(safe_moment.in_a_row, safe_moment.max_wait),
+        ))
+    };
+    Ok(Prepared {
+        report,
+        release: facts.release,
+        gate,
+    })
 }
 
 /// Says on stderr that some journal lines were lost.

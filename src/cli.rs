@@ -33,6 +33,12 @@ pub enum Command {
     /// Disable and unload a livepatch (exit 0 reverted, 1 stalled and left as found, 2 could
     /// not run).
     Revert(RevertArgs),
+    /// Live: the tasks whose kernel stacks hold a target of the patch, with when each would
+    /// switch (exit 0 none blocks, 1 some task blocks or cannot be seen, 2 error).
+    Watch(WatchArgs),
+    /// Live: every precondition for loading the patch on this host, one pass/warn/fail/unknown
+    /// line each (exit 0 no failure, 1 a failure, 2 could not analyze).
+    Preflight(PreflightArgs),
 }
 
 /// Output formats.
@@ -167,6 +173,13 @@ pub struct ApplyArgs {
     /// Load even when a preflight fact could not be read.
     #[arg(long)]
     pub accept_unknown: bool,
+    /// Before loading, wait until this many stack snapshots in a row show no task holding a
+    /// target (0: load without waiting).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub safe_moment: u32,
+    /// The longest wait for a safe moment, in seconds; then the load is refused.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub safe_moment_wait: u64,
     /// A rule file for the static check (repeatable).
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
@@ -210,7 +223,92 @@ pub struct RevertArgs {
 }
 
 /// The subcommand names, for the `lpcheck PATCH.ko` shorthand.
-pub const SUBCOMMANDS: &[&str] = &["check", "diff", "apply", "status", "revert", "tui", "help"];
+/// Output formats of the live commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LiveFormat {
+    /// Text.
+    Human,
+    /// JSON (docs/json.md).
+    Json,
+}
+
+/// Which stack source the live commands use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StackSourceArg {
+    /// The BPF task iterator, or `/proc` when BPF cannot load.
+    Auto,
+    /// `/proc/*/task/*/stack` only.
+    Proc,
+}
+
+/// Arguments of `watch`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// The livepatch module (`.ko`).
+    #[arg(value_name = "PATCH.ko")]
+    pub module: PathBuf,
+    /// The running kernel's symbol table (default `/proc/kallsyms`).
+    #[arg(long, value_name = "FILE")]
+    pub kallsyms: Option<PathBuf>,
+    /// A rule file (its always-on-stack rule shapes the predictions; repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// One snapshot, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between refreshes.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub interval: f64,
+    /// Stop after this many refreshes.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u32>,
+    /// Instead of refreshing: wait until N snapshots in a row show no blocker (exit 0), or
+    /// until --max-wait passes (exit 1).
+    #[arg(long, value_name = "N")]
+    pub wait_safe: Option<u32>,
+    /// Longest wait for --wait-safe, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub max_wait: f64,
+    /// Stack source.
+    #[arg(long, value_enum, default_value_t = StackSourceArg::Auto)]
+    pub source: StackSourceArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LiveFormat::Human)]
+    pub format: LiveFormat,
+}
+
+/// Arguments of `preflight`.
+#[derive(Debug, Clone, Args)]
+pub struct PreflightArgs {
+    /// The livepatch module (`.ko`).
+    #[arg(value_name = "PATCH.ko")]
+    pub module: PathBuf,
+    /// A rule file (its always-on-stack rule shapes the blocker check; repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Fail when a fact is unknown.
+    #[arg(long)]
+    pub strict: bool,
+    /// Stack source for the current-blockers check.
+    #[arg(long, value_enum, default_value_t = StackSourceArg::Auto)]
+    pub source: StackSourceArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LiveFormat::Human)]
+    pub format: LiveFormat,
+}
+
+/// The subcommand names, for the `lpcheck PATCH.ko` shorthand.
+pub const SUBCOMMANDS: &[&str] = &[
+    "check",
+    "diff",
+    "preflight",
+    "watch",
+    "apply",
+    "status",
+    "revert",
+    "tui",
+    "help",
+];
 
 /// Rewrites `lpcheck PATCH.ko ...` as `lpcheck check PATCH.ko ...`.
 pub fn with_default_subcommand(mut args: Vec<String>) -> Vec<String> {
@@ -316,5 +414,25 @@ mod tests {
             panic!("tui parsed as another command");
         };
         assert_eq!(args.module, Some(PathBuf::from("p.ko")));
+    }
+
+    #[test]
+    fn live_subcommands_parse_and_are_not_taken_for_modules() {
+        let args = with_default_subcommand(argv(&[
+            "lpcheck", "watch", "p.ko", "--once", "--format", "json", "--source", "proc",
+        ]));
+        let Command::Watch(watch) = Cli::try_parse_from(args).unwrap().command else {
+            panic!("watch parsed as another command");
+        };
+        assert!(watch.once);
+        assert_eq!(watch.format, LiveFormat::Json);
+        assert_eq!(watch.source, StackSourceArg::Proc);
+        assert_eq!(watch.wait_safe, None);
+        let args = with_default_subcommand(argv(&["lpcheck", "preflight", "p.ko", "--strict"]));
+        let Command::Preflight(preflight) = Cli::try_parse_from(args).unwrap().command else {
+            panic!("preflight parsed as another command");
+        };
+        assert!(preflight.strict);
+        assert_eq!(preflight.source, StackSourceArg::Auto);
     }
 }

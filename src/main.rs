@@ -6,9 +6,11 @@ mod cli;
 mod diff_cmd;
 mod host;
 mod live;
+mod preflight_cmd;
 mod revert_cmd;
 mod status_cmd;
 mod tui_cmd;
+mod watch_cmd;
 
 use std::process::ExitCode;
 
@@ -39,6 +41,8 @@ fn main() -> ExitCode {
         Command::Apply(args) => apply_cmd::run(args),
         Command::Status(args) => status_cmd::run(args),
         Command::Revert(args) => revert_cmd::run(args),
+        Command::Watch(args) => watch_cmd::run(args),
+        Command::Preflight(args) => preflight_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -270,6 +270,8 @@ fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
     assert_eq!(get("revert_exit"), "0", "{stdout}");
     assert_eq!(get("after"), get("before"), "{stdout}");
     assert_eq!(get("klp"), "gone", "{stdout}");
+    // The revert engine unloaded the module too.
+    assert_eq!(get("cmdline_modules"), "0", "{stdout}");
     let revert = Recording::read(&out_dir, "revert.bytes");
     assert_shows(&revert.before("send=y"), &["Confirm revert", "lp_cmdline"]);
     assert_shows(

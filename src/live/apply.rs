@@ -10,10 +10,10 @@ use lpcheck_analyzer::kernel::Fact;
 
 use super::apply_preflight::{self, CheckStatus, PreflightCheck, PreflightInputs};
 use super::events::{Action, ApplyEvent, ApplyObserver, Outcome};
+use super::load_gate::LoadGate;
 use super::module_syscalls::kernel_module_name;
 use super::patch_state::PatchState;
 use super::revert::{disable_and_unload, verified_words, LiveKernel, RevertEnd};
-use super::safe_moment::SafeMoment;
 use super::target::PatchTarget;
 use super::transition::{millis, TransitionEnd};
 use super::LiveError;
@@ -54,7 +54,7 @@ pub fn apply(
     report: &CheckReport,
     running_release: &Fact<String>,
     kernel: &mut LiveKernel<'_>,
-    safe_moment: &mut dyn SafeMoment,
+    gate: &mut dyn LoadGate,
     observer: &mut dyn ApplyObserver,
 ) -> Outcome {
     let name = kernel_module_name(&report.module_name);
@@ -117,9 +117,12 @@ pub fn apply(
     }
 
     // The one place where lpcheck waits for a safe moment before loading.
-    if let Err(reason) = safe_moment.wait(&targets, request.timeout) {
-        let summary = format!("refused {name}: no safe moment to load it: {reason}");
-        return finish(Outcome::Refused, summary, &mut emit);
+    match gate.wait(request.accept_unknown) {
+        Ok(message) => emit(ApplyEvent::SafeMoment { message }),
+        Err(reason) => {
+            let summary = format!("refused {name}; nothing was loaded: no safe moment: {reason}");
+            return finish(Outcome::Refused, summary, &mut emit);
+        }
     }
 
     let params = request.params.join(" ");
@@ -296,7 +299,7 @@ mod tests {
 
     use super::*;
     use crate::live::fake_kernel::{Behaviour, FakeKernel, FakeModules, ReverseCompleter};
-    use crate::live::safe_moment::Now;
+    use crate::live::load_gate::Now;
 
     const RELEASE: &str = "6.1.0-56-amd64";
 

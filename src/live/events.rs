@@ -125,6 +125,12 @@ pub enum ApplyEvent {
         /// Their results.
         results: Vec<CheckResult>,
     },
+    /// Loading may start: the snapshots show no task holding a target (or the wait was
+    /// skipped; the message says which).
+    SafeMoment {
+        /// Why loading may start now.
+        message: String,
+    },
     /// `finit_module` is about to be called.
     Loading {
         /// The module file.
@@ -266,6 +272,7 @@ impl ApplyEvent {
             }
             Self::Loading { module, params } => format!("loading {module} with {params}"),
             Self::LoadFailed { error } => format!("the kernel refused the module: {error}"),
+            Self::SafeMoment { message } => message.clone(),
             Self::Loaded => "loaded; transition started".to_string(),
             Self::Progress {
                 goal,

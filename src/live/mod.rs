@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod apply_preflight;
+pub mod blockers;
 pub mod error;
 pub mod events;
 #[cfg(test)]
@@ -12,11 +13,14 @@ pub mod journal;
 pub mod journal_reader;
 pub mod kmsg;
 pub mod livepatch;
+pub mod load_gate;
 pub mod module_syscalls;
 pub mod patch_state;
+pub mod preflight;
 pub mod revert;
 pub mod safe_moment;
 pub mod status;
+pub mod symbolize;
 pub mod target;
 pub mod transition;
 pub mod tui_source;

@@ -8,13 +8,12 @@ use std::time::Duration;
 use lpcheck_tui::snapshot::Outcome;
 
 use super::apply::{ApplyEvent, PatchApplier};
-use crate::apply_cmd::{self, POLL};
+use crate::apply_cmd::{self, Prepared, SafeMomentArgs, POLL};
 use crate::live::apply::{apply, ApplyRequest};
 use crate::live::events::{self, ApplyObserver};
 use crate::live::journal::Journal;
 use crate::live::module_syscalls::{KernelPaths, Syscalls};
 use crate::live::revert::LiveKernel;
-use crate::live::safe_moment::Now;
 
 /// The apply engine with the settings `lpcheck tui` passes on.
 #[derive(Debug, Clone)]
@@ -23,6 +22,8 @@ pub struct EngineApplier {
     pub timeout: Duration,
     /// The journal the run appends to.
     pub journal: PathBuf,
+    /// The wait for a safe moment before loading.
+    pub safe_moment: SafeMomentArgs,
 }
 
 impl PatchApplier for EngineApplier {
@@ -34,7 +35,11 @@ impl PatchApplier for EngineApplier {
         report(ApplyEvent::Phase(
             "static check against the running kernel".into(),
         ));
-        let (check_report, release) = apply_cmd::static_check(module, &[])?;
+        let Prepared {
+            report: check_report,
+            release,
+            mut gate,
+        } = apply_cmd::prepare(module, &[], self.safe_moment)?;
         let mut journal = Journal::open(&self.journal)?;
         let request = ApplyRequest {
             module: module.to_path_buf(),
@@ -63,7 +68,7 @@ impl PatchApplier for EngineApplier {
                 &check_report,
                 &release,
                 &mut kernel,
-                &mut Now,
+                gate.as_mut(),
                 &mut observers,
             )
         };

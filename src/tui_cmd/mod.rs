@@ -17,16 +17,21 @@ use std::time::Duration;
 use lpcheck_tui::snapshot::{LogLevel, Outcome};
 use lpcheck_tui::Snapshot;
 
+use crate::apply_cmd::SafeMomentArgs;
 use crate::cli::TuiArgs;
 use crate::live::journal;
-use crate::live::livepatch::LivepatchSysfs;
 use crate::live::tui_source::{Clocks, LiveSource, SourcePaths};
 use apply::{ApplyRun, ApplyView};
 use engine::EngineApplier;
 use event_loop::{Exit, Parts, SnapshotSource, TerminalInput};
-use revert::{Reverter, SysfsReverter};
+use revert::{EngineReverter, Reverter};
 use signals::StopFlag;
 use terminal::TerminalGuard;
+
+/// Clear snapshots in a row `lpcheck tui PATCH.ko` waits for before loading (as `apply`).
+const SAFE_MOMENT_SNAPSHOTS: u32 = 3;
+/// The longest wait for them.
+const SAFE_MOMENT_WAIT: Duration = Duration::from_secs(30);
 
 /// Time between two snapshots of the live state.
 const REFRESH: Duration = Duration::from_millis(500);
@@ -41,12 +46,15 @@ fn signal_status(signal: i32) -> i32 {
 pub fn run(args: &TuiArgs) -> anyhow::Result<i32> {
     let paths = SourcePaths::host(journal::path_from(args.journal.as_deref()));
     let live = LiveSource::new(&paths, Clocks::now());
-    let mut reverter = SysfsReverter::new(LivepatchSysfs::at(&paths.sysfs));
+    let mut reverter =
+        EngineReverter::new(Duration::from_secs(args.timeout), paths.journal.clone());
     let stop = StopFlag::new();
     let Some(module) = &args.module else {
         stop.register()?;
         let mut live = live;
-        return Ok(match show(&mut live, &mut reverter, &stop)? {
+        let shown = show(&mut live, &mut reverter, &stop);
+        finish_reverts(reverter);
+        return Ok(match shown? {
             Exit::Quit => 0,
             Exit::Signal(signal) => signal_status(signal),
         });
@@ -54,10 +62,15 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<i32> {
     let applier = Box::new(EngineApplier {
         timeout: Duration::from_secs(args.timeout),
         journal: paths.journal.clone(),
+        safe_moment: SafeMomentArgs {
+            in_a_row: SAFE_MOMENT_SNAPSHOTS,
+            max_wait: SAFE_MOMENT_WAIT,
+        },
     });
     stop.register()?;
     let mut view = ApplyView::new(live, ApplyRun::start(applier, module.clone())?);
     let shown = show(&mut view, &mut reverter, &stop);
+    finish_reverts(reverter);
     let run = view.into_run();
     if run.outcome().is_none() {
         eprintln!(
@@ -92,6 +105,13 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<i32> {
         Exit::Quit => status,
         Exit::Signal(signal) => signal_status(signal),
     })
+}
+
+/// Waits for the reverts started from the view (it is closed now), saying how each ended.
+fn finish_reverts(reverter: EngineReverter) {
+    for line in reverter.finish() {
+        eprintln!("lpcheck: {line}");
+    }
 }
 
 /// Shows `source` on the terminal until the admin quits or a signal arrives; the terminal is

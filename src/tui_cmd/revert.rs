@@ -1,8 +1,14 @@
-//! What the revert key does once the admin confirmed it. The TUI only asks for the reverse
-//! transition (`enabled` = 0) and then follows it like any other; the full revert of `lpcheck
-//! revert` (wait, timeout, module removal, journal) can take its place through [`Reverter`].
+//! What the revert key does once the admin confirmed it: the revert engine of `lpcheck revert`
+//! (disable, wait for the reverse transition, unload the module, verify; enable again when the
+//! reverse transition stalls), in a background thread so the view keeps following the kernel.
+//! Its steps reach the log through the journal.
 
-use crate::live::livepatch::LivepatchSysfs;
+use std::path::PathBuf;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::live::events::{ApplyEvent, ApplyObserver};
+use crate::revert_cmd::revert_loaded;
 
 /// Starts the revert of a patch.
 pub trait Reverter {
@@ -10,48 +16,108 @@ pub trait Reverter {
     fn revert(&mut self, patch: &str) -> anyhow::Result<String>;
 }
 
-/// Disables the patch through its sysfs `enabled` attribute.
-#[derive(Debug, Clone)]
-pub struct SysfsReverter {
-    sysfs: LivepatchSysfs,
+/// Runs the revert engine for each confirmed revert, one thread per patch.
+#[derive(Debug)]
+pub struct EngineReverter {
+    timeout: Duration,
+    journal: PathBuf,
+    running: Vec<(String, JoinHandle<String>)>,
 }
 
-impl SysfsReverter {
-    /// A reverter writing under `sysfs`.
-    pub fn new(sysfs: LivepatchSysfs) -> Self {
-        Self { sysfs }
+impl EngineReverter {
+    /// Reverts with a reverse transition limit of `timeout`, journaling to `journal`.
+    pub fn new(timeout: Duration, journal: PathBuf) -> Self {
+        Self {
+            timeout,
+            journal,
+            running: Vec::new(),
+        }
+    }
+
+    /// Waits for the reverts still running (the view is closed) and returns one line each on
+    /// how it ended.
+    pub fn finish(self) -> Vec<String> {
+        self.running
+            .into_iter()
+            .map(|(patch, thread)| {
+                thread
+                    .join()
+                    .unwrap_or_else(|_| format!("the revert of {patch} panicked"))
+            })
+            .collect()
     }
 }
 
-impl Reverter for SysfsReverter {
+impl Reverter for EngineReverter {
     fn revert(&mut self, patch: &str) -> anyhow::Result<String> {
-        self.sysfs.set_enabled(patch, false)?;
+        if let Some((_, thread)) = self.running.iter().find(|(name, _)| name == patch) {
+            if !thread.is_finished() {
+                anyhow::bail!("a revert of {patch} is already running");
+            }
+        }
+        let (name, timeout, journal) = (patch.to_string(), self.timeout, self.journal.clone());
+        let thread = thread::Builder::new()
+            .name(format!("lpcheck-revert-{patch}"))
+            .spawn(move || {
+                let mut summary = LastSummary::default();
+                match revert_loaded(&name, timeout, &journal, &mut summary) {
+                    Ok(outcome) => summary
+                        .0
+                        .unwrap_or_else(|| format!("revert of {name}: {outcome:?}")),
+                    Err(error) => format!("revert of {name} failed: {error:#}"),
+                }
+            })?;
+        self.running.push((patch.to_string(), thread));
         Ok(format!(
-            "revert of {patch} started: wrote 0 to {}",
-            self.sysfs.root().join(patch).join("enabled").display()
+            "revert of {patch} started: disable, wait for the reverse transition, unload, verify"
         ))
+    }
+}
+
+/// Keeps the summary line of the run's end.
+#[derive(Debug, Default)]
+struct LastSummary(Option<String>);
+
+impl ApplyObserver for LastSummary {
+    fn on_event(&mut self, _patch: &str, event: &ApplyEvent) {
+        if let ApplyEvent::Finished { summary, .. } = event {
+            self.0 = Some(summary.clone());
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
-
     use super::*;
-    use crate::live::livepatch::fake::add_patch;
+    use crate::live::events::Outcome;
 
     #[test]
-    fn writes_enabled_zero_and_says_where() {
-        let dir = tempfile::tempdir().unwrap();
-        add_patch(dir.path(), "lp", true, false, Some(1), &[]);
-        let mut reverter = SysfsReverter::new(LivepatchSysfs::at(dir.path()));
-        let message = reverter.revert("lp").unwrap();
-        assert_eq!(
-            fs::read_to_string(dir.path().join("lp/enabled")).unwrap(),
-            "0"
+    fn the_summary_of_the_end_is_kept() {
+        let mut summary = LastSummary::default();
+        summary.on_event("lp", &ApplyEvent::Unloaded);
+        assert_eq!(summary.0, None);
+        summary.on_event(
+            "lp",
+            &ApplyEvent::Finished {
+                outcome: Outcome::Reverted,
+                summary: "reverted lp".into(),
+            },
         );
-        assert!(message.contains("lp/enabled"), "{message}");
-        let error = reverter.revert("gone").unwrap_err().to_string();
-        assert!(error.contains("gone/enabled"), "{error}");
+        assert_eq!(summary.0.as_deref(), Some("reverted lp"));
+    }
+
+    #[test]
+    fn a_revert_on_a_kernel_without_livepatch_ends_with_the_reason() {
+        if std::path::Path::new("/sys/kernel/livepatch").exists() {
+            eprintln!("SKIPPED: this kernel has livepatch support; the VM test covers reverts");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut reverter = EngineReverter::new(Duration::from_secs(1), dir.path().join("j"));
+        let started = reverter.revert("lp").unwrap();
+        assert!(started.starts_with("revert of lp started"), "{started}");
+        let ended = reverter.finish();
+        assert_eq!(ended.len(), 1);
+        assert!(ended[0].contains("no livepatch support"), "{ended:?}");
     }
 }

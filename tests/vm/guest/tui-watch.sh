@@ -27,6 +27,7 @@ echo "patched=$(cat /proc/cmdline)"
 echo "revert_$(pty-drive "$LPC_OUT/revert.bytes" 80 24 \
     wait=5000 send=r wait=1500 send=y wait=10000 send=q -- lpcheck tui)"
 echo "after=$(cat /proc/cmdline)"
+echo "cmdline_modules=$(grep -c '^lp_cmdline ' /proc/modules)"
 if [ -e "$klp" ]; then
     echo "klp=present enabled=$(cat "$klp/enabled") transition=$(cat "$klp/transition")"
 else
@@ -50,6 +51,6 @@ echo "target_code=$(cat /proc/lpc_target)"
 # Applying under the TUI: `lpcheck tui PATCH.ko` runs the apply engine (preflight, load,
 # transition) behind the view; q once the outcome is on screen.
 echo "apply_$(pty-drive "$LPC_OUT/apply.bytes" 80 24 \
-    wait=45000 send=q -- lpcheck tui --timeout 30 "$LPC_KMOD/lp-cmdline.ko")"
+    wait=70000 send=q -- lpcheck tui --timeout 30 "$LPC_KMOD/lp-cmdline.ko")"
 echo "applied=$(cat /proc/cmdline)"
 echo "journal_finished=$(grep -c '"event":"finished"' "$LPCHECK_JOURNAL")"

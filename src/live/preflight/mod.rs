@@ -1,0 +1,200 @@
+//! `lpcheck preflight`: every precondition for loading a live patch on this host, one result
+//! per check (pass, warn, fail or unknown, with the evidence).
+//!
+//! The checks read the host through [`HostPaths`] (roots as values, so tests use a temporary
+//! tree) and take the patch, the kernel facts, the resolved targets, the livepatch sysfs and a
+//! blocker snapshot as inputs. A fact that cannot be read is `Unknown` with the reason, never a
+//! pass.
+
+mod host;
+mod patches;
+mod tracing;
+
+use std::path::{Path, PathBuf};
+
+use lpcheck_analyzer::kernel::KernelFacts;
+use lpcheck_analyzer::patch::PatchModule;
+use serde::Serialize;
+
+use super::blockers::{BlockerReport, PatchTarget};
+use super::livepatch::LivepatchSysfs;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The precondition holds.
+    Pass,
+    /// It holds, with something to know.
+    Warn,
+    /// It does not hold: loading would fail or misbehave.
+    Fail,
+    /// The fact could not be read.
+    Unknown,
+}
+
+/// The checks, in report order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckId {
+    /// The running release equals the module's vermagic release.
+    KernelRelease,
+    /// The kernel has livepatch support.
+    LivepatchSupport,
+    /// The kernel loads modules.
+    ModuleLoading,
+    /// Kernel lockdown.
+    Lockdown,
+    /// Module signature enforcement against the module's signature.
+    ModuleSignature,
+    /// The kernel's taint flags.
+    Taint,
+    /// `/proc/sys/kernel/ftrace_enabled`.
+    FtraceEnabled,
+    /// Every target resolves (object, name, `old_sympos`).
+    TargetsResolvable,
+    /// Every target's address is an ftrace call site.
+    TargetsFtraceable,
+    /// Other ftrace users on the targets (`enabled_functions`: IPMODIFY, direct calls).
+    FtraceConflicts,
+    /// kprobes on the targets.
+    Kprobes,
+    /// BPF programs attached to the targets (trampolines, as direct calls).
+    BpfAttachments,
+    /// Loaded livepatches touching the same functions, stack order, atomic replace.
+    LoadedLivepatches,
+    /// Tasks holding a target right now.
+    CurrentBlockers,
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    /// Which check.
+    pub id: CheckId,
+    /// Its outcome.
+    pub status: Status,
+    /// What was read (or why nothing could be).
+    pub evidence: String,
+}
+
+impl CheckResult {
+    fn new(id: CheckId, status: Status, evidence: impl Into<String>) -> Self {
+        Self {
+            id,
+            status,
+            evidence: evidence.into(),
+        }
+    }
+}
+
+/// Where the host's interfaces are.
+#[derive(Debug, Clone)]
+pub struct HostPaths {
+    /// procfs (`/proc`).
+    pub proc: PathBuf,
+    /// sysfs (`/sys`).
+    pub sys: PathBuf,
+    /// Where tracefs may be mounted, in order.
+    pub tracefs: Vec<PathBuf>,
+    /// debugfs (`/sys/kernel/debug`).
+    pub debugfs: PathBuf,
+}
+
+impl Default for HostPaths {
+    fn default() -> Self {
+        Self {
+            proc: "/proc".into(),
+            sys: "/sys".into(),
+            tracefs: vec![
+                "/sys/kernel/tracing".into(),
+                "/sys/kernel/debug/tracing".into(),
+            ],
+            debugfs: "/sys/kernel/debug".into(),
+        }
+    }
+}
+
+impl HostPaths {
+    /// A tree of the same shape under `root` (for tests).
+    #[cfg(test)]
+    pub fn under(root: &Path) -> Self {
+        Self {
+            proc: root.join("proc"),
+            sys: root.join("sys"),
+            tracefs: vec![root.join("sys/kernel/tracing")],
+            debugfs: root.join("sys/kernel/debug"),
+        }
+    }
+}
+
+/// What the checks look at.
+pub struct PreflightInputs<'a> {
+    /// The patch module.
+    pub patch: &'a PatchModule,
+    /// The running kernel's facts (release, kallsyms, ftrace list).
+    pub facts: &'a KernelFacts,
+    /// The patch's targets, resolved in `facts`.
+    pub targets: &'a [PatchTarget],
+    /// Host interfaces.
+    pub paths: &'a HostPaths,
+    /// The livepatch sysfs tree.
+    pub livepatch: &'a LivepatchSysfs,
+    /// A blocker report from one snapshot, or why none could be taken.
+    pub blockers: Result<BlockerReport, String>,
+}
+
+/// Every check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreflightReport {
+    /// The results, in [`CheckId`] order.
+    pub checks: Vec<CheckResult>,
+}
+
+impl PreflightReport {
+    /// How many results have `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.checks.iter().filter(|c| c.status == status).count()
+    }
+
+    /// The exit code, as `check` gives it: 1 when a check failed (or, with `strict`, when a fact
+    /// is unknown), else 0.
+    pub fn exit_code(&self, strict: bool) -> i32 {
+        let failed = self.count(Status::Fail) > 0;
+        let unknown = strict && self.count(Status::Unknown) > 0;
+        i32::from(failed || unknown)
+    }
+}
+
+/// Runs every check.
+pub fn run_preflight(inputs: &PreflightInputs<'_>) -> PreflightReport {
+    let enabled = tracing::read_enabled(&inputs.paths.tracefs);
+    let loaded = inputs.livepatch.patches();
+    let checks = vec![
+        host::kernel_release(inputs.patch, inputs.facts),
+        host::livepatch_support(inputs.livepatch),
+        host::module_loading(inputs.paths),
+        host::lockdown(inputs.paths),
+        host::module_signature(inputs.patch, inputs.paths),
+        host::taint(inputs.paths),
+        host::ftrace_enabled(inputs.paths),
+        patches::targets_resolvable(inputs.targets),
+        patches::targets_ftraceable(inputs.targets, inputs.facts),
+        tracing::ftrace_conflicts(&enabled, inputs.targets, &loaded),
+        tracing::kprobes(inputs.paths, inputs.targets),
+        tracing::bpf_attachments(&enabled, inputs.targets),
+        patches::loaded_livepatches(inputs.patch, &loaded),
+        patches::current_blockers(&inputs.blockers),
+    ];
+    PreflightReport { checks }
+}
+
+/// Reads a small text file, trimmed; the error as `path: error`.
+fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim().to_owned())
+        .map_err(|error| format!("{}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! `lpcheck preflight`: the host-side preconditions for loading a patch, one result per check.
+
+use anyhow::{Context, Result};
+use lpcheck_analyzer::patch::PatchModule;
+use serde::Serialize;
+
+use crate::check_cmd::rule_set;
+use crate::cli::{LiveFormat, PreflightArgs};
+use crate::host;
+use crate::live::blockers::{always_on_stack_patterns, find_blockers, resolve_targets};
+use crate::live::livepatch::LivepatchSysfs;
+use crate::live::preflight::{run_preflight, HostPaths, PreflightInputs, PreflightReport, Status};
+use crate::watch_cmd::sampler;
+
+/// Version of the JSON schema of `preflight` output.
+const SCHEMA_VERSION: u32 = 1;
+
+/// The JSON form.
+#[derive(Debug, Serialize)]
+struct PreflightJson<'a> {
+    schema_version: u32,
+    command: &'static str,
+    module: String,
+    module_name: String,
+    verdict: &'static str,
+    #[serde(flatten)]
+    report: &'a PreflightReport,
+}
+
+/// Runs `preflight`; returns the exit code.
+pub fn run(args: &PreflightArgs) -> Result<i32> {
+    let patch = PatchModule::load(&args.module)?;
+    let rules = rule_set(&args.rules)?;
+    let facts = host::running_kernel_facts();
+    let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));
+    let blockers = match facts.symbols.value() {
+        Some(symbols) => sampler(args.source)
+            .snapshot()
+            .map(|snapshot| find_blockers(&snapshot, symbols, &targets, Some(std::process::id()))),
+        None => Err(format!("no symbol table: {}", facts.symbols.describe())),
+    };
+    let report = run_preflight(&PreflightInputs {
+        patch: &patch,
+        facts: &facts,
+        targets: &targets,
+        paths: &HostPaths::default(),
+        livepatch: &LivepatchSysfs::default(),
+        blockers,
+    });
+    let code = report.exit_code(args.strict);
+    let text = match args.format {
+        LiveFormat::Human => render_human(&patch.name(), &report, code),
+        LiveFormat::Json => {
+            let json = PreflightJson {
+                schema_version: SCHEMA_VERSION,
+                command: "preflight",
+                module: args.module.display().to_string(),
+                module_name: patch.name(),
+                verdict: if code == 0 { "pass" } else { "fail" },
+                report: &report,
+            };
+            serde_json::to_string_pretty(&json).context("serializing the report")? + "\n"
+        }
+    };
+    print!("{text}");
+    Ok(code)
+}
+
+/// One line per check, then the tally.
+fn render_human(name: &str, report: &PreflightReport, code: i32) -> String {
+    let mut out = format!("lpcheck preflight {name}\n");
+    for check in &report.checks {
+        let label = serde_json::to_value(check.id)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let status = match check.status {
+            Status::Pass => "pass",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+            Status::Unknown => "unknown",
+        };
+        out.push_str(&format!("  {status:<8} {label:<20} {}\n", check.evidence));
+    }
+    out.push_str(&format!(
+        "{} pass, {} warn, {} fail, {} unknown: {}\n",
+        report.count(Status::Pass),
+        report.count(Status::Warn),
+        report.count(Status::Fail),
+        report.count(Status::Unknown),
+        if code == 0 {
+            "no failed precondition"
+        } else {
+            "do not load"
+        }
+    ));
+    out
+}

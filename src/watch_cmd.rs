@@ -1,0 +1,269 @@
+//! `lpcheck watch`: the tasks whose kernel stacks hold a target of a patch, refreshed, with a
+//! prediction per task; or, with `--wait-safe`, a wait for a moment without any.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
+use lpcheck_analyzer::kernel::{Fact, KernelFacts};
+use lpcheck_analyzer::patch::PatchModule;
+use lpcheck_ebpf::{ProcFs, ScanRequest, StackSampler, StackSource};
+use serde::Serialize;
+
+use crate::check_cmd::rule_set;
+use crate::cli::{LiveFormat, StackSourceArg, WatchArgs};
+use crate::live::blockers::{
+    always_on_stack_patterns, find_blockers, resolve_targets, BlockerReport, PartKind, PatchTarget,
+    Prediction,
+};
+use crate::live::safe_moment::{
+    wait_for_safe_moment, SafeMoment, SafeMomentPolicy, SnapshotSource, WallClock,
+};
+
+/// Version of the JSON schema of `watch` output.
+const SCHEMA_VERSION: u32 = 1;
+
+/// The running kernel's symbol table.
+const PROC_KALLSYMS: &str = "/proc/kallsyms";
+
+/// Exit codes of `watch`.
+const EXIT_CLEAR: i32 = 0;
+const EXIT_BLOCKED: i32 = 1;
+const EXIT_UNAVAILABLE: i32 = 2;
+
+/// The snapshot source the user chose.
+pub fn sampler(source: StackSourceArg) -> Box<dyn SnapshotSource> {
+    match source {
+        StackSourceArg::Auto => Box::new(StackSampler::new(ScanRequest::FromProcKallsyms)),
+        StackSourceArg::Proc => Box::new(ProcFs::default()),
+    }
+}
+
+/// Reads the symbol table from `path` (or `/proc/kallsyms`).
+pub fn symbol_table(path: Option<&Path>) -> Result<(Kallsyms, String)> {
+    let path = path.unwrap_or(Path::new(PROC_KALLSYMS));
+    let table = Kallsyms::from_file(path)?;
+    Ok((table, path.display().to_string()))
+}
+
+/// A `watch` report as JSON prints it.
+#[derive(Debug, Serialize)]
+struct WatchJson<'a> {
+    schema_version: u32,
+    command: &'static str,
+    module: String,
+    module_name: String,
+    symbols: &'a str,
+    #[serde(flatten)]
+    report: &'a BlockerReport,
+    summary: Summary,
+}
+
+/// Blockers per prediction.
+#[derive(Debug, Serialize)]
+struct Summary {
+    blocking: usize,
+    when_it_leaves: usize,
+    after_signal_round: usize,
+    when_sleep_ends: usize,
+    never_without_force: usize,
+    cold_only: usize,
+    unreadable: usize,
+    clear: bool,
+}
+
+impl Summary {
+    fn of(report: &BlockerReport) -> Self {
+        Self {
+            blocking: report.blocking().count(),
+            when_it_leaves: report.count(Prediction::WhenItLeaves),
+            after_signal_round: report.count(Prediction::AfterSignalRound),
+            when_sleep_ends: report.count(Prediction::WhenSleepEnds),
+            never_without_force: report.count(Prediction::NeverWithoutForce),
+            cold_only: report.count(Prediction::Now),
+            unreadable: report.unreadable.len(),
+            clear: report.is_clear(),
+        }
+    }
+}
+
+/// Runs `watch`; returns the exit code.
+pub fn run(args: &WatchArgs) -> Result<i32> {
+    let module = PatchModule::load(&args.module)?;
+    let rules = rule_set(&args.rules)?;
+    let (symbols, symbols_source) = symbol_table(args.kallsyms.as_deref())?;
+    let facts = KernelFacts::from_parts(
+        Fact::unknown("not needed by watch"),
+        Fact::known(symbols, symbols_source.clone()),
+        Fact::unknown("not needed by watch"),
+    );
+    let symbols = facts.symbols.value().context("symbol table")?;
+    let targets = resolve_targets(&module, &facts, &always_on_stack_patterns(&rules));
+    if targets.is_empty() {
+        bail!("{}: no patched functions found", args.module.display());
+    }
+    let interval = seconds(args.interval, "--interval")?;
+    let mut source = sampler(args.source);
+    if let Some(in_a_row) = args.wait_safe {
+        let policy = SafeMomentPolicy {
+            in_a_row,
+            interval,
+            max_wait: seconds(args.max_wait, "--max-wait")?,
+        };
+        let outcome = wait_for_safe_moment(
+            source.as_mut(),
+            symbols,
+            &targets,
+            policy,
+            &mut WallClock::start(),
+        );
+        println!("{}", outcome.message());
+        return Ok(match outcome {
+            SafeMoment::Safe { .. } => EXIT_CLEAR,
+            SafeMoment::TimedOut { .. } => EXIT_BLOCKED,
+            SafeMoment::Unavailable(_) => EXIT_UNAVAILABLE,
+        });
+    }
+    let refresh = !args.once && std::io::stdout().is_terminal();
+    let mut round = 0;
+    loop {
+        let snapshot = source.snapshot().map_err(anyhow::Error::msg)?;
+        let report = find_blockers(&snapshot, symbols, &targets, Some(std::process::id()));
+        let text = match args.format {
+            LiveFormat::Human => render_human(&module.name(), &report),
+            LiveFormat::Json => {
+                let json = WatchJson {
+                    schema_version: SCHEMA_VERSION,
+                    command: "watch",
+                    module: args.module.display().to_string(),
+                    module_name: module.name(),
+                    symbols: &symbols_source,
+                    report: &report,
+                    summary: Summary::of(&report),
+                };
+                serde_json::to_string_pretty(&json).context("serializing the report")? + "\n"
+            }
+        };
+        let mut out = std::io::stdout().lock();
+        if refresh {
+            write!(out, "\x1b[H\x1b[2J")?;
+        }
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        round += 1;
+        let done = args.once || args.count.is_some_and(|count| round >= count);
+        if done {
+            return Ok(if report.is_clear() {
+                EXIT_CLEAR
+            } else {
+                EXIT_BLOCKED
+            });
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+/// A positive number of seconds from an option.
+fn seconds(value: f64, option: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .with_context(|| format!("{option} {value}: expected a positive number of seconds"))
+}
+
+/// The source in words.
+fn describe_source(source: &StackSource) -> String {
+    match source {
+        StackSource::BpfTaskIter { .. } => "BPF task iterator".to_owned(),
+        StackSource::ProcFs {
+            bpf_unavailable: Some(reason),
+        } => format!("/proc (BPF unavailable: {reason})"),
+        StackSource::ProcFs {
+            bpf_unavailable: None,
+        } => "/proc".to_owned(),
+    }
+}
+
+fn describe_target(target: &PatchTarget) -> String {
+    let mut text = target.label();
+    if let Some(reason) = &target.unresolved {
+        text.push_str(&format!(" (unresolved: {reason})"));
+    }
+    for part in &target.parts {
+        let kind = match part.kind {
+            PartKind::Main => "",
+            PartKind::Cold => " cold",
+        };
+        match (part.start, part.size) {
+            (Some(start), Some(size)) => {
+                text.push_str(&format!(" [{}{kind} {start:#x}+{size:#x}]", part.name))
+            }
+            _ => text.push_str(&format!(" [{}{kind}, address unknown]", part.name)),
+        }
+    }
+    if target.always_on_stack {
+        text.push_str(" always-on-stack");
+    }
+    if target.in_sched_text {
+        text.push_str(" .sched.text");
+    }
+    text
+}
+
+/// The human report of one snapshot.
+pub fn render_human(module_name: &str, report: &BlockerReport) -> String {
+    let mut out = format!(
+        "lpcheck watch {module_name}: {} blocking task(s) of {} (source: {})\n",
+        report.blocking().count(),
+        report.tasks_seen,
+        describe_source(&report.source)
+    );
+    for target in &report.targets {
+        out.push_str(&format!("  target {}\n", describe_target(target)));
+    }
+    if !report.blockers.is_empty() {
+        out.push_str(&format!(
+            "\n  {:>7} {:>7} {:<16} {:<16} {:<22} PREDICTION\n",
+            "PID", "TGID", "COMM", "STATE", "CLASS"
+        ));
+    }
+    for blocker in &report.blockers {
+        out.push_str(&format!(
+            "  {:>7} {:>7} {:<16} {:<16} {:<22} {}\n",
+            blocker.pid,
+            blocker.tgid,
+            blocker.comm,
+            format!("{:?}", blocker.state),
+            format!("{:?}", blocker.class),
+            blocker.prediction.phrase()
+        ));
+        for found in &blocker.matches {
+            out.push_str(&format!(
+                "  {:>7}   in {} at {} ({:?}, by {:?})\n",
+                "", found.part, found.frame, found.origin, found.matched_by
+            ));
+        }
+    }
+    for target in &report.hidden_targets {
+        out.push_str(&format!(
+            "warning: {target} lies in .sched.text, which this source hides: its blockers \
+             cannot be seen\n"
+        ));
+    }
+    if !report.unreadable.is_empty() {
+        let first = &report.unreadable[0];
+        out.push_str(&format!(
+            "warning: {} stack(s) unreadable (e.g. {} {}: {})\n",
+            report.unreadable.len(),
+            first.pid,
+            first.comm,
+            first.reason
+        ));
+    }
+    for limit in &report.limits {
+        out.push_str(&format!("note: {limit}\n"));
+    }
+    out
+}

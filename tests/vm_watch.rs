@@ -1,0 +1,310 @@
+//! `lpcheck watch`'s predictions against the kernel's own per-task `patch_state`, in a QEMU VM
+//! booting Debian's kernel (guest side: `tests/vm/guest/watch-predict.sh`).
+//!
+//! For three slow or stalling patches (lp-ksys-read, lp-nanosleep, lp-target-stall on the
+//! lpc_target kthread) the guest runs `lpcheck watch --once --format json` with each stack
+//! source just before loading the patch, then records every thread's `patch_state` 3 s after
+//! the load (before the fake-signal round at 15 s) and 20 s after it. Predicted blockers are
+//! compared with the threads still in the old state: precision and recall are printed, per
+//! case and in total. Also checks `lpcheck preflight` in the guest, with and without a kprobe
+//! on the patch's target.
+//!
+//! Skipped, with the reason printed, only when QEMU or the kernel packages are absent;
+//! `LPCHECK_VM_REQUIRED=1` turns that into a failure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Exit status of the tests/vm scripts when the kernel cannot be had.
+const EXIT_UNAVAILABLE: i32 = 3;
+
+/// The cases the guest script runs, by tag.
+const CASES: [&str; 3] = ["ksys-read", "nanosleep", "stall"];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn skip_or_fail(reason: &str) {
+    if std::env::var_os("LPCHECK_VM_REQUIRED").is_some_and(|v| v == "1") {
+        panic!("LPCHECK_VM_REQUIRED=1 but the VM watch test cannot run: {reason}");
+    }
+    eprintln!("SKIPPED vm_watch: {reason}");
+}
+
+fn run(command: &mut Command, what: &str) -> std::process::Output {
+    command
+        .output()
+        .unwrap_or_else(|error| panic!("{what}: {error}"))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&read(path)).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// `TID STATE COMM` lines: thread id -> (patch_state, comm).
+fn patch_states(path: &Path) -> BTreeMap<u32, (i32, String)> {
+    read(path)
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.splitn(3, ' ');
+            let tid = words.next()?.parse().ok()?;
+            let state = words.next()?.parse().ok()?;
+            Some((tid, (state, words.next().unwrap_or("").to_owned())))
+        })
+        .collect()
+}
+
+/// Predicted and actual blockers of one case, one source, one moment.
+#[derive(Debug, Default, Clone)]
+struct Tally {
+    predicted: BTreeSet<u32>,
+    actual: BTreeSet<u32>,
+}
+
+impl Tally {
+    fn true_positives(&self) -> usize {
+        self.predicted.intersection(&self.actual).count()
+    }
+
+    fn add(&mut self, other: &Tally, case: usize) {
+        // Thread ids of different cases are different threads: tag them by case.
+        let tag = |tid: &u32| (case as u32) << 24 | tid;
+        self.predicted.extend(other.predicted.iter().map(tag));
+        self.actual.extend(other.actual.iter().map(tag));
+    }
+
+    fn ratio(part: usize, whole: usize) -> String {
+        if whole == 0 {
+            "n/a".to_owned()
+        } else {
+            format!("{:.2}", part as f64 / whole as f64)
+        }
+    }
+
+    fn line(&self) -> String {
+        let tp = self.true_positives();
+        format!(
+            "predicted {:2} actual {:2} both {:2} precision {} recall {}",
+            self.predicted.len(),
+            self.actual.len(),
+            tp,
+            Self::ratio(tp, self.predicted.len()),
+            Self::ratio(tp, self.actual.len())
+        )
+    }
+}
+
+/// The blockers of a watch report with a prediction in `kinds`, among `tids`.
+fn predicted(report: &Value, kinds: &[&str], tids: &BTreeSet<u32>) -> BTreeSet<u32> {
+    report["blockers"]
+        .as_array()
+        .expect("blockers array")
+        .iter()
+        .filter(|b| kinds.contains(&b["prediction"].as_str().unwrap_or_default()))
+        .filter_map(|b| b["pid"].as_u64().and_then(|p| u32::try_from(p).ok()))
+        .filter(|tid| tids.contains(tid))
+        .collect()
+}
+
+/// The threads (present at the snapshot) still in the old state (0) of the transition.
+fn still_old(states: &BTreeMap<u32, (i32, String)>, tids: &BTreeSet<u32>) -> BTreeSet<u32> {
+    states
+        .iter()
+        .filter(|(tid, (state, _))| *state == 0 && tids.contains(tid))
+        .map(|(tid, _)| *tid)
+        .collect()
+}
+
+/// Blocks at the moment of the load: every prediction but "now".
+const BLOCKING: &[&str] = &[
+    "when_it_leaves",
+    "after_signal_round",
+    "when_sleep_ends",
+    "never_without_force",
+];
+/// Still blocking after the fake-signal round.
+const AFTER_SIGNALS: &[&str] = &["when_sleep_ends", "never_without_force"];
+
+#[test]
+fn watch_predictions_match_the_kernels_patch_state() {
+    match Command::new("qemu-system-x86_64").arg("--version").output() {
+        Ok(out) if out.status.success() => {}
+        _ => return skip_or_fail("qemu-system-x86_64 cannot be run"),
+    }
+    let root = repo();
+    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_watch");
+    let out = work.join("out");
+    std::fs::create_dir_all(&work).unwrap();
+
+    let kmod = root.join("target/kmod");
+    let build = run(
+        Command::new(root.join("kmod/build.sh")).arg(&kmod),
+        "kmod/build.sh",
+    );
+    if build.status.code() == Some(EXIT_UNAVAILABLE) {
+        return skip_or_fail("Debian's kernel headers cannot be downloaded");
+    }
+    assert!(build.status.success(), "kmod/build.sh: {build:?}");
+    let insmod = work.join("lpc-insmod");
+    let gcc = run(
+        Command::new("gcc")
+            .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
+            .arg(&insmod)
+            .arg(root.join("tests/vm/guest/lpc-insmod.c")),
+        "gcc lpc-insmod",
+    );
+    assert!(gcc.status.success(), "gcc lpc-insmod: {gcc:?}");
+    // A stripped copy keeps the initramfs small.
+    let lpcheck = work.join("lpcheck");
+    let strip = run(
+        Command::new("strip")
+            .arg("-o")
+            .arg(&lpcheck)
+            .arg(env!("CARGO_BIN_EXE_lpcheck")),
+        "strip",
+    );
+    assert!(strip.status.success(), "strip lpcheck: {strip:?}");
+
+    let vm = run(
+        Command::new(root.join("tests/vm/run-vm.sh"))
+            .arg("--out")
+            .arg(&out)
+            .arg("--kmod")
+            .arg(&kmod)
+            .arg("--add")
+            .arg(format!("{}=/bin/lpcheck", lpcheck.display()))
+            .arg("--add")
+            .arg(format!("{}=/bin/lpc-insmod", insmod.display()))
+            .args(["--timeout", "600"])
+            .arg(root.join("tests/vm/guest/watch-predict.sh")),
+        "tests/vm/run-vm.sh",
+    );
+    if vm.status.code() == Some(EXIT_UNAVAILABLE) {
+        return skip_or_fail("Debian's kernel cannot be downloaded");
+    }
+    let stdout = read(&out.join("stdout"));
+    assert!(
+        vm.status.success() && stdout.contains("done=yes"),
+        "VM run failed: {}\n{stdout}\n{}",
+        vm.status,
+        String::from_utf8_lossy(&vm.stderr)
+    );
+    eprintln!("{}", read(&out.join("timing")).trim());
+
+    let mut table = Vec::new();
+    let mut totals: BTreeMap<(String, &str), Tally> = BTreeMap::new();
+    for (index, case) in CASES.iter().enumerate() {
+        assert!(stdout.contains(&format!("{case} insmod=ok")), "{stdout}");
+        let tids: BTreeSet<u32> = read(&out.join(format!("{case}-tids.txt")))
+            .split_whitespace()
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        for source in ["bpf", "proc"] {
+            let report = json(&out.join(format!("{case}-{source}.json")));
+            let used = report["source"]
+                .as_object()
+                .and_then(|o| o.keys().next().cloned())
+                .unwrap_or_default();
+            for (moment, kinds) in [("3s", BLOCKING), ("20s", AFTER_SIGNALS)] {
+                let states = patch_states(&out.join(format!("{case}-state-{moment}.txt")));
+                let tally = Tally {
+                    predicted: predicted(&report, kinds, &tids),
+                    actual: still_old(&states, &tids),
+                };
+                let hidden = &report["hidden_targets"];
+                table.push(format!(
+                    "{case:9} {source:4} ({used:11}) at {moment:3}: {} hidden {hidden}",
+                    tally.line()
+                ));
+                totals
+                    .entry((format!("{source} ({used})"), moment))
+                    .or_default()
+                    .add(&tally, index);
+            }
+        }
+    }
+    for ((source, moment), tally) in &totals {
+        table.push(format!("TOTAL {source:18} at {moment:3}: {}", tally.line()));
+    }
+    eprintln!("{}", table.join("\n"));
+
+    // The stall: the lpc_target kthread sleeps in the target; both sources must say it never
+    // switches, and the kernel must agree 20 s later.
+    assert!(stdout.contains("stall transition_at_20s=1"), "{stdout}");
+    let stall_states = patch_states(&out.join("stall-state-20s.txt"));
+    for source in ["bpf", "proc"] {
+        let report = json(&out.join(format!("stall-{source}.json")));
+        let kthread = report["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["comm"] == "lpc_target")
+            .unwrap_or_else(|| panic!("{source}: lpc_target kthread not predicted: {report:#}"));
+        assert_eq!(kthread["class"], "kthread");
+        assert_eq!(kthread["prediction"], "never_without_force");
+        let tid = u32::try_from(kthread["pid"].as_u64().unwrap()).unwrap();
+        assert_eq!(stall_states.get(&tid).map(|s| s.0), Some(0), "{source}");
+    }
+    // The user tasks blocked in ksys_read (the pipe reader) switch after the signal round.
+    assert!(stdout.contains("ksys-read transition_at_20s=0"), "{stdout}");
+
+    // Every blocker a source could see was predicted: recall is 1 wherever no target was
+    // hidden, and a hidden target is always reported as such.
+    for ((source, moment), tally) in &totals {
+        let tp = tally.true_positives();
+        assert_eq!(
+            tp,
+            tally.predicted.len(),
+            "{source} at {moment}: a predicted blocker switched at once: {tally:?}"
+        );
+        if source.starts_with("bpf (BpfTaskIter") {
+            assert_eq!(tp, tally.actual.len(), "{source} at {moment}: {tally:?}");
+        }
+    }
+    let nanosleep_proc = json(&out.join("nanosleep-proc.json"));
+    assert_eq!(
+        nanosleep_proc["hidden_targets"],
+        serde_json::json!(["vmlinux:do_nanosleep"]),
+        "the /proc source must say it cannot see the __sched target"
+    );
+
+    // Preflight in the guest: lp-cmdline passes; with lpc-kprobe's kprobe on its target, the
+    // kprobe and the IPMODIFY conflict fail it.
+    assert!(stdout.contains("preflight_rc=0"), "{stdout}");
+    assert!(stdout.contains("preflight_kprobe_rc=1"), "{stdout}");
+    let statuses = |file: &str| -> BTreeMap<String, String> {
+        json(&out.join(file))["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap().to_owned(),
+                    c["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let clean = statuses("preflight.json");
+    for id in [
+        "kernel-release",
+        "livepatch-support",
+        "targets-ftraceable",
+        "ftrace-conflicts",
+        "kprobes",
+        "current-blockers",
+    ] {
+        assert_eq!(clean[id], "pass", "{id}: {clean:?}");
+    }
+    let probed = statuses("preflight-kprobe.json");
+    assert_eq!(probed["kprobes"], "fail", "{probed:?}");
+    assert_eq!(probed["ftrace-conflicts"], "fail", "{probed:?}");
+}
