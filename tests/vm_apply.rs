@@ -84,7 +84,7 @@ fn apply_status_and_revert_in_the_vm() {
         .arg(&kmod)
         .arg("--add")
         .arg(format!("{}=/bin/lpcheck", env!("CARGO_BIN_EXE_lpcheck")))
-        .args(["--timeout", "480"])
+        .args(["--timeout", "600"])
         .arg(repo().join("tests/vm/guest/lpcheck-apply.sh"))
         .output()
         .expect("running tests/vm/run-vm.sh");
@@ -149,6 +149,10 @@ fn apply_status_and_revert_in_the_vm() {
     assert_eq!(get("good-apply_rc"), "0", "{good}");
     assert!(good.contains("patch transition complete"), "{good}");
     assert!(
+        good.contains("safe moment: no task holds a target"),
+        "{good}"
+    );
+    assert!(
         get("good_patched").starts_with("lpcheck-lp-cmdline"),
         "{stdout}"
     );
@@ -169,7 +173,16 @@ fn apply_status_and_revert_in_the_vm() {
     assert!(get("good_before").contains("console=ttyS0"), "{stdout}");
     assert_eq!(get("good_loaded_after"), "no");
 
-    // stall: the blocking kthread is named with its stack, then everything is undone.
+    // stall: first the safe-moment wait sees the kthread in the target and refuses to load;
+    // forced past it, the blocking kthread is named with its stack, then everything is undone.
+    let wait = read(&out, "stall-wait.txt");
+    assert_eq!(get("stall-wait_rc"), "1", "{wait}");
+    assert!(
+        wait.contains("no safe moment") && wait.contains("lpc_target"),
+        "{wait}"
+    );
+    assert!(!wait.contains("loading "), "{wait}");
+    assert_eq!(get("stall_wait_loaded"), "no");
     let stall = read(&out, "stall-apply.txt");
     assert_eq!(get("stall_before"), "original");
     assert_eq!(get("stall-apply_rc"), "1", "{stall}");
@@ -243,7 +256,10 @@ fn apply_status_and_revert_in_the_vm() {
     assert_eq!(events("stalled-reverted"), ["lp_target_stall"]);
     assert_eq!(events("applied"), ["lp_cmdline"]);
     assert_eq!(events("reverted"), ["lp_cmdline", "lp_target_stall"]);
-    assert_eq!(events("refused"), ["lp_cmdline", "lp_schedule"]);
+    assert_eq!(
+        events("refused"),
+        ["lp_cmdline", "lp_schedule", "lp_target_stall"]
+    );
     assert_eq!(events("ready"), ["lp_cmdline"]);
     assert_eq!(events("forced"), ["lp_target_stall"]);
     assert!(

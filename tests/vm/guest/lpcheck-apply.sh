@@ -6,7 +6,9 @@
 #   conflict  a kprobe (lpc-kprobe) on cmdline_proc_show, then apply lp-cmdline
 #   schedule  apply lp-schedule
 #   good      apply --dry-run lp-cmdline, apply it, status, revert lp_cmdline
-#   stall     apply lp-target-stall --timeout 20 on the lpc-target kthread
+#   stall     apply lp-target-stall: refused for want of a safe moment (the
+#             lpc-target kthread sleeps in the target); then with
+#             --safe-moment 0 --timeout 20: loaded, stalled, reverted
 #   killed    apply lp-target-stall killed mid-transition, status, revert
 #   forced    apply lp-target-stall --timeout 20 --force-on-stall
 # Each scenario's lpcheck output goes to $LPC_OUT/<scenario>-<step>.txt; the
@@ -64,7 +66,9 @@ progress "stall"
 start=$(uptime_s)
 insmod "$LPC_KMOD/lpc-target.ko"
 echo "stall_before=$(cat /proc/lpc_target)"
-run stall-apply apply "$LPC_KMOD/lp-target-stall.ko" --timeout 20
+run stall-wait apply "$LPC_KMOD/lp-target-stall.ko" --safe-moment-wait 5
+echo "stall_wait_loaded=$(loaded lp_target_stall)"
+run stall-apply apply "$LPC_KMOD/lp-target-stall.ko" --timeout 20 --safe-moment 0
 echo "stall_after=$(cat /proc/lpc_target)"
 echo "stall_loaded_after=$(loaded lp_target_stall)"
 echo "stall_sysfs_after=$([ -e $klp/lp_target_stall ] && echo present || echo absent)"
@@ -72,7 +76,7 @@ echo "stall_seconds=$(since "$start")"
 
 progress "killed"
 start=$(uptime_s)
-lpcheck apply "$LPC_KMOD/lp-target-stall.ko" --timeout 300 >"$out/killed-apply.txt" 2>&1 &
+lpcheck apply "$LPC_KMOD/lp-target-stall.ko" --timeout 300 --safe-moment 0 >"$out/killed-apply.txt" 2>&1 &
 pid=$!
 tries=0
 while [ ! -e $klp/lp_target_stall ] && [ $tries -lt 100 ]; do
@@ -94,7 +98,8 @@ echo "killed_seconds=$(since "$start")"
 # Last, as a forced patch can never be unloaded.
 progress "forced"
 start=$(uptime_s)
-run forced-apply apply "$LPC_KMOD/lp-target-stall.ko" --timeout 20 --force-on-stall
+run forced-apply apply "$LPC_KMOD/lp-target-stall.ko" --timeout 20 --force-on-stall \
+    --safe-moment 0
 echo "forced_proc=$(cat /proc/lpc_target)"
 echo "forced_transition=$(cat $klp/lp_target_stall/transition 2>/dev/null)"
 echo "forced_seconds=$(since "$start")"
