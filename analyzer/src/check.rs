@@ -229,6 +229,31 @@ fn address_of(
     }
 }
 
+/// A list of function names for the human report: the count and the first few.
+fn names_line(names: &Knowledge<Vec<String>>) -> String {
+    const SHOWN: usize = 12;
+    match names {
+        Knowledge::Known(names) if names.is_empty() => "none".into(),
+        Knowledge::Known(names) => {
+            let mut line = format!(
+                "{}: {}",
+                names.len(),
+                names
+                    .iter()
+                    .take(SHOWN)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if names.len() > SHOWN {
+                line.push_str(&format!(", ... ({} more)", names.len() - SHOWN));
+            }
+            line
+        }
+        Knowledge::Unknown(why) => format!("unknown ({why})"),
+    }
+}
+
 impl Renderable for CheckReport {
     fn command(&self) -> &'static str {
         "check"
@@ -279,6 +304,31 @@ impl Renderable for CheckReport {
                     .map(|a| format!(" (at {a})"))
                     .unwrap_or_default()
             ));
+            if !target.copies.is_empty() {
+                lines.push(format!("    compiler copies: {}", target.copies.join(", ")));
+            }
+            if let Some(debug) = &target.debuginfo {
+                lines.push(format!("    callers: {}", names_line(&debug.callers)));
+                lines.push(format!(
+                    "    inlined into: {}",
+                    names_line(&debug.inlined_into)
+                ));
+                lines.push(format!(
+                    "    prototype: {}",
+                    match &debug.prototype {
+                        Knowledge::Known(p) => format!(
+                            "{} `{}`; original `{}`",
+                            p.replacement,
+                            p.new,
+                            p.original.join(" | ")
+                        ),
+                        Knowledge::Unknown(why) => format!("unknown ({why})"),
+                    }
+                ));
+            }
+        }
+        for note in &self.debuginfo_notes {
+            lines.push(format!("debug info: {note}"));
         }
         lines
     }

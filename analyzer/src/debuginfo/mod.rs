@@ -90,8 +90,9 @@ pub struct DebugKnowledge {
     pub targets: Vec<TargetKnowledge>,
     /// Remarks on how it was gathered (cache use, ignored cache files).
     pub notes: Vec<String>,
-    /// The direct callers of any function, by name, for the rules (empty without a call graph).
-    callers_by_name: HashMap<String, Vec<String>>,
+    /// The direct callers of the targets and their copies, by name, when the call graph is
+    /// known.
+    pub callers_by_name: HashMap<String, Vec<String>>,
 }
 
 impl DebugKnowledge {
