@@ -40,14 +40,11 @@ pub fn copy_kind(function: &str, symbol: &str) -> Option<CopyKind> {
 
 /// The function a copy was made from: `foo` for `foo.isra.0`, or the name itself.
 pub fn origin_name(symbol: &str) -> &str {
-    let mut end = symbol.len();
-    while let Some((head, _)) = symbol[..end].rsplit_once('.') {
-        if copy_kind(head, symbol).is_none() {
-            break;
-        }
-        end = head.len();
-    }
-    &symbol[..end]
+    symbol
+        .match_indices('.')
+        .map(|(at, _)| &symbol[..at])
+        .find(|head| copy_kind(head, symbol).is_some())
+        .unwrap_or(symbol)
 }
 
 /// The copies of `object:function` in a symbol table, by name, with their kind.
