@@ -13,6 +13,8 @@ pub mod clones;
 pub mod inline;
 pub mod prototype;
 pub mod symbols;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
