@@ -311,12 +311,7 @@ impl<'a> Session<'a> {
         if self.symbols.is_empty() {
             return Err(format!("{} has no symbol table", self.path.display()));
         }
-        let found: Vec<u64> = self
-            .symbols
-            .spans()
-            .filter(|&(id, _, _)| self.symbols.name(id) == query.function)
-            .map(|(_, start, _)| start)
-            .collect();
+        let found = self.symbols.addresses_of(&query.function);
         match (found.len(), query.sympos) {
             (0, _) => Err(format!(
                 "no out-of-line `{}` in {}'s symbol table",

@@ -12,11 +12,13 @@ struct Span {
     name: u32,
 }
 
-/// Function symbols with sizes, one per start address (aliases keep the first global name).
+/// Function symbols with sizes, one span per start address (named by the first global name);
+/// aliases are kept for lookups by name.
 #[derive(Debug, Clone, Default)]
 pub struct FunctionSymbols {
     names: Vec<String>,
     spans: Vec<Span>,
+    aliases: Vec<(String, u64)>,
 }
 
 /// Identifies one function of a [`FunctionSymbols`] table.
@@ -36,10 +38,13 @@ impl FunctionSymbols {
             .filter_map(|s| Some((s.address(), s.size(), s.is_global(), s.name().ok()?)))
             .collect();
         found.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
-        found.dedup_by_key(|entry| entry.0);
         let mut table = Self::default();
         for (start, size, _, name) in found {
-            table.push(name, start, size);
+            if table.spans.last().is_some_and(|s| s.start == start) {
+                table.aliases.push((name.to_string(), start));
+            } else {
+                table.push(name, start, size);
+            }
         }
         table
     }
@@ -83,6 +88,24 @@ impl FunctionSymbols {
             .filter(|&id| self.spans[id as usize].start == address)
     }
 
+    /// The start addresses of the functions called `name` (aliases included), in address order.
+    pub fn addresses_of(&self, name: &str) -> Vec<u64> {
+        let mut found: Vec<u64> = self
+            .spans
+            .iter()
+            .filter(|s| self.names[s.name as usize] == name)
+            .map(|s| s.start)
+            .chain(
+                self.aliases
+                    .iter()
+                    .filter(|(alias, _)| alias == name)
+                    .map(|&(_, start)| start),
+            )
+            .collect();
+        found.sort_unstable();
+        found
+    }
+
     /// Every function as `(id, start, end)`, in address order.
     pub fn spans(&self) -> impl Iterator<Item = (SymbolId, u64, u64)> + '_ {
         self.spans.iter().map(|s| (s.name, s.start, s.end))
@@ -104,5 +127,7 @@ mod tests {
         assert_eq!(table.starting_at(0x1020).map(|i| table.name(i)), Some("b"));
         assert_eq!(table.starting_at(0x1021), None);
         assert_eq!(table.len(), 2);
+        assert_eq!(table.addresses_of("b"), [0x1020]);
+        assert!(table.addresses_of("c").is_empty());
     }
 }
