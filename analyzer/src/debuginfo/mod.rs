@@ -309,7 +309,10 @@ impl<'a> Session<'a> {
             ));
         }
         if self.symbols.is_empty() {
-            return Err(format!("{} has no symbol table", self.path.display()));
+            return Err(format!(
+                "{} has no symbol table (pass the debug image)",
+                self.path.display()
+            ));
         }
         let found = self.symbols.addresses_of(&query.function);
         match (found.len(), query.sympos) {
@@ -328,6 +331,9 @@ impl<'a> Session<'a> {
     }
 
     fn inline_sites(&mut self, query: &Query) -> Fact<Vec<String>> {
+        if self.dwarf.is_none() && query.object == KernelObject::Vmlinux {
+            return Fact::unknown(self.no_dwarf());
+        }
         let address = match self.address_of(query) {
             Ok(address) => address,
             Err(reason) => return Fact::unknown(reason),
