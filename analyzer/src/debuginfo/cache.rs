@@ -84,6 +84,9 @@ fn decode(data: &[u8], build_id: &str, symbol_count: u64) -> Result<CacheEntry, 
             entry.symbol_count
         ));
     }
+    if entry.calls.as_ref().is_some_and(|c| !c.fits(symbol_count)) {
+        return Err("its call graph refers to functions the image does not have".into());
+    }
     Ok(entry)
 }
 

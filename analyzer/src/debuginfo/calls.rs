@@ -62,6 +62,13 @@ impl CallIndex {
             .map(|&(_, caller)| caller)
     }
 
+    /// Whether every edge refers to one of `count` functions (a cached index is checked so).
+    pub fn fits(&self, count: u64) -> bool {
+        self.edges
+            .iter()
+            .all(|&(callee, caller)| u64::from(callee.max(caller)) < count)
+    }
+
     /// How many edges.
     pub fn len(&self) -> usize {
         self.edges.len()
@@ -104,5 +111,7 @@ mod tests {
         assert_eq!(callers(2), ["a"]);
         assert!(callers(0).is_empty());
         assert_eq!(index.len(), 3);
+        assert!(index.fits(3));
+        assert!(!index.fits(2));
     }
 }

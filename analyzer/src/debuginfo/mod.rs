@@ -159,16 +159,24 @@ pub fn gather(
     let mut knowledge = DebugKnowledge::default();
     let btf = btf_of(vmlinux, &file);
     for query in queries {
+        let callers = session.callers(query, &query.function);
+        if let Some(found) = callers.value() {
+            knowledge
+                .callers_by_name
+                .insert(query.function.clone(), found.clone());
+        }
+        for copy in session.copies_of(query) {
+            if let Some(found) = session.callers(query, &copy).value() {
+                knowledge.callers_by_name.insert(copy, found.clone());
+            }
+        }
         knowledge.targets.push(TargetKnowledge {
             object: query.object.clone(),
             function: query.function.clone(),
             inlined_into: session.inline_sites(query),
-            callers: session.callers(query, &query.function, &mut knowledge.callers_by_name),
+            callers,
             prototype: prototype_pair(query, &btf, &new_prototypes, module),
         });
-        for copy in session.copies_of(query) {
-            let _ = session.callers(query, &copy, &mut knowledge.callers_by_name);
-        }
     }
     knowledge.notes = session.finish();
     Ok(knowledge)
@@ -409,12 +417,8 @@ impl<'a> Session<'a> {
             .collect()
     }
 
-    fn callers(
-        &mut self,
-        query: &Query,
-        function: &str,
-        known: &mut HashMap<String, Vec<String>>,
-    ) -> Fact<Vec<String>> {
+    /// The direct callers of `function` (the query's function or one of its copies).
+    fn callers(&mut self, query: &Query, function: &str) -> Fact<Vec<String>> {
         let one = Query {
             function: function.to_string(),
             ..query.clone()
@@ -445,7 +449,6 @@ impl<'a> Session<'a> {
             .collect();
         callers.sort();
         callers.dedup();
-        known.insert(function.to_string(), callers.clone());
         Fact::known(
             callers,
             format!("direct calls in .text of {}", self.path.display()),
