@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use lpcheck_analyzer::check::{check, CheckOptions, CheckReport};
+use lpcheck_analyzer::debuginfo::{self, CachePolicy, DebugKnowledge, Query};
 use lpcheck_analyzer::kernel::ftrace::FtraceList;
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 use lpcheck_analyzer::kernel::regions::TextRegion;
@@ -19,7 +20,10 @@ use crate::host;
 /// Runs `check` and prints its report; returns the exit code.
 pub fn run(args: &CheckArgs) -> Result<i32> {
     let module = PatchModule::load(&args.module)?;
-    let facts = kernel_facts(&args.kernel)?;
+    let mut facts = kernel_facts(&args.kernel)?;
+    if let Some(vmlinux) = &args.kernel.vmlinux {
+        facts.debuginfo = Some(debug_knowledge(vmlinux, &module)?);
+    }
     let rules = rule_set(&args.rules)?;
     let report = check(
         &module,
@@ -35,6 +39,25 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
     }
     print!("{}", render(&report, args.format));
     Ok(report.verdict.exit_code())
+}
+
+/// What `vmlinux`'s debug information says about the module's targets (cached per build id).
+fn debug_knowledge(vmlinux: &Path, module: &PatchModule) -> Result<DebugKnowledge> {
+    let queries: Vec<Query> = module
+        .patched_functions()
+        .map(|(object, function)| Query {
+            object: object.clone(),
+            function: function.old_name.clone(),
+            sympos: function.old_sympos,
+            replacement: function.new_func.clone(),
+        })
+        .collect();
+    Ok(debuginfo::gather(
+        vmlinux,
+        &module.path,
+        &queries,
+        &CachePolicy::default_dir(),
+    )?)
 }
 
 /// Renders a check report in `format`.

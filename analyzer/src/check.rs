@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::debuginfo::clones::copies_in;
+use crate::debuginfo::TargetKnowledge;
 use crate::kernel::kallsyms::KernelObject;
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::{PatchFormat, PatchModule};
@@ -36,6 +38,70 @@ pub struct TargetSummary {
     /// Its address in the kernel, when resolved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// Compiler copies of it in the symbol table (`.isra`, `.constprop`, `.part`, `.cold`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<String>,
+    /// What the debug vmlinux says about it (with `--vmlinux`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debuginfo: Option<TargetDebugInfo>,
+}
+
+/// A piece of knowledge, or why it is missing.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Knowledge<T> {
+    /// Known.
+    Known(T),
+    /// Unknown, with the reason.
+    Unknown(String),
+}
+
+impl<T: Clone> From<&Fact<T>> for Knowledge<T> {
+    fn from(fact: &Fact<T>) -> Self {
+        match fact {
+            Fact::Known { value, .. } => Self::Known(value.clone()),
+            Fact::Unknown { reason } => Self::Unknown(reason.clone()),
+        }
+    }
+}
+
+/// The replacement's and the original's prototypes, as C text.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrototypeSummary {
+    /// The replacement function.
+    pub replacement: String,
+    /// Its prototype (module DWARF).
+    pub new: String,
+    /// The original's prototype(s) (kernel BTF).
+    pub original: Vec<String>,
+}
+
+/// The impact of patching one function, from the debug vmlinux.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetDebugInfo {
+    /// Functions that call it directly.
+    pub callers: Knowledge<Vec<String>>,
+    /// Out-of-line functions its code was inlined into.
+    pub inlined_into: Knowledge<Vec<String>>,
+    /// Its prototype next to the replacement's.
+    pub prototype: Knowledge<PrototypeSummary>,
+}
+
+impl TargetDebugInfo {
+    fn of(target: &TargetKnowledge) -> Self {
+        Self {
+            callers: (&target.callers).into(),
+            inlined_into: (&target.inlined_into).into(),
+            prototype: match &target.prototype {
+                Fact::Known { value, .. } => Knowledge::Known(PrototypeSummary {
+                    replacement: value.replacement.clone(),
+                    new: value.new.to_string(),
+                    original: value.original.iter().map(ToString::to_string).collect(),
+                }),
+                Fact::Unknown { reason } => Knowledge::Unknown(reason.clone()),
+            },
+        }
+    }
 }
 
 /// Where each kernel fact came from, or why it is unknown.
@@ -70,6 +136,9 @@ pub struct CheckReport {
     pub targets: Vec<TargetSummary>,
     /// Where the kernel facts came from.
     pub kernel: FactsSummary,
+    /// How the debug vmlinux was used (cache hits, ignored cache files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub debuginfo_notes: Vec<String>,
     /// Counts by severity.
     pub tally: Tally,
     /// The findings, in rule order.
@@ -99,6 +168,19 @@ pub fn check(
             sympos: function.old_sympos,
             replacement: function.new_func.clone(),
             address: address_of(facts, object, &function.old_name, function.old_sympos),
+            copies: facts
+                .symbols
+                .value()
+                .map(|table| copies_in(table, object, &function.old_name))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect(),
+            debuginfo: facts
+                .debuginfo
+                .as_ref()
+                .and_then(|d| d.target(object, &function.old_name))
+                .map(TargetDebugInfo::of),
         })
         .collect();
     CheckReport {
@@ -118,6 +200,11 @@ pub fn check(
             symbols: describe(&facts.symbols),
             ftrace: describe(&facts.ftrace),
         },
+        debuginfo_notes: facts
+            .debuginfo
+            .as_ref()
+            .map(|d| d.notes.clone())
+            .unwrap_or_default(),
         tally: Tally::of(&findings),
         findings,
     }
@@ -139,6 +226,31 @@ fn address_of(
     match resolve(facts, object, name, sympos) {
         TargetResolution::Resolved(located) => located.address.map(|a| format!("{a:#x}")),
         _ => None,
+    }
+}
+
+/// A list of function names for the human report: the count and the first few.
+fn names_line(names: &Knowledge<Vec<String>>) -> String {
+    const SHOWN: usize = 12;
+    match names {
+        Knowledge::Known(names) if names.is_empty() => "none".into(),
+        Knowledge::Known(names) => {
+            let mut line = format!(
+                "{}: {}",
+                names.len(),
+                names
+                    .iter()
+                    .take(SHOWN)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if names.len() > SHOWN {
+                line.push_str(&format!(", ... ({} more)", names.len() - SHOWN));
+            }
+            line
+        }
+        Knowledge::Unknown(why) => format!("unknown ({why})"),
     }
 }
 
@@ -192,6 +304,31 @@ impl Renderable for CheckReport {
                     .map(|a| format!(" (at {a})"))
                     .unwrap_or_default()
             ));
+            if !target.copies.is_empty() {
+                lines.push(format!("    compiler copies: {}", target.copies.join(", ")));
+            }
+            if let Some(debug) = &target.debuginfo {
+                lines.push(format!("    callers: {}", names_line(&debug.callers)));
+                lines.push(format!(
+                    "    inlined into: {}",
+                    names_line(&debug.inlined_into)
+                ));
+                lines.push(format!(
+                    "    prototype: {}",
+                    match &debug.prototype {
+                        Knowledge::Known(p) => format!(
+                            "{} `{}`; original `{}`",
+                            p.replacement,
+                            p.new,
+                            p.original.join(" | ")
+                        ),
+                        Knowledge::Unknown(why) => format!("unknown ({why})"),
+                    }
+                ));
+            }
+        }
+        for note in &self.debuginfo_notes {
+            lines.push(format!("debug info: {note}"));
         }
         lines
     }

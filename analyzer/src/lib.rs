@@ -5,6 +5,7 @@
 
 pub mod callgraph;
 pub mod check;
+pub mod debuginfo;
 pub mod diff;
 pub mod elf;
 pub mod error;

@@ -9,6 +9,7 @@ pub mod kallsyms;
 pub mod regions;
 pub mod vmlinux;
 
+use crate::debuginfo::DebugKnowledge;
 use ftrace::{FtraceIndex, FtraceList, Hookability};
 use kallsyms::{Kallsyms, KernelObject, KernelSymbol};
 use regions::TextRegions;
@@ -74,6 +75,9 @@ pub struct KernelFacts {
     pub ftrace: Fact<FtraceIndex>,
     /// Special text regions (init, sched, noinstr, ...), from the symbol table's markers.
     pub regions: TextRegions,
+    /// What a vmlinux with debug information says about the patched functions (inline sites,
+    /// callers, prototypes); `None` when no `--vmlinux` was given.
+    pub debuginfo: Option<DebugKnowledge>,
 }
 
 /// How one function name resolves in the kernel.
@@ -97,6 +101,7 @@ impl KernelFacts {
             symbols: Fact::unknown(reason),
             ftrace: Fact::unknown(reason),
             regions: TextRegions::default(),
+            debuginfo: None,
         }
     }
 
@@ -128,6 +133,7 @@ impl KernelFacts {
             symbols,
             ftrace,
             regions,
+            debuginfo: None,
         }
     }
 

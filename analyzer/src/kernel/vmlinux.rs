@@ -35,7 +35,10 @@ pub struct VmlinuxFacts {
 
 /// Reads `path`; `kallsyms` supplies symbols for a stripped image (and sets the address space).
 pub fn load(path: &Path, kallsyms: Option<&Kallsyms>) -> Result<VmlinuxFacts> {
-    let data = std::fs::read(path).map_err(|e| AnalyzeError::io(path, e))?;
+    let image = std::fs::File::open(path).map_err(|e| AnalyzeError::io(path, e))?;
+    // SAFETY: a read-only private mapping; a debug vmlinux is hundreds of MB, of which only the
+    // symbol table and a few sections are read. The file is not expected to change meanwhile.
+    let data = unsafe { memmap2::Mmap::map(&image) }.map_err(|e| AnalyzeError::io(path, e))?;
     let file = ElfFile64::<Endianness>::parse(&*data).map_err(|e| AnalyzeError::NotElf {
         path: path.to_path_buf(),
         detail: format!("not a 64-bit ELF vmlinux: {e} (extract a vmlinuz first)"),

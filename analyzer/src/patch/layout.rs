@@ -199,7 +199,7 @@ fn attr_string(
 /// A section's contents with its `R_X86_64_32`/`R_X86_64_64` relocations applied: in a
 /// relocatable object, DWARF's references to `.debug_str` and `.debug_abbrev` are relocations
 /// against section symbols, with zeros in the section bytes.
-fn relocated_section<'data>(object: &ElfObject<'data>, name: &str) -> Cow<'data, [u8]> {
+pub(crate) fn relocated_section<'data>(object: &ElfObject<'data>, name: &str) -> Cow<'data, [u8]> {
     let file = object.file();
     let Some(section) = file.section_by_name(name) else {
         return Cow::Borrowed(&[]);

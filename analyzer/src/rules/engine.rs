@@ -7,6 +7,7 @@ use super::glob;
 use super::model::{Check, Rule, RuleSet};
 use super::targets::{resolve, Target, TargetResolution};
 use crate::callgraph::NodeKind;
+use crate::debuginfo::clones::{copies_in, origin_name, CopyKind};
 use crate::kernel::ftrace::Hookability;
 use crate::kernel::kallsyms::{KernelObject, SymbolClass};
 use crate::kernel::regions::TextRegion;
@@ -171,6 +172,9 @@ fn run_check(check: &Check, inputs: &Inputs<'_>) -> Vec<Match> {
         ),
         Check::VermagicMismatch => vermagic(inputs),
         Check::FactUnknown => unknown_facts(inputs),
+        Check::InlinedCopy => inlined_copies(inputs),
+        Check::UnpatchedCopy => unpatched_copies(inputs),
+        Check::PrototypeMismatch => prototype_mismatches(inputs),
         Check::AtomicReplace => module_match(
             inputs.patch.replace == Some(true),
             || "klp_patch.replace = true".to_string(),
@@ -507,6 +511,35 @@ fn unknown_facts(inputs: &Inputs<'_>) -> Vec<Match> {
             .evidence(format!("{fact}: {reason}"))
         })
         .collect();
+    if let Some(debug) = &facts.debuginfo {
+        for target in &inputs.targets {
+            let Some(known) = debug.target(target.object, &target.function.old_name) else {
+                continue;
+            };
+            let parts = [
+                (
+                    "where `{}` was inlined",
+                    known.inlined_into.value().is_none(),
+                    known.inlined_into.describe(),
+                ),
+                (
+                    "the prototype of `{}`",
+                    known.prototype.value().is_none(),
+                    known.prototype.describe(),
+                ),
+            ];
+            for (what, unknown, reason) in parts {
+                if unknown {
+                    matches.push(
+                        target_match(inputs, target)
+                            .var("fact", what.replace("{}", &target.label()))
+                            .var("reason", reason)
+                            .evidence(reason.to_string()),
+                    );
+                }
+            }
+        }
+    }
     if facts.ftrace.value().is_some() {
         for target in &inputs.targets {
             let TargetResolution::Resolved(located) = &target.resolution else {
@@ -526,4 +559,132 @@ fn unknown_facts(inputs: &Inputs<'_>) -> Vec<Match> {
         }
     }
     matches
+}
+
+/// The names the patch replaces in `object`.
+fn replaced_in<'a>(inputs: &'a Inputs<'a>, object: &KernelObject) -> Vec<&'a str> {
+    inputs
+        .targets
+        .iter()
+        .filter(|t| t.object == object)
+        .map(|t| t.function.old_name.as_str())
+        .collect()
+}
+
+/// At most `limit` names, then how many more.
+fn listed(names: &[String], limit: usize) -> String {
+    let shown: Vec<String> = names.iter().take(limit).map(|n| format!("`{n}`")).collect();
+    match names.len().saturating_sub(limit) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+fn inlined_copies(inputs: &Inputs<'_>) -> Vec<Match> {
+    let Some(debug) = &inputs.facts.debuginfo else {
+        return Vec::new();
+    };
+    target_matches(inputs, |target, found| {
+        let known = debug.target(target.object, &target.function.old_name)?;
+        let sites = known.inlined_into.value()?;
+        let replaced = replaced_in(inputs, target.object);
+        let missing: Vec<String> = sites
+            .iter()
+            .filter(|site| !replaced.contains(&site.as_str()))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        let mut found = found
+            .var("count", missing.len())
+            .var("callers", listed(&missing, 8));
+        for site in &missing {
+            found = found.evidence(format!(
+                "`{}` is inlined into `{site}` ({})",
+                target.function.old_name,
+                known.inlined_into.describe()
+            ));
+        }
+        Some(found)
+    })
+}
+
+fn unpatched_copies(inputs: &Inputs<'_>) -> Vec<Match> {
+    let Some(table) = inputs.facts.symbols.value() else {
+        return Vec::new();
+    };
+    target_matches(inputs, |target, found| {
+        let name = &target.function.old_name;
+        let replaced = replaced_in(inputs, target.object);
+        let mut evidence = Vec::new();
+        let mut missing = Vec::new();
+        for (copy, kind) in copies_in(table, target.object, name) {
+            if kind == CopyKind::Cold || replaced.contains(&copy.as_str()) {
+                continue;
+            }
+            let callers = inputs
+                .facts
+                .debuginfo
+                .as_ref()
+                .and_then(|d| d.callers_of(&copy));
+            if kind == CopyKind::Part
+                && callers.is_some_and(|c| c.iter().all(|caller| origin_name(caller) == name))
+            {
+                continue;
+            }
+            evidence.push(match callers {
+                Some(callers) => format!(
+                    "`{copy}` ({kind:?}) is called from {}",
+                    if callers.is_empty() {
+                        "no direct call site".to_string()
+                    } else {
+                        listed(callers, 8)
+                    }
+                ),
+                None => format!(
+                    "`{copy}` ({kind:?}) is in {}",
+                    inputs.facts.symbols.describe()
+                ),
+            });
+            missing.push(copy);
+        }
+        if missing.is_empty() {
+            return None;
+        }
+        let mut found = found.var("copies", listed(&missing, 8));
+        for line in evidence {
+            found = found.evidence(line);
+        }
+        Some(found)
+    })
+}
+
+fn prototype_mismatches(inputs: &Inputs<'_>) -> Vec<Match> {
+    let Some(debug) = &inputs.facts.debuginfo else {
+        return Vec::new();
+    };
+    target_matches(inputs, |target, found| {
+        let known = debug.target(target.object, &target.function.old_name)?;
+        let pair = known.prototype.value()?;
+        let difference = pair.mismatch()?;
+        let original: Vec<String> = pair.original.iter().map(ToString::to_string).collect();
+        Some(
+            found
+                .var("function", &pair.replacement)
+                .var("new", &pair.new)
+                .var("old", original.join(" | "))
+                .var("difference", &difference)
+                .evidence(format!(
+                    "`{}` in the module's DWARF: {}",
+                    pair.replacement, pair.new
+                ))
+                .evidence(format!(
+                    "`{}` in {}: {}",
+                    target.function.old_name,
+                    known.prototype.describe(),
+                    original.join(" | ")
+                )),
+        )
+    })
 }

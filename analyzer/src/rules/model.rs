@@ -75,6 +75,13 @@ pub enum Check {
     FactUnknown,
     /// The patch uses atomic replace: it will replace every loaded livepatch.
     AtomicReplace,
+    /// A target was inlined into functions the patch does not replace (debug vmlinux).
+    InlinedCopy,
+    /// A target has compiler copies (`.isra`, `.constprop`, `.part` reached from elsewhere) the
+    /// patch does not replace.
+    UnpatchedCopy,
+    /// A replacement's prototype (module DWARF) differs from the original's (kernel BTF).
+    PrototypeMismatch,
 }
 
 /// A rule as written in a file: every field optional, so overrides can be partial.

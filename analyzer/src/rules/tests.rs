@@ -3,8 +3,11 @@
 use std::path::Path;
 
 use crate::check::{check, CheckOptions};
+use crate::debuginfo::prototype::Prototype;
+use crate::debuginfo::{DebugKnowledge, PrototypePair, TargetKnowledge};
 use crate::kernel::ftrace::FtraceList;
 use crate::kernel::kallsyms::Kallsyms;
+use crate::kernel::kallsyms::KernelObject;
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::{PatchFormat, PatchModule};
 use crate::report::{Finding, Severity, Verdict};
@@ -24,6 +27,11 @@ ffffffff81001400 T notrace_fn
 ffffffff81001500 T ksys_read
 ffffffff81001600 T __x64_sys_getpid
 ffffffff81001600 T __do_sys_getpid
+ffffffff81001700 t copied_fn
+ffffffff81001780 t copied_fn.isra.0
+ffffffff81001800 t copied_fn.cold
+ffffffff81001880 t parted_fn
+ffffffff81001900 t parted_fn.part.0
 ffffffff81002000 T __noinstr_text_start
 ffffffff81002010 T noinstr_fn
 ffffffff81002100 T __noinstr_text_end
@@ -46,6 +54,10 @@ dup_fn
 dup_fn
 ksys_read
 __do_sys_getpid
+copied_fn
+copied_fn.isra.0
+parted_fn
+parted_fn.part.0
 sched_helper_fn
 schedule
 mod_fn [kvm]
@@ -496,4 +508,185 @@ fn user_rules_can_add_checks() {
     );
     assert_eq!(report.verdict, Verdict::Reject);
     assert_eq!(report.findings[0].message, "`seq_printf` is frozen");
+}
+
+/// Debug knowledge about `vmlinux:function` (replaced by `livepatch_new`).
+fn debug_facts(
+    function: &str,
+    inlined_into: Fact<Vec<String>>,
+    prototype: Fact<PrototypePair>,
+) -> KernelFacts {
+    let mut facts = facts();
+    facts.debuginfo = Some(DebugKnowledge {
+        targets: vec![TargetKnowledge {
+            object: KernelObject::Vmlinux,
+            function: function.to_string(),
+            inlined_into,
+            callers: Fact::known(vec!["some_caller".to_string()], "test"),
+            prototype,
+        }],
+        ..DebugKnowledge::default()
+    });
+    facts
+}
+
+fn prototype(params: &[&str]) -> Prototype {
+    Prototype {
+        returns: "int".into(),
+        params: params.iter().map(|p| p.to_string()).collect(),
+        variadic: false,
+    }
+}
+
+fn pair(new: &[&str], original: &[&str]) -> Fact<PrototypePair> {
+    Fact::known(
+        PrototypePair {
+            replacement: "livepatch_new".into(),
+            new: prototype(new),
+            original: vec![prototype(original)],
+        },
+        "btf",
+    )
+}
+
+const SEQ: &[&str] = &["struct seq_file *", "void *"];
+
+#[test]
+fn inlined_copy() {
+    let sites =
+        |names: &[&str]| Fact::known(names.iter().map(|n| n.to_string()).collect(), "dwarf");
+    let facts = debug_facts(
+        "cmdline_proc_show",
+        sites(&["seq_printf", "ksys_read"]),
+        pair(SEQ, SEQ),
+    );
+    let all = findings_with(&ModuleSpec::patching("cmdline_proc_show"), &facts);
+    let hits = fired(&all, "inlined-copy");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].severity, Severity::Error);
+    assert!(
+        hits[0].message.contains("2 function(s)"),
+        "{}",
+        hits[0].message
+    );
+    assert_eq!(hits[0].evidence.len(), 2);
+
+    let mut spec = ModuleSpec::patching("cmdline_proc_show");
+    spec.objects[0].1.push(Func {
+        old_name: "seq_printf",
+        sympos: 0,
+        new_func: "livepatch_new",
+    });
+    let all = findings_with(&spec, &facts);
+    let hits = fired(&all, "inlined-copy");
+    assert_eq!(hits.len(), 1, "only ksys_read is left");
+    assert!(
+        hits[0].message.contains("1 function(s)"),
+        "{}",
+        hits[0].message
+    );
+
+    let facts = debug_facts("cmdline_proc_show", sites(&[]), pair(SEQ, SEQ));
+    let all = findings_with(&ModuleSpec::patching("cmdline_proc_show"), &facts);
+    assert!(all.is_empty(), "{all:?}");
+}
+
+#[test]
+fn unpatched_copy() {
+    let all = findings(&ModuleSpec::patching("copied_fn"));
+    let hits = fired(&all, "unpatched-copy");
+    assert_eq!(hits.len(), 1);
+    assert!(
+        hits[0].message.contains("`copied_fn.isra.0`"),
+        "{}",
+        hits[0].message
+    );
+    assert!(!hits[0].message.contains("cold"), "{}", hits[0].message);
+
+    let mut spec = ModuleSpec::patching("copied_fn");
+    spec.objects[0].1.push(Func {
+        old_name: "copied_fn.isra.0",
+        sympos: 0,
+        new_func: "livepatch_new",
+    });
+    assert!(fired(&findings(&spec), "unpatched-copy").is_empty());
+    assert!(fired(
+        &findings(&ModuleSpec::patching("cmdline_proc_show")),
+        "unpatched-copy"
+    )
+    .is_empty());
+}
+
+#[test]
+fn unpatched_part_only_when_reached_from_elsewhere() {
+    let spec = ModuleSpec::patching("parted_fn");
+    assert_eq!(
+        fired(&findings(&spec), "unpatched-copy").len(),
+        1,
+        "callers unknown"
+    );
+    let mut facts = debug_facts(
+        "parted_fn",
+        Fact::known(Vec::new(), "dwarf"),
+        pair(SEQ, SEQ),
+    );
+    let debug = facts.debuginfo.as_mut().unwrap();
+    debug
+        .callers_by_name
+        .insert("parted_fn.part.0".into(), vec!["parted_fn".into()]);
+    assert!(fired(&findings_with(&spec, &facts), "unpatched-copy").is_empty());
+    let debug = facts.debuginfo.as_mut().unwrap();
+    debug.callers_by_name.insert(
+        "parted_fn.part.0".into(),
+        vec!["parted_fn".into(), "other_fn".into()],
+    );
+    let all = findings_with(&spec, &facts);
+    let hits = fired(&all, "unpatched-copy");
+    assert_eq!(hits.len(), 1);
+    assert!(
+        hits[0].evidence[0].contains("`other_fn`"),
+        "{:?}",
+        hits[0].evidence
+    );
+}
+
+#[test]
+fn prototype_mismatch() {
+    let none = || Fact::known(Vec::new(), "dwarf");
+    let facts = debug_facts(
+        "cmdline_proc_show",
+        none(),
+        pair(&["struct seq_file *"], SEQ),
+    );
+    let all = findings_with(&ModuleSpec::patching("cmdline_proc_show"), &facts);
+    let hits = fired(&all, "prototype-mismatch");
+    assert_eq!(hits.len(), 1);
+    assert!(
+        hits[0].message.contains("1 parameter(s) instead of 2"),
+        "{}",
+        hits[0].message
+    );
+    let facts = debug_facts("cmdline_proc_show", none(), pair(SEQ, SEQ));
+    let all = findings_with(&ModuleSpec::patching("cmdline_proc_show"), &facts);
+    assert!(fired(&all, "prototype-mismatch").is_empty());
+}
+
+#[test]
+fn unknown_debug_knowledge_is_a_finding() {
+    let facts = debug_facts(
+        "cmdline_proc_show",
+        Fact::unknown("vmlinux has no DWARF"),
+        Fact::unknown("no .BTF"),
+    );
+    let all = findings_with(&ModuleSpec::patching("cmdline_proc_show"), &facts);
+    let hits = fired(&all, "fact-unknown");
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(
+        hits[0]
+            .message
+            .contains("where `vmlinux:cmdline_proc_show` was inlined"),
+        "{}",
+        hits[0].message
+    );
+    assert!(hits[1].message.contains("no .BTF"), "{}", hits[1].message);
 }
