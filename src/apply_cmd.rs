@@ -18,7 +18,7 @@ use crate::live::apply_preflight::CheckStatus;
 use crate::live::blockers::{always_on_stack_patterns, resolve_targets};
 use crate::live::events::{ApplyEvent, ApplyObserver};
 use crate::live::journal::{self, Journal};
-use crate::live::load_gate::{LoadGate, Now, SafeMomentGate};
+use crate::live::load_gate::{GateInputs, LoadGate, Now, SafeMomentGate};
 use crate::live::module_syscalls::{KernelPaths, Syscalls};
 use crate::live::revert::LiveKernel;
 use crate::watch_cmd::sampler;
@@ -107,7 +107,11 @@ pub fn prepare(module: &Path, rules: &[PathBuf], safe_moment: SafeMomentArgs) ->
     } else {
         let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));
         let inputs = match facts.symbols {
-            Fact::Known { value, .. } => Ok((sampler(StackSourceArg::Auto), value, targets)),
+            Fact::Known { value, .. } => Ok(GateInputs {
+                source: sampler(StackSourceArg::Auto),
+                symbols: value,
+                targets,
+            }),
             Fact::Unknown { reason } => Err(format!("symbol table unknown: {reason}")),
         };
         Box::new(SafeMomentGate::new(

@@ -35,27 +35,21 @@ pub struct SafeMomentGate {
     policy: SafeMomentPolicy,
 }
 
-struct GateInputs {
-    source: Box<dyn SnapshotSource>,
-    symbols: Kallsyms,
-    targets: Vec<PatchTarget>,
+/// What a safe-moment wait looks at.
+pub struct GateInputs {
+    /// Where snapshots come from.
+    pub source: Box<dyn SnapshotSource>,
+    /// The running kernel's symbols, to place stack addresses.
+    pub symbols: Kallsyms,
+    /// The patch's targets.
+    pub targets: Vec<PatchTarget>,
 }
 
 impl SafeMomentGate {
     /// A gate over `source`, matching `targets` through `symbols`; `Err(reason)` for inputs
     /// that are missing makes every wait "unknown".
-    pub fn new(
-        inputs: Result<(Box<dyn SnapshotSource>, Kallsyms, Vec<PatchTarget>), String>,
-        policy: SafeMomentPolicy,
-    ) -> Self {
-        Self {
-            inputs: inputs.map(|(source, symbols, targets)| GateInputs {
-                source,
-                symbols,
-                targets,
-            }),
-            policy,
-        }
+    pub fn new(inputs: Result<GateInputs, String>, policy: SafeMomentPolicy) -> Self {
+        Self { inputs, policy }
     }
 
     /// The policy for `in_a_row` clear snapshots within `max_wait`.
