@@ -278,8 +278,9 @@ fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
         &revert.last(),
         &[
             "Livepatches (0)",
-            "revert of lp_cmdline started",
-            "'lp_cmdline': starting unpatching transition",
+            "lp_cmdline reverted: every task is back on the original code",
+            "'lp_cmdline': unpatching complete",
+            "lp_cmdline: module unloaded",
         ],
     );
 

@@ -118,7 +118,7 @@ pub fn apply(
 
     // The one place where lpcheck waits for a safe moment before loading.
     match gate.wait(request.accept_unknown) {
-        Ok(message) => emit(ApplyEvent::SafeMoment { message }),
+        Ok(summary) => emit(ApplyEvent::SafeMoment { summary }),
         Err(reason) => {
             let summary = format!("refused {name}; nothing was loaded: no safe moment: {reason}");
             return finish(Outcome::Refused, summary, &mut emit);

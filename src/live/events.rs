@@ -128,8 +128,8 @@ pub enum ApplyEvent {
     /// Loading may start: the snapshots show no task holding a target (or the wait was
     /// skipped; the message says which).
     SafeMoment {
-        /// Why loading may start now.
-        message: String,
+        /// Why loading may start now (not `message`: the journal's own field has that name).
+        summary: String,
     },
     /// `finit_module` is about to be called.
     Loading {
@@ -272,7 +272,7 @@ impl ApplyEvent {
             }
             Self::Loading { module, params } => format!("loading {module} with {params}"),
             Self::LoadFailed { error } => format!("the kernel refused the module: {error}"),
-            Self::SafeMoment { message } => message.clone(),
+            Self::SafeMoment { summary } => summary.clone(),
             Self::Loaded => "loaded; transition started".to_string(),
             Self::Progress {
                 goal,

@@ -243,6 +243,77 @@ mod tests {
     }
 
     #[test]
+    fn no_event_field_collides_with_the_line_fields() {
+        use crate::live::events::{Blocker, Outcome};
+        use crate::live::journal_reader::JournalEntry;
+        use crate::live::patch_state::PatchState;
+        let blocker = Blocker {
+            pid: 7,
+            tgid: 7,
+            comm: "k".into(),
+            stack: vec!["f+0x1/0x2".into()],
+            stack_error: None,
+            targets_on_stack: vec!["vmlinux:f".into()],
+        };
+        let events = [
+            started(),
+            ApplyEvent::Preflight { results: vec![] },
+            ApplyEvent::SafeMoment {
+                summary: "safe".into(),
+            },
+            ApplyEvent::Loading {
+                module: "lp.ko".into(),
+                params: "a=1".into(),
+            },
+            ApplyEvent::LoadFailed {
+                error: "EBUSY".into(),
+            },
+            ApplyEvent::Loaded,
+            ApplyEvent::Progress {
+                goal: PatchState::Patched,
+                switched: 1,
+                total: 2,
+                blockers: vec![blocker.clone()],
+                elapsed_ms: 5,
+            },
+            ApplyEvent::TransitionComplete {
+                goal: PatchState::Patched,
+                elapsed_ms: 5,
+            },
+            ApplyEvent::Stalled {
+                goal: PatchState::Patched,
+                switched: 1,
+                total: 2,
+                blockers: vec![blocker],
+                elapsed_ms: 5,
+            },
+            ApplyEvent::Forcing { cost: "c".into() },
+            ApplyEvent::Reverting { reason: "r".into() },
+            ApplyEvent::Reenabling,
+            ApplyEvent::Unloaded,
+            ApplyEvent::Verified { checks: vec![] },
+            ApplyEvent::Error { error: "e".into() },
+            ApplyEvent::Finished {
+                outcome: Outcome::Applied,
+                summary: "done".into(),
+            },
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::open(&path).unwrap();
+        for event in &events {
+            journal.on_event("lp", event);
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), events.len());
+        for (line, event) in text.lines().zip(&events) {
+            let entry: JournalEntry =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(entry.message, event.message(), "{line}");
+        }
+    }
+
+    #[test]
     fn records_lines_that_read_back_with_the_contract_fields() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/journal.jsonl");
