@@ -299,7 +299,7 @@ mod tests {
 
     use super::*;
     use crate::live::fake_kernel::{Behaviour, FakeKernel, FakeModules, ReverseCompleter};
-    use crate::live::load_gate::Now;
+    use crate::live::load_gate::{LoadGate, Now};
 
     const RELEASE: &str = "6.1.0-56-amd64";
 
@@ -374,6 +374,16 @@ mod tests {
         request: &ApplyRequest,
         report: &CheckReport,
     ) -> (Outcome, Recorder, FakeModules) {
+        run_gated(fake, behaviour, request, report, &mut Now)
+    }
+
+    fn run_gated(
+        fake: &FakeKernel,
+        behaviour: Behaviour,
+        request: &ApplyRequest,
+        report: &CheckReport,
+        gate: &mut dyn LoadGate,
+    ) -> (Outcome, Recorder, FakeModules) {
         let mut modules = FakeModules {
             paths: fake.paths.clone(),
             behaviour,
@@ -394,7 +404,7 @@ mod tests {
                 report,
                 &Fact::known(RELEASE.to_string(), "test"),
                 &mut kernel,
-                &mut Now,
+                gate,
                 &mut recorder,
             )
         };
@@ -413,6 +423,7 @@ mod tests {
             [
                 "started",
                 "preflight",
+                "safe-moment",
                 "loading",
                 "loaded",
                 "transition-complete",
@@ -495,6 +506,38 @@ mod tests {
             .iter()
             .any(|e| matches!(e, ApplyEvent::Forcing { cost } if cost.contains("never lets"))));
         assert!(modules.unloads.is_empty());
+    }
+
+    /// A gate that never finds a safe moment.
+    struct Blocked;
+
+    impl LoadGate for Blocked {
+        fn wait(&mut self, _accept_unknown: bool) -> Result<String, String> {
+            Err("no safe moment in 30.0 s: 1 task(s) hold a target: 42 (k)".into())
+        }
+    }
+
+    #[test]
+    fn no_safe_moment_refuses_before_loading() {
+        let fake = FakeKernel::new();
+        let (report, module) = report(fake.dir.path());
+        let (outcome, events, modules) = run_gated(
+            &fake,
+            Behaviour::Completes,
+            &request(module),
+            &report,
+            &mut Blocked,
+        );
+        assert_eq!(outcome, Outcome::Refused);
+        assert!(modules.loads.is_empty());
+        assert_eq!(events.tags(), ["started", "preflight", "finished"]);
+        let Some(ApplyEvent::Finished { summary, .. }) = events.0.last() else {
+            panic!("no end event");
+        };
+        assert!(
+            summary.contains("nothing was loaded") && summary.contains("42 (k)"),
+            "{summary}"
+        );
     }
 
     #[test]
