@@ -6,26 +6,19 @@
 //! Skipped, with the reason printed, only when the kernel packages cannot be downloaded or QEMU
 //! is absent (the scripts exit 3); `LPCHECK_VM_REQUIRED=1` turns that into a failure.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-/// Exit status of the tests/vm scripts when the kernel cannot be had.
-const EXIT_UNAVAILABLE: i32 = 3;
+use support::{repo_root as repo, EXIT_UNAVAILABLE};
+
+/// This test's name, for skips.
+const TEST: &str = "kmod verdicts";
 
 /// Seconds after which a completed transition needed the kernel's fake-signal round.
 const SIGNAL_ROUND_SECONDS: f64 = 15.0;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn skip_or_fail(reason: &str) {
-    if std::env::var_os("LPCHECK_VM_REQUIRED").is_some_and(|v| v == "1") {
-        panic!("LPCHECK_VM_REQUIRED=1 but the kmod test cannot run: {reason}");
-    }
-    eprintln!("SKIPPED kmod verdicts: {reason}");
-}
 
 /// Runs a repository script; `Ok(false)` when it reports the kernel unavailable.
 fn run_script(script: &str, args: &[&Path]) -> Result<bool, String> {
@@ -116,13 +109,15 @@ fn kmod_modules_get_the_expected_verdicts_and_agree_with_the_kernel() {
     if !facts.join("kmod-verdicts.txt").exists() {
         match run_script("tests/vm/dump-facts.sh", &[&facts]) {
             Ok(true) => {}
-            Ok(false) => return skip_or_fail("Debian's kernel packages cannot be downloaded"),
+            Ok(false) => {
+                return support::skip(TEST, "Debian's kernel packages cannot be downloaded")
+            }
             Err(error) => panic!("{error}"),
         }
     }
     match run_script("kmod/build.sh", &[&kmod]) {
         Ok(true) => {}
-        Ok(false) => return skip_or_fail("Debian's kernel headers cannot be downloaded"),
+        Ok(false) => return support::skip(TEST, "Debian's kernel headers cannot be downloaded"),
         Err(error) => panic!("{error}"),
     }
 

@@ -17,64 +17,37 @@
 //! Skipped, with the reason printed, only when QEMU or the kernel packages are missing;
 //! `LPCHECK_VM_REQUIRED=1` turns that into a failure.
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
 
-/// Exit status of the tests/vm scripts when the kernel cannot be downloaded.
-const EXIT_UNAVAILABLE: i32 = 3;
+use support::{build_kmods, describe, missing_qemu, repo_root as repo, EXIT_UNAVAILABLE};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn skip(reason: &str) {
-    if std::env::var_os("LPCHECK_VM_REQUIRED").is_some_and(|v| v == "1") {
-        panic!("LPCHECK_VM_REQUIRED=1 but the VM test cannot run: {reason}");
-    }
-    eprintln!("SKIPPED vm_apply: {reason}");
-}
-
-fn describe(what: &str, out: &Output) -> String {
-    format!(
-        "{what} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+/// This test's name, for skips.
+const TEST: &str = "vm_apply";
 
 fn read(dir: &Path, name: &str) -> String {
-    let path = dir.join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    support::read(&dir.join(name))
 }
 
 fn json(dir: &Path, name: &str) -> serde_json::Value {
-    serde_json::from_str(&read(dir, name)).unwrap_or_else(|e| panic!("{name}: not JSON: {e}"))
+    support::json(&dir.join(name))
 }
 
 #[test]
 fn apply_status_and_revert_in_the_vm() {
-    let qemu = Command::new("qemu-system-x86_64").arg("--version").output();
-    if !qemu.is_ok_and(|out| out.status.success()) {
-        return skip("qemu-system-x86_64 cannot be run (Debian package qemu-system-x86)");
+    if let Some(reason) = missing_qemu() {
+        return support::skip(TEST, &reason);
     }
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_apply");
     let kmod = work.join("kmod");
     let out = work.join("out");
-    let build = Command::new(repo().join("kmod/build.sh"))
-        .arg(&kmod)
-        .output()
-        .expect("running kmod/build.sh");
-    if build.status.code() == Some(EXIT_UNAVAILABLE) {
-        return skip("the Debian kernel packages cannot be downloaded");
+    if let Err(reason) = build_kmods(&kmod) {
+        return support::skip(TEST, &reason);
     }
-    assert!(
-        build.status.success(),
-        "{}",
-        describe("kmod/build.sh", &build)
-    );
 
     let started = Instant::now();
     let run = Command::new(repo().join("tests/vm/run-vm.sh"))
@@ -89,7 +62,7 @@ fn apply_status_and_revert_in_the_vm() {
         .output()
         .expect("running tests/vm/run-vm.sh");
     if run.status.code() == Some(EXIT_UNAVAILABLE) {
-        return skip("the Debian kernel packages cannot be downloaded");
+        return support::skip(TEST, "the Debian kernel packages cannot be downloaded");
     }
     assert!(
         run.status.success(),

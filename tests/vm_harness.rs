@@ -8,88 +8,24 @@
 //! cannot be downloaded (the scripts exit 3 then); with `LPCHECK_VM_REQUIRED=1`
 //! (for CI) those cases fail instead.
 
-use std::collections::HashMap;
+mod support;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Instant;
 
-/// Exit status of the tests/vm scripts when the kernel cannot be downloaded.
-const EXIT_UNAVAILABLE: i32 = 3;
+use support::{
+    build_kmods, describe, lp_cmdline_marker, missing_qemu, parse_results, read, repo_root,
+};
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Why the test cannot run on this machine, if a resource is truly absent.
-fn missing_qemu() -> Option<String> {
-    match Command::new("qemu-system-x86_64").arg("--version").output() {
-        Ok(out) if out.status.success() => None,
-        Ok(out) => Some(format!(
-            "qemu-system-x86_64 --version failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )),
-        Err(err) => Some(format!(
-            "qemu-system-x86_64 cannot be run ({err}); install Debian package qemu-system-x86"
-        )),
-    }
-}
-
-/// Skips the VM test with a reason written straight to stderr (libtest does
-/// not capture that), or fails when `LPCHECK_VM_REQUIRED=1` asks for the VM.
-fn skip(reason: &str) {
-    if std::env::var_os("LPCHECK_VM_REQUIRED").is_some_and(|v| v == "1") {
-        panic!("LPCHECK_VM_REQUIRED=1 but the VM test cannot run: {reason}");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED lp_cmdline_applies_and_reverts_in_the_vm: {reason}"
-    );
-}
-
-fn describe(what: &str, out: &Output) -> String {
-    format!(
-        "{what} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The marker line lp-cmdline prints, read from its source so that the test
-/// and the module cannot drift apart.
-fn lp_cmdline_marker(root: &Path) -> String {
-    let source_path = root.join("kmod/lp-cmdline.c");
-    let source = std::fs::read_to_string(&source_path)
-        .unwrap_or_else(|err| panic!("reading {}: {err}", source_path.display()));
-    let define = "#define LP_CMDLINE_MARKER \"";
-    let start = source
-        .find(define)
-        .unwrap_or_else(|| panic!("{} has no LP_CMDLINE_MARKER", source_path.display()))
-        + define.len();
-    let len = source[start..].find('"').unwrap_or_else(|| {
-        panic!(
-            "unterminated LP_CMDLINE_MARKER in {}",
-            source_path.display()
-        )
-    });
-    source[start..start + len].to_string()
-}
-
-/// Parses the guest script's `key=value` lines.
-fn parse_results(stdout: &str) -> HashMap<String, String> {
-    stdout
-        .lines()
-        .filter_map(|line| line.split_once('='))
-        .map(|(key, value)| (key.to_string(), value.trim_end().to_string()))
-        .collect()
-}
+/// This test's name, for skips.
+const TEST: &str = "lp_cmdline_applies_and_reverts_in_the_vm";
 
 #[test]
 fn lp_cmdline_applies_and_reverts_in_the_vm() {
     if let Some(reason) = missing_qemu() {
-        skip(&reason);
-        return;
+        return support::skip(TEST, &reason);
     }
     let root = repo_root();
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_harness");
@@ -97,22 +33,9 @@ fn lp_cmdline_applies_and_reverts_in_the_vm() {
     let out_dir = work.join("out");
 
     let started = Instant::now();
-    let build = Command::new(root.join("kmod/build.sh"))
-        .arg(&kmod_dir)
-        .output()
-        .expect("running kmod/build.sh");
-    if build.status.code() == Some(EXIT_UNAVAILABLE) {
-        skip(&format!(
-            "the Debian kernel packages cannot be downloaded\n{}",
-            String::from_utf8_lossy(&build.stderr)
-        ));
-        return;
+    if let Err(reason) = build_kmods(&kmod_dir) {
+        return support::skip(TEST, &reason);
     }
-    assert!(
-        build.status.success(),
-        "{}",
-        describe("kmod/build.sh", &build)
-    );
     let built = started.elapsed();
 
     let run = Command::new(root.join("tests/vm/run-vm.sh"))
@@ -136,9 +59,7 @@ fn lp_cmdline_applies_and_reverts_in_the_vm() {
         (started.elapsed() - built).as_secs_f64()
     );
 
-    let stdout_path = out_dir.join("stdout");
-    let stdout = std::fs::read_to_string(&stdout_path)
-        .unwrap_or_else(|err| panic!("reading {}: {err}", stdout_path.display()));
+    let stdout = read(&out_dir.join("stdout"));
     let results = parse_results(&stdout);
     let get = |key: &str| {
         results
@@ -146,7 +67,7 @@ fn lp_cmdline_applies_and_reverts_in_the_vm() {
             .unwrap_or_else(|| panic!("guest printed no {key}= line:\n{stdout}"))
             .as_str()
     };
-    let marker = lp_cmdline_marker(&root);
+    let marker = lp_cmdline_marker();
 
     assert!(
         get("before").contains("console=ttyS0"),
@@ -176,6 +97,6 @@ fn parses_key_value_lines_and_ignores_others() {
 
 #[test]
 fn reads_the_marker_from_the_module_source() {
-    let marker = lp_cmdline_marker(&repo_root());
+    let marker = lp_cmdline_marker();
     assert!(marker.starts_with("lpcheck-lp-cmdline"), "{marker}");
 }

@@ -12,69 +12,24 @@
 //! Skipped, with the reason printed, only when QEMU is not installed or the kernel packages
 //! cannot be downloaded; with `LPCHECK_VM_REQUIRED=1` those cases fail instead.
 
-use std::collections::HashMap;
+mod support;
+
 use std::io::Write;
 use std::num::NonZeroU16;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-/// Exit status of the tests/vm scripts when the kernel cannot be downloaded.
-const EXIT_UNAVAILABLE: i32 = 3;
+use support::{
+    build_kmods, lp_cmdline_marker, missing_qemu, parse_results, read, repo_root, run_ok as run,
+};
+
+/// This test's name, for skips.
+const TEST: &str = "tui_watches_and_reverts_lp_cmdline_in_the_vm";
 
 /// What crossterm writes to leave the alternate screen.
 const LEAVE_ALTERNATE_SCREEN: &[u8] = b"\x1b[?1049l";
 /// What crossterm writes to show the cursor.
 const SHOW_CURSOR: &[u8] = b"\x1b[?25h";
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Skips with the reason on stderr, or fails when `LPCHECK_VM_REQUIRED=1` asks for the VM.
-fn skip(reason: &str) {
-    if std::env::var_os("LPCHECK_VM_REQUIRED").is_some_and(|v| v == "1") {
-        panic!("LPCHECK_VM_REQUIRED=1 but the VM test cannot run: {reason}");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED tui_watches_and_reverts_lp_cmdline_in_the_vm: {reason}"
-    );
-}
-
-fn describe(what: &str, out: &Output) -> String {
-    format!(
-        "{what} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn run(what: &str, command: &mut Command) -> Output {
-    let out = command
-        .output()
-        .unwrap_or_else(|err| panic!("running {what}: {err}"));
-    assert!(out.status.success(), "{}", describe(what, &out));
-    out
-}
-
-/// The `key=value` lines of the guest script.
-fn parse_results(stdout: &str) -> HashMap<String, String> {
-    stdout
-        .lines()
-        .filter_map(|line| line.split_once('='))
-        .map(|(key, value)| (key.to_string(), value.trim_end().to_string()))
-        .collect()
-}
-
-/// The marker line lp-cmdline puts in `/proc/cmdline`, from its source.
-fn lp_cmdline_marker(root: &Path) -> String {
-    let source = std::fs::read_to_string(root.join("kmod/lp-cmdline.c")).unwrap();
-    let define = "#define LP_CMDLINE_MARKER \"";
-    let start = source.find(define).expect("LP_CMDLINE_MARKER") + define.len();
-    let len = source[start..].find('"').expect("terminated marker");
-    source[start..start + len].to_string()
-}
 
 /// The screen after `bytes` of the recording.
 fn replay(bytes: &[u8]) -> String {
@@ -192,34 +147,17 @@ fn add(path: &Path, guest: &str) -> String {
 
 #[test]
 fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
-    if let Err(err) = Command::new("qemu-system-x86_64").arg("--version").output() {
-        skip(&format!(
-            "qemu-system-x86_64 cannot be run ({err}); install Debian package qemu-system-x86"
-        ));
-        return;
+    if let Some(reason) = missing_qemu() {
+        return support::skip(TEST, &reason);
     }
     let root = repo_root();
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_tui");
     let kmod_dir = work.join("kmod");
     let out_dir = work.join("out");
     std::fs::create_dir_all(&work).unwrap();
-
-    let build = Command::new(root.join("kmod/build.sh"))
-        .arg(&kmod_dir)
-        .output()
-        .expect("running kmod/build.sh");
-    if build.status.code() == Some(EXIT_UNAVAILABLE) {
-        skip(&format!(
-            "the Debian kernel packages cannot be downloaded\n{}",
-            String::from_utf8_lossy(&build.stderr)
-        ));
-        return;
+    if let Err(reason) = build_kmods(&kmod_dir) {
+        return support::skip(TEST, &reason);
     }
-    assert!(
-        build.status.success(),
-        "{}",
-        describe("kmod/build.sh", &build)
-    );
 
     let lpcheck = stripped_lpcheck(&work);
     let pty_drive = guest_tool(&root, &work, "pty-drive");
@@ -238,7 +176,7 @@ fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
             .arg(root.join("tests/vm/guest/tui-watch.sh")),
     );
 
-    let stdout = std::fs::read_to_string(out_dir.join("stdout")).unwrap();
+    let stdout = read(&out_dir.join("stdout"));
     let results = parse_results(&stdout);
     let get = |key: &str| {
         results
@@ -246,7 +184,7 @@ fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
             .unwrap_or_else(|| panic!("guest printed no {key}= line:\n{stdout}"))
             .as_str()
     };
-    let marker = lp_cmdline_marker(&root);
+    let marker = lp_cmdline_marker();
 
     // Watching: the patch was loaded behind the TUI's back and the TUI shows it.
     assert_eq!(get("watch_exit"), "0", "{stdout}");

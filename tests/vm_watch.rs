@@ -12,41 +12,25 @@
 //! Skipped, with the reason printed, only when QEMU or the kernel packages are absent;
 //! `LPCHECK_VM_REQUIRED=1` turns that into a failure.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use support::{build_kmods, json, missing_qemu, read, repo_root as repo, EXIT_UNAVAILABLE};
 
-/// Exit status of the tests/vm scripts when the kernel cannot be had.
-const EXIT_UNAVAILABLE: i32 = 3;
+/// This test's name, for skips.
+const TEST: &str = "vm_watch";
 
 /// The cases the guest script runs, by tag.
 const CASES: [&str; 3] = ["ksys-read", "nanosleep", "stall"];
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn skip_or_fail(reason: &str) {
-    if std::env::var_os("LPCHECK_VM_REQUIRED").is_some_and(|v| v == "1") {
-        panic!("LPCHECK_VM_REQUIRED=1 but the VM watch test cannot run: {reason}");
-    }
-    eprintln!("SKIPPED vm_watch: {reason}");
-}
 
 fn run(command: &mut Command, what: &str) -> std::process::Output {
     command
         .output()
         .unwrap_or_else(|error| panic!("{what}: {error}"))
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&read(path)).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
 /// `TID STATE COMM` lines: thread id -> (patch_state, comm).
@@ -135,9 +119,8 @@ const AFTER_SIGNALS: &[&str] = &["when_sleep_ends", "never_without_force"];
 
 #[test]
 fn watch_predictions_match_the_kernels_patch_state() {
-    match Command::new("qemu-system-x86_64").arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        _ => return skip_or_fail("qemu-system-x86_64 cannot be run"),
+    if let Some(reason) = missing_qemu() {
+        return support::skip(TEST, &reason);
     }
     let root = repo();
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_watch");
@@ -145,14 +128,9 @@ fn watch_predictions_match_the_kernels_patch_state() {
     std::fs::create_dir_all(&work).unwrap();
 
     let kmod = root.join("target/kmod");
-    let build = run(
-        Command::new(root.join("kmod/build.sh")).arg(&kmod),
-        "kmod/build.sh",
-    );
-    if build.status.code() == Some(EXIT_UNAVAILABLE) {
-        return skip_or_fail("Debian's kernel headers cannot be downloaded");
+    if let Err(reason) = build_kmods(&kmod) {
+        return support::skip(TEST, &reason);
     }
-    assert!(build.status.success(), "kmod/build.sh: {build:?}");
     let insmod = work.join("lpc-insmod");
     let gcc = run(
         Command::new("gcc")
@@ -188,7 +166,7 @@ fn watch_predictions_match_the_kernels_patch_state() {
         "tests/vm/run-vm.sh",
     );
     if vm.status.code() == Some(EXIT_UNAVAILABLE) {
-        return skip_or_fail("Debian's kernel cannot be downloaded");
+        return support::skip(TEST, "Debian's kernel cannot be downloaded");
     }
     let stdout = read(&out.join("stdout"));
     assert!(

@@ -1,0 +1,116 @@
+//! What the VM and kmod integration tests share: the repository root, skipping (or failing
+//! under `LPCHECK_VM_REQUIRED=1`) when a resource is truly absent, running programs with their
+//! output in the failure message, and reading what the guest scripts wrote.
+//!
+//! Each test crate uses part of it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Exit status of the tests/vm scripts (and kmod/build.sh) when the kernel cannot be had.
+pub const EXIT_UNAVAILABLE: i32 = 3;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Skips `test` with `reason` on stderr, or fails when `LPCHECK_VM_REQUIRED=1` (CI) asks for the
+/// VM.
+pub fn skip(test: &str, reason: &str) {
+    if std::env::var_os("LPCHECK_VM_REQUIRED").is_some_and(|v| v == "1") {
+        panic!("LPCHECK_VM_REQUIRED=1 but {test} cannot run: {reason}");
+    }
+    eprintln!("SKIPPED {test}: {reason}");
+}
+
+/// Why QEMU cannot run here, if it cannot.
+pub fn missing_qemu() -> Option<String> {
+    match Command::new("qemu-system-x86_64").arg("--version").output() {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => Some(format!(
+            "qemu-system-x86_64 --version failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )),
+        Err(err) => Some(format!(
+            "qemu-system-x86_64 cannot be run ({err}); install Debian package qemu-system-x86"
+        )),
+    }
+}
+
+/// A program's exit status and output, for a failure message.
+pub fn describe(what: &str, out: &Output) -> String {
+    format!(
+        "{what} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs `command`; panics with its output unless it succeeds.
+pub fn run_ok(what: &str, command: &mut Command) -> Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|err| panic!("running {what}: {err}"));
+    assert!(out.status.success(), "{}", describe(what, &out));
+    out
+}
+
+/// Builds the `kmod/` modules into `dir`; `Err(reason)` when the kernel packages cannot be
+/// downloaded (a skip), a panic on any other failure.
+pub fn build_kmods(dir: &Path) -> Result<(), String> {
+    let build = Command::new(repo_root().join("kmod/build.sh"))
+        .arg(dir)
+        .output()
+        .expect("running kmod/build.sh");
+    if build.status.code() == Some(EXIT_UNAVAILABLE) {
+        return Err(format!(
+            "the Debian kernel packages cannot be downloaded\n{}",
+            String::from_utf8_lossy(&build.stderr)
+        ));
+    }
+    assert!(
+        build.status.success(),
+        "{}",
+        describe("kmod/build.sh", &build)
+    );
+    Ok(())
+}
+
+/// A file's text; panics naming it when it cannot be read.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// A JSON file; panics naming it when it cannot be read or parsed.
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(path)).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// The guest script's `key=value` lines.
+pub fn parse_results(stdout: &str) -> HashMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_string(), value.trim_end().to_string()))
+        .collect()
+}
+
+/// The marker line lp-cmdline puts in `/proc/cmdline`, read from its source so that the tests
+/// and the module cannot drift apart.
+pub fn lp_cmdline_marker() -> String {
+    let path = repo_root().join("kmod/lp-cmdline.c");
+    let source = read(&path);
+    let define = "#define LP_CMDLINE_MARKER \"";
+    let start = source
+        .find(define)
+        .unwrap_or_else(|| panic!("{} has no LP_CMDLINE_MARKER", path.display()))
+        + define.len();
+    let len = source[start..]
+        .find('"')
+        .unwrap_or_else(|| panic!("unterminated LP_CMDLINE_MARKER in {}", path.display()));
+    source[start..start + len].to_string()
+}
