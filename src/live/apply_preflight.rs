@@ -14,19 +14,9 @@ use super::livepatch::LivepatchSysfs;
 use super::module_syscalls::{kernel_module_name, loaded_modules, KernelPaths};
 use super::target::PatchTarget;
 
-/// The outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CheckStatus {
-    /// Nothing stands in the way.
-    Pass,
-    /// Worth knowing; does not stop `apply`.
-    Warn,
-    /// `apply` refuses.
-    Fail,
-    /// The fact could not be read; `apply` refuses unless told to accept unknowns.
-    Unknown,
-}
+/// The outcome of one check: the status of `lpcheck preflight`'s checks. `apply` refuses on
+/// `Fail`, and on `Unknown` unless told to accept unknowns.
+pub use super::preflight::Status as CheckStatus;
 
 /// Which check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
