@@ -18,8 +18,12 @@ use crate::live::apply_preflight::CheckStatus;
 use crate::live::blockers::{always_on_stack_patterns, resolve_targets};
 use crate::live::events::{ApplyEvent, ApplyObserver};
 use crate::live::journal::{self, Journal};
+use crate::live::livepatch::LivepatchSysfs;
 use crate::live::load_gate::{GateInputs, LoadGate, Now, SafeMomentGate};
 use crate::live::module_syscalls::{KernelPaths, Syscalls};
+use crate::live::preflight::{
+    run_preflight, CheckResult as HostCheckResult, HostPaths, PreflightInputs,
+};
 use crate::live::revert::LiveKernel;
 use crate::watch_cmd::sampler;
 
@@ -40,6 +44,7 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
     let Prepared {
         report,
         release,
+        host_checks,
         mut gate,
     } = prepare(&args.module, &args.rules, safe_moment)?;
     let journal_path = journal::path_from(args.journal.as_deref());
@@ -53,6 +58,7 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         dry_run: args.dry_run,
         force_on_stall: args.force_on_stall,
         accept_unknown: args.accept_unknown,
+        host_checks,
     };
     let mut modules = Syscalls;
     let mut kernel = LiveKernel {
@@ -91,6 +97,9 @@ pub struct Prepared {
     pub report: CheckReport,
     /// The running kernel's release.
     pub release: Fact<String>,
+    /// `lpcheck preflight`'s host checks (without the current blockers: the gate waits for a
+    /// moment without any).
+    pub host_checks: Vec<HostCheckResult>,
     /// Where the engine waits for a safe moment before loading.
     pub gate: Box<dyn LoadGate>,
 }
@@ -102,10 +111,19 @@ pub fn prepare(module: &Path, rules: &[PathBuf], safe_moment: SafeMomentArgs) ->
     let facts = host::running_kernel_facts();
     let rules = rule_set(rules)?;
     let report = check(&patch, &facts, &rules, CheckOptions { strict: false });
+    let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));
+    let host_checks = run_preflight(&PreflightInputs {
+        patch: &patch,
+        facts: &facts,
+        targets: &targets,
+        paths: &HostPaths::default(),
+        livepatch: &LivepatchSysfs::default(),
+        blockers: Err("left to the safe-moment wait".into()),
+    })
+    .checks;
     let gate: Box<dyn LoadGate> = if safe_moment.in_a_row == 0 {
         Box::new(Now)
     } else {
-        let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));
         let inputs = match facts.symbols {
             Fact::Known { value, .. } => Ok(GateInputs {
                 source: sampler(StackSourceArg::Auto),
@@ -122,6 +140,7 @@ pub fn prepare(module: &Path, rules: &[PathBuf], safe_moment: SafeMomentArgs) ->
     Ok(Prepared {
         report,
         release: facts.release,
+        host_checks,
         gate,
     })
 }

@@ -70,10 +70,7 @@ pub fn run(args: &PreflightArgs) -> Result<i32> {
 fn render_human(name: &str, report: &PreflightReport, code: i32) -> String {
     let mut out = format!("lpcheck preflight {name}\n");
     for check in &report.checks {
-        let label = serde_json::to_value(check.id)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let label = check.id.name();
         let status = match check.status {
             Status::Pass => "pass",
             Status::Warn => "WARN",

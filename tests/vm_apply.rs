@@ -125,6 +125,11 @@ fn apply_status_and_revert_in_the_vm() {
         good.contains("safe moment: no task holds a target"),
         "{good}"
     );
+    // `lpcheck preflight`'s host checks are part of apply's preflight.
+    assert!(
+        good.contains("pass    lockdown: ") && good.contains("ftrace-conflicts: "),
+        "{good}"
+    );
     assert!(
         get("good_patched").starts_with("lpcheck-lp-cmdline"),
         "{stdout}"

@@ -275,6 +275,7 @@ fn watch_predictions_match_the_kernels_patch_state() {
     for id in [
         "kernel-release",
         "livepatch-support",
+        "lockdown",
         "targets-ftraceable",
         "ftrace-conflicts",
         "kprobes",

@@ -13,6 +13,7 @@ use super::events::{Action, ApplyEvent, ApplyObserver, Outcome};
 use super::load_gate::LoadGate;
 use super::module_syscalls::kernel_module_name;
 use super::patch_state::PatchState;
+use super::preflight::CheckResult as HostCheckResult;
 use super::revert::{disable_and_unload, verified_words, LiveKernel, RevertEnd};
 use super::target::PatchTarget;
 use super::transition::{millis, TransitionEnd};
@@ -45,6 +46,8 @@ pub struct ApplyRequest {
     pub force_on_stall: bool,
     /// Go on when a preflight fact is unknown.
     pub accept_unknown: bool,
+    /// The results of `lpcheck preflight`'s host checks on this host, merged into apply's own.
+    pub host_checks: Vec<HostCheckResult>,
 }
 
 /// Runs `apply`. `report` is the static check of the module against the running kernel,
@@ -79,6 +82,7 @@ pub fn apply(
         running_release,
         targets: &targets,
         paths: &kernel.paths,
+        host: &request.host_checks,
     });
     emit(ApplyEvent::Preflight {
         results: results.clone(),
@@ -365,6 +369,7 @@ mod tests {
             dry_run: false,
             force_on_stall: false,
             accept_unknown: false,
+            host_checks: Vec::new(),
         }
     }
 
@@ -538,6 +543,47 @@ mod tests {
             summary.contains("nothing was loaded") && summary.contains("42 (k)"),
             "{summary}"
         );
+    }
+
+    #[test]
+    fn host_checks_join_the_preflight_and_refuse_on_fail_or_unknown() {
+        use crate::live::preflight::{CheckId, Status};
+        let fake = FakeKernel::new();
+        let (report, module) = report(fake.dir.path());
+        let host = |id, status| HostCheckResult {
+            id,
+            status,
+            evidence: format!("{id:?} evidence"),
+        };
+        let mut warned = request(module.clone());
+        warned.host_checks = vec![
+            host(CheckId::Taint, Status::Warn),
+            host(CheckId::LivepatchSupport, Status::Fail),
+            host(CheckId::CurrentBlockers, Status::Unknown),
+        ];
+        let (outcome, events, _) = run(&fake, Behaviour::Completes, &warned, &report);
+        assert_eq!(outcome, Outcome::Applied, "covered host checks are not repeated");
+        let Some(ApplyEvent::Preflight { results }) = events.0.get(1) else {
+            panic!("no preflight event: {:?}", events.0);
+        };
+        let host_results: Vec<_> = results
+            .iter()
+            .filter(|r| matches!(r.check, PreflightCheck::Host(_)))
+            .map(|r| (r.check.label(), r.status))
+            .collect();
+        assert_eq!(host_results, [("taint", Status::Warn)]);
+
+        for status in [Status::Fail, Status::Unknown] {
+            let mut refused = request(module.clone());
+            refused.host_checks = vec![host(CheckId::Lockdown, status)];
+            let (outcome, events, modules) = run(&fake, Behaviour::Completes, &refused, &report);
+            assert_eq!(outcome, Outcome::Refused, "{status:?}");
+            assert!(modules.loads.is_empty());
+            let Some(ApplyEvent::Finished { summary, .. }) = events.0.last() else {
+                panic!("no end event");
+            };
+            assert!(summary.contains("lockdown"), "{summary}");
+        }
     }
 
     #[test]

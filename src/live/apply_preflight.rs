@@ -17,6 +17,7 @@ use super::target::PatchTarget;
 /// The outcome of one check: the status of `lpcheck preflight`'s checks. `apply` refuses on
 /// `Fail`, and on `Unknown` unless told to accept unknowns.
 pub use super::preflight::Status as CheckStatus;
+use super::preflight::{CheckId, CheckResult as HostCheckResult};
 
 /// Which check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -34,6 +35,9 @@ pub enum PreflightCheck {
     NoTransition,
     /// No kprobe sits on a target function.
     Kprobes,
+    /// One of `lpcheck preflight`'s host checks that the ones above do not cover (lockdown,
+    /// module loading and signatures, taint, ftrace state and conflicts, BPF, loaded patches).
+    Host(CheckId),
 }
 
 impl PreflightCheck {
@@ -46,6 +50,7 @@ impl PreflightCheck {
             Self::NotLoaded => "not already loaded",
             Self::NoTransition => "no transition in progress",
             Self::Kprobes => "kprobes on targets",
+            Self::Host(id) => id.name(),
         }
     }
 }
@@ -90,19 +95,40 @@ pub struct PreflightInputs<'a> {
     pub targets: &'a [PatchTarget],
     /// Where the kernel interfaces are.
     pub paths: &'a KernelPaths,
+    /// The results of `lpcheck preflight`'s host checks, run before.
+    pub host: &'a [HostCheckResult],
 }
 
-/// Runs every check, in a fixed order.
+/// `lpcheck preflight`'s checks that the apply preflight makes itself (its own, tested against
+/// the engine's fake kernel) or that the safe-moment wait replaces (current blockers).
+const COVERED_HOST_CHECKS: [CheckId; 4] = [
+    CheckId::KernelRelease,
+    CheckId::LivepatchSupport,
+    CheckId::Kprobes,
+    CheckId::CurrentBlockers,
+];
+
+/// Runs every check, in a fixed order: apply's own, then the other host checks.
 pub fn run(inputs: &PreflightInputs<'_>) -> Vec<CheckResult> {
     let name = kernel_module_name(&inputs.report.module_name);
-    vec![
+    let mut results = vec![
         livepatch_support(&inputs.paths.livepatch),
         static_verdict(inputs.report),
         vermagic(inputs.report.vermagic.as_deref(), inputs.running_release),
         not_loaded(&name, inputs.paths),
         no_transition(&inputs.paths.livepatch),
         kprobes(inputs.targets, &inputs.paths.kprobes_list),
-    ]
+    ];
+    results.extend(
+        inputs
+            .host
+            .iter()
+            .filter(|host| !COVERED_HOST_CHECKS.contains(&host.id))
+            .map(|host| {
+                CheckResult::new(PreflightCheck::Host(host.id), host.status, &host.evidence)
+            }),
+    );
+    results
 }
 
 fn livepatch_support(root: &Path) -> CheckResult {

@@ -38,6 +38,7 @@ impl PatchApplier for EngineApplier {
         let Prepared {
             report: check_report,
             release,
+            host_checks,
             mut gate,
         } = apply_cmd::prepare(module, &[], self.safe_moment)?;
         let mut journal = Journal::open(&self.journal)?;
@@ -49,6 +50,7 @@ impl PatchApplier for EngineApplier {
             dry_run: false,
             force_on_stall: false,
             accept_unknown: false,
+            host_checks,
         };
         let mut modules = Syscalls;
         let mut kernel = LiveKernel {

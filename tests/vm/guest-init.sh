@@ -15,6 +15,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
+mount -t securityfs securityfs /sys/kernel/security
 
 mkdir -p /out /tmp
 read -r init_uptime _ </proc/uptime

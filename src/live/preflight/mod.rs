@@ -67,6 +67,28 @@ pub enum CheckId {
     CurrentBlockers,
 }
 
+impl CheckId {
+    /// The check's name, as JSON spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::KernelRelease => "kernel-release",
+            Self::LivepatchSupport => "livepatch-support",
+            Self::ModuleLoading => "module-loading",
+            Self::Lockdown => "lockdown",
+            Self::ModuleSignature => "module-signature",
+            Self::Taint => "taint",
+            Self::FtraceEnabled => "ftrace-enabled",
+            Self::TargetsResolvable => "targets-resolvable",
+            Self::TargetsFtraceable => "targets-ftraceable",
+            Self::FtraceConflicts => "ftrace-conflicts",
+            Self::Kprobes => "kprobes",
+            Self::BpfAttachments => "bpf-attachments",
+            Self::LoadedLivepatches => "loaded-livepatches",
+            Self::CurrentBlockers => "current-blockers",
+        }
+    }
+}
+
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckResult {
