@@ -562,7 +562,11 @@ mod tests {
             host(CheckId::CurrentBlockers, Status::Unknown),
         ];
         let (outcome, events, _) = run(&fake, Behaviour::Completes, &warned, &report);
-        assert_eq!(outcome, Outcome::Applied, "covered host checks are not repeated");
+        assert_eq!(
+            outcome,
+            Outcome::Applied,
+            "covered host checks are not repeated"
+        );
         let Some(ApplyEvent::Preflight { results }) = events.0.get(1) else {
             panic!("no preflight event: {:?}", events.0);
         };

@@ -238,15 +238,17 @@ pub(super) fn current_blockers(blockers: &Result<BlockerReport, String>) -> Chec
             ),
         )
     } else if !blocking.is_empty() || !report.unreadable.is_empty() {
-        CheckResult::new(
-            id,
-            Status::Warn,
-            format!(
-                "{seen}; {listed} blocking now: {}; {} unreadable stacks",
-                blocking.join(", "),
+        let mut parts = vec![seen];
+        if listed > 0 {
+            parts.push(format!("{listed} blocking now: {}", blocking.join(", ")));
+        }
+        if !report.unreadable.is_empty() {
+            parts.push(format!(
+                "{} unreadable stacks (they may hold a target)",
                 report.unreadable.len()
-            ),
-        )
+            ));
+        }
+        CheckResult::new(id, Status::Warn, parts.join("; "))
     } else {
         CheckResult::new(id, Status::Pass, format!("{seen}; none holds a target"))
     }
