@@ -245,7 +245,6 @@ mod tests {
     #[test]
     fn no_event_field_collides_with_the_line_fields() {
         use crate::live::events::{Blocker, Outcome};
-        use crate::live::journal_reader::JournalEntry;
         use crate::live::patch_state::PatchState;
         let blocker = Blocker {
             pid: 7,
@@ -307,7 +306,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), events.len());
         for (line, event) in text.lines().zip(&events) {
-            let entry: JournalEntry =
+            let entry: JournalRecord =
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
             assert_eq!(entry.message, event.message(), "{line}");
         }

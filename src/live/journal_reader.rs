@@ -10,33 +10,17 @@ use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
+use super::journal::JournalRecord;
 use super::LiveError;
 
 /// How much of an existing journal is read at first: older lines are not shown.
 const BACKLOG_BYTES: u64 = 256 * 1024;
 
-/// One journal line.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct JournalEntry {
-    /// When it was written, unix time in milliseconds.
-    pub ts_ms: u64,
-    /// Pid of the lpcheck run that wrote it.
-    pub run: u32,
-    /// The patch it is about.
-    pub patch: String,
-    /// What happened, as a kebab-case tag (`module-loaded`, `transition-timeout`, ...).
-    pub event: String,
-    /// What happened, for a human.
-    pub message: String,
-}
-
 /// What one read of the journal found.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct JournalBatch {
     /// The new entries, in file order.
-    pub entries: Vec<JournalEntry>,
+    pub entries: Vec<JournalRecord>,
     /// Complete lines that are not journal entries: why, with the line number.
     pub malformed: Vec<String>,
 }
@@ -111,7 +95,7 @@ impl JournalTail {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match serde_json::from_slice::<JournalEntry>(line) {
+            match serde_json::from_slice::<JournalRecord>(line) {
                 Ok(entry) => batch.entries.push(entry),
                 Err(error) => batch.malformed.push(format!(
                     "{}: line {}: not a journal entry: {error}",
@@ -164,7 +148,7 @@ mod tests {
         let batch = tail.read_new().unwrap();
         assert_eq!(
             batch.entries,
-            [JournalEntry {
+            [JournalRecord {
                 ts_ms: 1_000,
                 run: 42,
                 patch: "lp".into(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use lpcheck_tui::snapshot::{LogEntry, LogLevel, LogSource};
 
 use super::Clocks;
-use crate::live::journal_reader::JournalEntry;
+use crate::live::journal::JournalRecord;
 use crate::live::kmsg::KmsgRecord;
 
 /// Most lines kept (older ones are dropped).
@@ -59,7 +59,7 @@ pub(super) fn kernel_entry(record: KmsgRecord) -> LogEntry {
     }
 }
 
-pub(super) fn journal_entry(entry: JournalEntry, clocks: Clocks) -> LogEntry {
+pub(super) fn journal_entry(entry: JournalRecord, clocks: Clocks) -> LogEntry {
     lpcheck_entry(
         clocks.boot_time_of(entry.ts_ms),
         journal_level(&entry.event),
