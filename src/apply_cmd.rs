@@ -16,7 +16,7 @@ use crate::host;
 use crate::live::apply::{apply, ApplyRequest};
 use crate::live::apply_preflight::CheckStatus;
 use crate::live::blockers::{always_on_stack_patterns, resolve_targets};
-use crate::live::events::{ApplyEvent, ApplyObserver};
+use crate::live::events::{ApplyEvent, ApplyObserver, Outcome};
 use crate::live::journal::{self, Journal};
 use crate::live::livepatch::LivepatchSysfs;
 use crate::live::load_gate::{GateInputs, LoadGate, Now, SafeMomentGate};
@@ -48,8 +48,6 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         mut gate,
     } = prepare(&args.module, &args.rules, safe_moment)?;
     let journal_path = journal::path_from(args.journal.as_deref());
-    let mut journal = Journal::open(&journal_path)
-        .with_context(|| "cannot open the journal (choose another with --journal PATH)")?;
     let request = ApplyRequest {
         module: args.module.clone(),
         params: args.params.clone(),
@@ -60,26 +58,41 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         accept_unknown: args.accept_unknown,
         host_checks,
     };
+    let outcome = run_engine(
+        &request,
+        &report,
+        &release,
+        gate.as_mut(),
+        &journal_path,
+        &mut Printer,
+    )?;
+    Ok(i32::from(outcome.exit_code()))
+}
+
+/// Runs the apply engine on the running kernel, reporting to `observer` and to the journal at
+/// `journal_path` (which says on stderr if some of its lines could not be written).
+pub fn run_engine(
+    request: &ApplyRequest,
+    report: &CheckReport,
+    release: &Fact<String>,
+    gate: &mut dyn LoadGate,
+    journal_path: &Path,
+    observer: &mut dyn ApplyObserver,
+) -> Result<Outcome> {
+    let mut journal = Journal::open(journal_path)
+        .with_context(|| "cannot open the journal (choose another with --journal PATH)")?;
     let mut modules = Syscalls;
     let mut kernel = LiveKernel {
         paths: KernelPaths::default(),
         modules: &mut modules,
         poll: POLL,
     };
-    let mut printer = Printer;
     let outcome = {
-        let mut observers: [&mut dyn ApplyObserver; 2] = [&mut printer, &mut journal];
-        apply(
-            &request,
-            &report,
-            &release,
-            &mut kernel,
-            gate.as_mut(),
-            &mut observers,
-        )
+        let mut observers: [&mut dyn ApplyObserver; 2] = [observer, &mut journal];
+        apply(request, report, release, &mut kernel, gate, &mut observers)
     };
-    warn_journal(&journal, &journal_path);
-    Ok(i32::from(outcome.exit_code()))
+    warn_journal(&journal, journal_path);
+    Ok(outcome)
 }
 
 /// How long `apply` waits for a safe moment before loading.

@@ -8,12 +8,9 @@ use std::time::Duration;
 use lpcheck_tui::snapshot::Outcome;
 
 use super::apply::{ApplyEvent, PatchApplier};
-use crate::apply_cmd::{self, Prepared, SafeMomentArgs, POLL};
-use crate::live::apply::{apply, ApplyRequest};
+use crate::apply_cmd::{self, Prepared, SafeMomentArgs};
+use crate::live::apply::ApplyRequest;
 use crate::live::events::{self, ApplyObserver};
-use crate::live::journal::Journal;
-use crate::live::module_syscalls::{KernelPaths, Syscalls};
-use crate::live::revert::LiveKernel;
 
 /// The apply engine with the settings `lpcheck tui` passes on.
 #[derive(Debug, Clone)]
@@ -41,7 +38,6 @@ impl PatchApplier for EngineApplier {
             host_checks,
             mut gate,
         } = apply_cmd::prepare(module, &[], self.safe_moment)?;
-        let mut journal = Journal::open(&self.journal)?;
         let request = ApplyRequest {
             module: module.to_path_buf(),
             params: Vec::new(),
@@ -52,28 +48,19 @@ impl PatchApplier for EngineApplier {
             accept_unknown: false,
             host_checks,
         };
-        let mut modules = Syscalls;
-        let mut kernel = LiveKernel {
-            paths: KernelPaths::default(),
-            modules: &mut modules,
-            poll: POLL,
-        };
         let mut forward = Forward {
             report,
             timeout: self.timeout,
             summary: None,
         };
-        let outcome = {
-            let mut observers: [&mut dyn ApplyObserver; 2] = [&mut forward, &mut journal];
-            apply(
-                &request,
-                &check_report,
-                &release,
-                &mut kernel,
-                gate.as_mut(),
-                &mut observers,
-            )
-        };
+        let outcome = apply_cmd::run_engine(
+            &request,
+            &check_report,
+            &release,
+            gate.as_mut(),
+            &self.journal,
+            &mut forward,
+        )?;
         let patch = crate::live::module_syscalls::kernel_module_name(&check_report.module_name);
         let summary = forward.summary.unwrap_or_else(|| format!("{outcome:?}"));
         Ok(view_outcome(outcome, patch, summary))
