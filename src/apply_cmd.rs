@@ -10,7 +10,7 @@ use lpcheck_analyzer::check::{check, CheckOptions, CheckReport};
 use lpcheck_analyzer::kernel::Fact;
 use lpcheck_analyzer::patch::PatchModule;
 
-use crate::check_cmd::rule_set;
+use crate::check_cmd::{rule_set, running_kernel_prototypes};
 use crate::cli::{ApplyArgs, StackSourceArg};
 use crate::host;
 use crate::live::apply::{apply, ApplyRequest};
@@ -121,7 +121,8 @@ pub struct Prepared {
 /// safe-moment wait for its targets.
 pub fn prepare(module: &Path, rules: &[PathBuf], safe_moment: SafeMomentArgs) -> Result<Prepared> {
     let patch = PatchModule::load(module)?;
-    let facts = host::running_kernel_facts();
+    let mut facts = host::running_kernel_facts();
+    facts.debuginfo = Some(running_kernel_prototypes(&patch)?);
     let rules = rule_set(rules)?;
     let report = check(&patch, &facts, &rules, CheckOptions { strict: false });
     let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));

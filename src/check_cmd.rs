@@ -23,6 +23,8 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
     let mut facts = kernel_facts(&args.kernel)?;
     if let Some(vmlinux) = &args.kernel.vmlinux {
         facts.debuginfo = Some(debug_knowledge(vmlinux, &module)?);
+    } else if !args.kernel.is_offline() {
+        facts.debuginfo = Some(running_kernel_prototypes(&module)?);
     }
     let rules = rule_set(&args.rules)?;
     let report = check(
@@ -43,7 +45,33 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
 
 /// What `vmlinux`'s debug information says about the module's targets (cached per build id).
 fn debug_knowledge(vmlinux: &Path, module: &PatchModule) -> Result<DebugKnowledge> {
-    let queries: Vec<Query> = module
+    Ok(debuginfo::gather(
+        vmlinux,
+        &module.path,
+        &queries(module),
+        &CachePolicy::default_dir(),
+    )?)
+}
+
+/// Where the running kernel exposes its BTF.
+const RUNNING_KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// The replacements' prototypes against the running kernel's BTF (inline sites and callers need
+/// the debug vmlinux and are not looked for).
+pub fn running_kernel_prototypes(module: &PatchModule) -> Result<DebugKnowledge> {
+    let btf =
+        std::fs::read(RUNNING_KERNEL_BTF).map_err(|error| format!("{RUNNING_KERNEL_BTF}: {error}"));
+    Ok(debuginfo::prototypes_from_btf(
+        btf,
+        RUNNING_KERNEL_BTF,
+        &module.path,
+        &queries(module),
+    )?)
+}
+
+/// One debug-information question per patched function.
+fn queries(module: &PatchModule) -> Vec<Query> {
+    module
         .patched_functions()
         .map(|(object, function)| Query {
             object: object.clone(),
@@ -51,13 +79,7 @@ fn debug_knowledge(vmlinux: &Path, module: &PatchModule) -> Result<DebugKnowledg
             sympos: function.old_sympos,
             replacement: function.new_func.clone(),
         })
-        .collect();
-    Ok(debuginfo::gather(
-        vmlinux,
-        &module.path,
-        &queries,
-        &CachePolicy::default_dir(),
-    )?)
+        .collect()
 }
 
 /// Renders a check report in `format`.

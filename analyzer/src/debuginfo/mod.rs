@@ -95,7 +95,23 @@ pub struct DebugKnowledge {
     /// The direct callers of the targets and their copies, by name, when the call graph is
     /// known.
     pub callers_by_name: HashMap<String, Vec<String>>,
+    /// What was looked for.
+    pub scope: Scope,
 }
+
+/// What a [`DebugKnowledge`] covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Inline sites, callers and prototypes: a vmlinux image was read.
+    #[default]
+    Full,
+    /// Prototypes only, from the running kernel's BTF: inline sites and callers were not looked
+    /// for (they need the debug vmlinux), so nothing is claimed about them.
+    Prototypes,
+}
+
+/// Why inline sites and callers are unknown in [`Scope::Prototypes`].
+const NEEDS_DEBUG_VMLINUX: &str = "not looked for: that needs the debug vmlinux (--vmlinux)";
 
 impl DebugKnowledge {
     /// The knowledge about `object:function`.
@@ -180,6 +196,46 @@ pub fn gather(
     }
     knowledge.notes = session.finish();
     Ok(knowledge)
+}
+
+/// The prototypes of the vmlinux targets in `queries` from the running kernel's BTF (`btf`: its
+/// bytes, read from `source`, or why they could not be read), against the replacements' DWARF
+/// in `module`. Inline sites and callers are left out ([`Scope::Prototypes`]).
+///
+/// Errors only when the module cannot be read or is not ELF.
+pub fn prototypes_from_btf(
+    btf: std::result::Result<Vec<u8>, String>,
+    source: &str,
+    module: &Path,
+    queries: &[Query],
+) -> Result<DebugKnowledge> {
+    let module_data = std::fs::read(module).map_err(|e| AnalyzeError::io(module, e))?;
+    let module_elf = ElfObject::parse(module, strip_signature(&module_data))?;
+    let replacements: Vec<&str> = queries
+        .iter()
+        .filter_map(|q| q.replacement.as_deref())
+        .collect();
+    let new_prototypes = prototype::from_module_dwarf(&module_elf, &replacements);
+    let btf = match btf.and_then(|bytes| Btf::parse(&bytes).map_err(|e| format!("{source}: {e}"))) {
+        Ok(parsed) => Fact::known(parsed, source),
+        Err(reason) => Fact::unknown(reason),
+    };
+    let targets = queries
+        .iter()
+        .filter(|query| query.object == KernelObject::Vmlinux)
+        .map(|query| TargetKnowledge {
+            object: query.object.clone(),
+            function: query.function.clone(),
+            inlined_into: Fact::unknown(NEEDS_DEBUG_VMLINUX),
+            callers: Fact::unknown(NEEDS_DEBUG_VMLINUX),
+            prototype: prototype_pair(query, &btf, &new_prototypes, module),
+        })
+        .collect();
+    Ok(DebugKnowledge {
+        targets,
+        scope: Scope::Prototypes,
+        ..DebugKnowledge::default()
+    })
 }
 
 fn btf_of(path: &Path, file: &ElfFile64<'_, Endianness>) -> Fact<Btf> {

@@ -249,3 +249,41 @@ fn an_image_without_dwarf_gives_reasons() {
     assert!(target.callers.value().is_some(), "the symbol table is kept");
     assert_eq!(known(&target.prototype).mismatch(), None, ".BTF is kept");
 }
+
+#[test]
+fn the_running_kernels_btf_alone_checks_prototypes_and_claims_no_inline_sites() {
+    let Some(built) = build_fixtures() else {
+        return;
+    };
+    let queries = [
+        query("helper", Some("good_helper")),
+        query("leaf", Some("bad_helper")),
+        Query {
+            object: KernelObject::Module("ext4".into()),
+            ..query("ext4_sync_fs", Some("good_helper"))
+        },
+    ];
+    let knowledge = prototypes_from_btf(Ok(helper_btf()), "btf", &built.patch, &queries).unwrap();
+    assert_eq!(knowledge.scope, Scope::Prototypes);
+    let [helper, leaf] = &knowledge.targets[..] else {
+        panic!("module targets are left out: {knowledge:?}");
+    };
+    assert_eq!(known(&helper.prototype).mismatch(), None);
+    assert!(helper.inlined_into.describe().contains("--vmlinux"));
+    assert!(helper.callers.value().is_none());
+    assert!(leaf.prototype.describe().contains("no function `leaf`"));
+
+    let bad = prototypes_from_btf(Ok(vec![1, 2, 3]), "btf", &built.patch, &queries).unwrap();
+    assert!(bad.targets[0].prototype.describe().starts_with("btf: "));
+    let absent = prototypes_from_btf(
+        Err("/sys/kernel/btf/vmlinux: not found".into()),
+        "btf",
+        &built.patch,
+        &queries,
+    )
+    .unwrap();
+    assert!(absent.targets[0]
+        .prototype
+        .describe()
+        .contains("/sys/kernel/btf/vmlinux"));
+}

@@ -8,6 +8,7 @@ use super::model::{Check, Rule, RuleSet};
 use super::targets::{resolve, Target, TargetResolution};
 use crate::callgraph::NodeKind;
 use crate::debuginfo::clones::{copies_in, origin_name, CopyKind};
+use crate::debuginfo::Scope;
 use crate::kernel::ftrace::Hookability;
 use crate::kernel::kallsyms::{KernelObject, SymbolClass};
 use crate::kernel::regions::TextRegion;
@@ -519,7 +520,7 @@ fn unknown_facts(inputs: &Inputs<'_>) -> Vec<Match> {
             let parts = [
                 (
                     "where `{}` was inlined",
-                    known.inlined_into.value().is_none(),
+                    debug.scope == Scope::Full && known.inlined_into.value().is_none(),
                     known.inlined_into.describe(),
                 ),
                 (

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::check::{check, CheckOptions};
 use crate::debuginfo::prototype::Prototype;
-use crate::debuginfo::{DebugKnowledge, PrototypePair, TargetKnowledge};
+use crate::debuginfo::{DebugKnowledge, PrototypePair, Scope, TargetKnowledge};
 use crate::kernel::ftrace::FtraceList;
 use crate::kernel::kallsyms::Kallsyms;
 use crate::kernel::kallsyms::KernelObject;
@@ -689,4 +689,24 @@ fn unknown_debug_knowledge_is_a_finding() {
         hits[0].message
     );
     assert!(hits[1].message.contains("no .BTF"), "{}", hits[1].message);
+}
+
+#[test]
+fn prototypes_only_knowledge_claims_nothing_about_inline_sites() {
+    let mut facts = debug_facts(
+        "cmdline_proc_show",
+        Fact::unknown("not looked for"),
+        Fact::unknown("no /sys/kernel/btf/vmlinux"),
+    );
+    if let Some(debug) = facts.debuginfo.as_mut() {
+        debug.scope = Scope::Prototypes;
+    }
+    let all = findings_with(&ModuleSpec::patching("cmdline_proc_show"), &facts);
+    let hits = fired(&all, "fact-unknown");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(
+        hits[0].message.contains("no /sys/kernel/btf/vmlinux"),
+        "{}",
+        hits[0].message
+    );
 }
