@@ -164,13 +164,7 @@ pub fn gather(
         path: vmlinux.to_path_buf(),
         detail: e.to_string(),
     })?;
-    let module_data = std::fs::read(module).map_err(|e| AnalyzeError::io(module, e))?;
-    let module_elf = ElfObject::parse(module, strip_signature(&module_data))?;
-    let replacements: Vec<&str> = queries
-        .iter()
-        .filter_map(|q| q.replacement.as_deref())
-        .collect();
-    let new_prototypes = prototype::from_module_dwarf(&module_elf, &replacements);
+    let new_prototypes = replacement_prototypes(module, queries)?;
     let mut session = Session::open(vmlinux, &file, cache_policy);
     let mut knowledge = DebugKnowledge::default();
     let btf = btf_of(vmlinux, &file);
@@ -209,13 +203,7 @@ pub fn prototypes_from_btf(
     module: &Path,
     queries: &[Query],
 ) -> Result<DebugKnowledge> {
-    let module_data = std::fs::read(module).map_err(|e| AnalyzeError::io(module, e))?;
-    let module_elf = ElfObject::parse(module, strip_signature(&module_data))?;
-    let replacements: Vec<&str> = queries
-        .iter()
-        .filter_map(|q| q.replacement.as_deref())
-        .collect();
-    let new_prototypes = prototype::from_module_dwarf(&module_elf, &replacements);
+    let new_prototypes = replacement_prototypes(module, queries)?;
     let btf = match btf.and_then(|bytes| Btf::parse(&bytes).map_err(|e| format!("{source}: {e}"))) {
         Ok(parsed) => Fact::known(parsed, source),
         Err(reason) => Fact::unknown(reason),
@@ -236,6 +224,17 @@ pub fn prototypes_from_btf(
         scope: Scope::Prototypes,
         ..DebugKnowledge::default()
     })
+}
+
+/// The replacement functions' prototypes, from the module's DWARF.
+fn replacement_prototypes(module: &Path, queries: &[Query]) -> Result<HashMap<String, Prototype>> {
+    let module_data = std::fs::read(module).map_err(|e| AnalyzeError::io(module, e))?;
+    let module_elf = ElfObject::parse(module, strip_signature(&module_data))?;
+    let replacements: Vec<&str> = queries
+        .iter()
+        .filter_map(|q| q.replacement.as_deref())
+        .collect();
+    Ok(prototype::from_module_dwarf(&module_elf, &replacements))
 }
 
 fn btf_of(path: &Path, file: &ElfFile64<'_, Endianness>) -> Fact<Btf> {
