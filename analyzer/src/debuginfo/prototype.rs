@@ -2,7 +2,6 @@
 //! `DW_TAG_formal_parameter`s), the original's from the kernel's BTF, both rendered as C text by
 //! [`TypeText`] so they compare as strings.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -10,7 +9,7 @@ use gimli::{AttributeValue, EndianSlice, LittleEndian, UnitOffset};
 use serde::{Deserialize, Serialize};
 
 use crate::elf::ElfObject;
-use crate::patch::layout::relocated_section;
+use crate::patch::layout::RelocatedDwarf;
 
 /// A function's return and parameter types, as C text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,27 +120,10 @@ const MAX_DEPTH: usize = 24;
 /// Functions the DWARF does not describe are absent from the result.
 pub fn from_module_dwarf(object: &ElfObject<'_>, names: &[&str]) -> HashMap<String, Prototype> {
     let mut found = HashMap::new();
-    if object.section_by_name(".debug_info").is_none() {
+    let Some(sections) = RelocatedDwarf::of(object) else {
         return found;
-    }
-    let sections: HashMap<&str, Cow<'_, [u8]>> = [
-        ".debug_info",
-        ".debug_abbrev",
-        ".debug_str",
-        ".debug_line",
-        ".debug_line_str",
-        ".debug_str_offsets",
-        ".debug_addr",
-        ".debug_rnglists",
-    ]
-    .into_iter()
-    .map(|name| (name, relocated_section(object, name)))
-    .collect();
-    let load = |id: gimli::SectionId| -> Result<Slice<'_>, gimli::Error> {
-        let data = sections.get(id.name()).map_or(&[][..], |d| d.as_ref());
-        Ok(EndianSlice::new(data, LittleEndian))
     };
-    let Ok(dwarf) = gimli::Dwarf::load(load) else {
+    let Some(dwarf) = sections.dwarf() else {
         return found;
     };
     let mut units = dwarf.units();

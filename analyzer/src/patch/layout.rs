@@ -109,27 +109,46 @@ impl StructType {
 
 type Slice<'a> = EndianSlice<'a, LittleEndian>;
 
+/// The DWARF sections of a relocatable object, with the object's relocations applied (in an
+/// `ET_REL` file every cross-section reference in DWARF is a relocation).
+pub(crate) struct RelocatedDwarf<'data> {
+    sections: HashMap<&'static str, Cow<'data, [u8]>>,
+}
+
+impl<'data> RelocatedDwarf<'data> {
+    /// The sections gimli reads, or `None` when the object has no `.debug_info`.
+    pub(crate) fn of(object: &ElfObject<'data>) -> Option<Self> {
+        object.section_by_name(".debug_info")?;
+        let sections = [
+            ".debug_info",
+            ".debug_abbrev",
+            ".debug_str",
+            ".debug_line",
+            ".debug_line_str",
+            ".debug_str_offsets",
+            ".debug_addr",
+            ".debug_rnglists",
+        ]
+        .into_iter()
+        .map(|name| (name, relocated_section(object, name)))
+        .collect();
+        Some(Self { sections })
+    }
+
+    /// The DWARF over these sections, or `None` when gimli cannot load it.
+    pub(crate) fn dwarf(&self) -> Option<gimli::Dwarf<Slice<'_>>> {
+        let load = |id: gimli::SectionId| -> Result<Slice<'_>, gimli::Error> {
+            let data = self.sections.get(id.name()).map_or(&[][..], |d| d.as_ref());
+            Ok(EndianSlice::new(data, LittleEndian))
+        };
+        gimli::Dwarf::load(load).ok()
+    }
+}
+
 /// Finds complete definitions of the named structures in the object's DWARF.
 fn dwarf_structs(object: &ElfObject<'_>, wanted: &[&str]) -> Option<HashMap<String, StructType>> {
-    object.section_by_name(".debug_info")?;
-    let sections: HashMap<&str, Cow<'_, [u8]>> = [
-        ".debug_info",
-        ".debug_abbrev",
-        ".debug_str",
-        ".debug_line",
-        ".debug_line_str",
-        ".debug_str_offsets",
-        ".debug_addr",
-        ".debug_rnglists",
-    ]
-    .into_iter()
-    .map(|name| (name, relocated_section(object, name)))
-    .collect();
-    let load = |id: gimli::SectionId| -> Result<Slice<'_>, gimli::Error> {
-        let data = sections.get(id.name()).map_or(&[][..], |d| d.as_ref());
-        Ok(EndianSlice::new(data, LittleEndian))
-    };
-    let dwarf = gimli::Dwarf::load(load).ok()?;
+    let sections = RelocatedDwarf::of(object)?;
+    let dwarf = sections.dwarf()?;
     let mut found = HashMap::new();
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
@@ -199,7 +218,7 @@ fn attr_string(
 /// A section's contents with its `R_X86_64_32`/`R_X86_64_64` relocations applied: in a
 /// relocatable object, DWARF's references to `.debug_str` and `.debug_abbrev` are relocations
 /// against section symbols, with zeros in the section bytes.
-pub(crate) fn relocated_section<'data>(object: &ElfObject<'data>, name: &str) -> Cow<'data, [u8]> {
+fn relocated_section<'data>(object: &ElfObject<'data>, name: &str) -> Cow<'data, [u8]> {
     let file = object.file();
     let Some(section) = file.section_by_name(name) else {
         return Cow::Borrowed(&[]);
