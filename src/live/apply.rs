@@ -389,13 +389,7 @@ mod tests {
         report: &CheckReport,
         gate: &mut dyn LoadGate,
     ) -> (Outcome, Recorder, FakeModules) {
-        let mut modules = FakeModules {
-            paths: fake.paths.clone(),
-            behaviour,
-            target: ("vmlinux", "cmdline_proc_show"),
-            loads: Vec::new(),
-            unloads: Vec::new(),
-        };
+        let mut modules = FakeModules::new(&fake.paths, behaviour);
         let mut recorder = Recorder::default();
         let _completer = ReverseCompleter::start(&fake.paths);
         let outcome = {

@@ -90,6 +90,20 @@ pub struct FakeModules {
     pub unloads: Vec<String>,
 }
 
+impl FakeModules {
+    /// Modules of the fake kernel at `paths` whose patches replace `vmlinux:cmdline_proc_show`
+    /// and behave as `behaviour` says.
+    pub fn new(paths: &KernelPaths, behaviour: Behaviour) -> Self {
+        Self {
+            paths: paths.clone(),
+            behaviour,
+            target: ("vmlinux", "cmdline_proc_show"),
+            loads: Vec::new(),
+            unloads: Vec::new(),
+        }
+    }
+}
+
 impl ModuleOps for FakeModules {
     fn load(&mut self, file: &Path, _params: &str) -> Result<(), LiveError> {
         let name = file

@@ -376,16 +376,31 @@ mod tests {
         }
     }
 
+    /// Reverts `patch` on the fake kernel; returns the outcome and the event tags without the
+    /// progress reports.
+    fn run_revert(
+        fake: &FakeKernel,
+        modules: &mut FakeModules,
+        patch: &LoadedPatch,
+        timeout: Duration,
+    ) -> (Outcome, Vec<String>) {
+        let mut tags = Tags::default();
+        let outcome = {
+            let mut kernel = LiveKernel {
+                paths: fake.paths.clone(),
+                modules,
+                poll: Duration::from_millis(20),
+            };
+            revert(&mut kernel, patch, timeout, &mut tags)
+        };
+        let tags = tags.0.into_iter().filter(|t| t != "progress").collect();
+        (outcome, tags)
+    }
+
     #[test]
     fn revert_disables_waits_unloads_and_verifies() {
         let fake = FakeKernel::new();
-        let mut modules = FakeModules {
-            paths: fake.paths.clone(),
-            behaviour: Behaviour::Completes,
-            target: ("vmlinux", "cmdline_proc_show"),
-            loads: Vec::new(),
-            unloads: Vec::new(),
-        };
+        let mut modules = FakeModules::new(&fake.paths, Behaviour::Completes);
         modules
             .load(std::path::Path::new("lp-cmdline.ko"), "")
             .unwrap();
@@ -394,22 +409,8 @@ mod tests {
             .unwrap()
             .unwrap();
         let _completer = ReverseCompleter::start(&fake.paths);
-        let mut tags = Tags::default();
-        let outcome = {
-            let mut kernel = LiveKernel {
-                paths: fake.paths.clone(),
-                modules: &mut modules,
-                poll: Duration::from_millis(20),
-            };
-            revert(&mut kernel, &patch, Duration::from_secs(5), &mut tags)
-        };
-        assert_eq!(outcome, Outcome::Reverted, "{:?}", tags.0);
-        let tags: Vec<&str> = tags
-            .0
-            .iter()
-            .map(String::as_str)
-            .filter(|t| *t != "progress")
-            .collect();
+        let (outcome, tags) = run_revert(&fake, &mut modules, &patch, Duration::from_secs(5));
+        assert_eq!(outcome, Outcome::Reverted, "{tags:?}");
         assert_eq!(
             tags,
             [
@@ -460,33 +461,13 @@ mod tests {
             }
             false
         });
-        let mut modules = FakeModules {
-            paths: fake.paths.clone(),
-            behaviour: Behaviour::Completes,
-            target: ("vmlinux", "cmdline_proc_show"),
-            loads: Vec::new(),
-            unloads: Vec::new(),
-        };
-        let mut tags = Tags::default();
-        let outcome = {
-            let mut kernel = LiveKernel {
-                paths: fake.paths.clone(),
-                modules: &mut modules,
-                poll: Duration::from_millis(20),
-            };
-            revert(&mut kernel, &patch, Duration::from_millis(300), &mut tags)
-        };
+        let mut modules = FakeModules::new(&fake.paths, Behaviour::Completes);
+        let (outcome, tags) = run_revert(&fake, &mut modules, &patch, Duration::from_millis(300));
         assert!(
             kernel_side.join().unwrap(),
             "the patch was never enabled again"
         );
-        assert_eq!(outcome, Outcome::RevertStalled, "{:?}", tags.0);
-        let tags: Vec<&str> = tags
-            .0
-            .iter()
-            .map(String::as_str)
-            .filter(|t| *t != "progress")
-            .collect();
+        assert_eq!(outcome, Outcome::RevertStalled, "{tags:?}");
         assert_eq!(
             tags,
             [
