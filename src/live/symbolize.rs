@@ -94,24 +94,11 @@ impl SymbolizedFrame {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use lpcheck_ebpf::{KernelStack, SymbolOffset, TaskState};
 
     use super::*;
-
-    const KALLSYMS: &str = "\
-ffffffff81000000 T _stext
-ffffffff81100000 T vfs_read
-ffffffff81100200 T ksys_read
-ffffffff81100300 t helper
-ffffffff81200000 T __sched_text_start
-ffffffff81200000 T schedule
-ffffffff81200100 t do_nanosleep
-ffffffff81200200 T __sched_text_end
-ffffffffc0001000 t lpc_target_sleep\t[lpc_target]
-ffffffffc0001100 t lpc_target_thread\t[lpc_target]
-";
+    use crate::live::blockers::fixtures;
 
     fn task(frames: Vec<Frame>, candidates: Vec<u64>) -> TaskStack {
         TaskStack {
@@ -131,7 +118,7 @@ ffffffffc0001100 t lpc_target_thread\t[lpc_target]
 
     #[test]
     fn addresses_names_and_candidates_are_symbolized() {
-        let symbols = Kallsyms::parse(KALLSYMS, Path::new("kallsyms")).unwrap();
+        let symbols = fixtures::symbols();
         let stack = task(
             vec![
                 Frame::Address(0xffff_ffff_c000_1010),
