@@ -39,8 +39,9 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         std::fs::write(path, module.call_graph.to_dot())
             .with_context(|| format!("{}: cannot write the call graph", path.display()))?;
     }
-    print!("{}", render(&report, args.format));
-    Ok(report.verdict.exit_code())
+    let code = report.verdict.exit_code();
+    print!("{}", render(&report, args.format, code));
+    Ok(code)
 }
 
 /// What `vmlinux`'s debug information says about the module's targets (cached per build id).
@@ -82,8 +83,8 @@ fn queries(module: &PatchModule) -> Vec<Query> {
         .collect()
 }
 
-/// Renders a check report in `format`.
-pub fn render(report: &CheckReport, format: Format) -> String {
+/// Renders a check report in `format`; `exit_code` is the one the process ends with.
+fn render(report: &CheckReport, format: Format, exit_code: i32) -> String {
     match format {
         Format::Human => human::render(report),
         Format::Json => {
@@ -92,9 +93,12 @@ pub fn render(report: &CheckReport, format: Format) -> String {
             text
         }
         Format::Sarif => {
-            let mut text = sarif::render(report);
-            text.push('\n');
-            text
+            let base_dir = crate::sarif_out::base_dir();
+            let invocation = sarif::Invocation {
+                base_dir: &base_dir,
+                exit_code,
+            };
+            sarif::render(report, &invocation) + "\n"
         }
     }
 }

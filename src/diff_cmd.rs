@@ -17,15 +17,23 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
     };
     let report = diff_files(&args.orig, &args.patched, &options)
         .context("diff: cannot analyze the objects")?;
-    print!("{}", render(&report, args.format));
-    Ok(report.verdict.exit_code())
+    let code = report.verdict.exit_code();
+    print!("{}", render(&report, args.format, code));
+    Ok(code)
 }
 
-/// Renders a diff report in `format`.
-pub fn render(report: &DiffReport, format: Format) -> String {
+/// Renders a diff report in `format`; `exit_code` is the one the process ends with.
+fn render(report: &DiffReport, format: Format, exit_code: i32) -> String {
     match format {
         Format::Human => human::render(report),
         Format::Json => report.to_json() + "\n",
-        Format::Sarif => sarif::render(report) + "\n",
+        Format::Sarif => {
+            let base_dir = crate::sarif_out::base_dir();
+            let invocation = sarif::Invocation {
+                base_dir: &base_dir,
+                exit_code,
+            };
+            sarif::render(report, &invocation) + "\n"
+        }
     }
 }

@@ -8,6 +8,7 @@ mod host;
 mod live;
 mod preflight_cmd;
 mod revert_cmd;
+mod sarif_out;
 mod status_cmd;
 mod tui_cmd;
 mod watch_cmd;
@@ -47,6 +48,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
+            if let Some(log) =
+                sarif_out::failure_log(&cli.command, &error, EXIT_CANNOT_ANALYZE.into())
+            {
+                print!("{log}");
+            }
             eprintln!("lpcheck: error: {error:#}");
             ExitCode::from(EXIT_CANNOT_ANALYZE)
         }

@@ -9,7 +9,7 @@ use crate::debuginfo::TargetKnowledge;
 use crate::kernel::kallsyms::KernelObject;
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::{PatchFormat, PatchModule};
-use crate::report::{Finding, Renderable, Severity, Tally, Verdict};
+use crate::report::{Finding, Renderable, RuleDescriptor, Severity, Tally, Verdict};
 use crate::rules::targets::{resolve, TargetResolution};
 use crate::rules::{evaluate, RuleSet};
 
@@ -143,6 +143,9 @@ pub struct CheckReport {
     pub tally: Tally,
     /// The findings, in rule order.
     pub findings: Vec<Finding>,
+    /// The rules that ran (for SARIF's rule list).
+    #[serde(skip)]
+    pub rules: Vec<RuleDescriptor>,
 }
 
 /// Checks `patch` against `facts` with `rules`.
@@ -207,6 +210,12 @@ pub fn check(
             .unwrap_or_default(),
         tally: Tally::of(&findings),
         findings,
+        rules: rules
+            .rules
+            .iter()
+            .filter(|rule| rule.enabled)
+            .map(|rule| rule.descriptor())
+            .collect(),
     }
 }
 
@@ -272,6 +281,10 @@ impl Renderable for CheckReport {
 
     fn primary_input(&self) -> &str {
         &self.module
+    }
+
+    fn rules(&self) -> Vec<RuleDescriptor> {
+        self.rules.clone()
     }
 
     fn summary_lines(&self) -> Vec<String> {

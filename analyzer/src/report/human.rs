@@ -79,6 +79,9 @@ mod tests {
         fn summary_lines(&self) -> Vec<String> {
             vec!["module p".into()]
         }
+        fn rules(&self) -> Vec<super::super::RuleDescriptor> {
+            Vec::new()
+        }
     }
 
     fn finding(severity: Severity, waived: bool) -> Finding {

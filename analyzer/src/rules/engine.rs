@@ -209,6 +209,11 @@ fn target_match(inputs: &Inputs<'_>, target: &Target<'_>) -> Match {
             section: Some(function.place.section.clone()),
             offset: Some(function.place.offset),
             symbol: function.new_func.clone(),
+            source: function
+                .new_func
+                .as_ref()
+                .and_then(|name| inputs.patch.source_lines.get(name))
+                .cloned(),
         }),
         ..Match::default()
     }
