@@ -122,7 +122,7 @@ pub struct Prepared {
 pub fn prepare(module: &Path, rules: &[PathBuf], safe_moment: SafeMomentArgs) -> Result<Prepared> {
     let patch = PatchModule::load(module)?;
     let mut facts = host::running_kernel_facts();
-    facts.debuginfo = Some(running_kernel_prototypes(&patch)?);
+    facts.debuginfo = Some(running_kernel_prototypes(&patch, &patch.path)?);
     let rules = rule_set(rules)?;
     let report = check(&patch, &facts, &rules, CheckOptions { strict: false });
     let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));

@@ -16,9 +16,10 @@ pub fn base_dir() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
 }
 
-/// The SARIF log of a `check` or `diff` that asked for SARIF and failed with `error`; `None`
+/// The SARIF log of a `check` or `diff` that asked for SARIF and failed with `error` (the whole
+/// chain of causes); `None`
 /// for other commands and formats.
-pub fn failure_log(command: &Command, error: &anyhow::Error, exit_code: i32) -> Option<String> {
+pub fn failure_log(command: &Command, error: &str, exit_code: i32) -> Option<String> {
     let (name, rules) = match command {
         Command::Check(args) if args.format == Format::Sarif => {
             let rules =
@@ -45,5 +46,5 @@ pub fn failure_log(command: &Command, error: &anyhow::Error, exit_code: i32) -> 
         base_dir: &base_dir,
         exit_code,
     };
-    Some(sarif::render_failure(name, &rules, &format!("{error:#}"), &invocation) + "\n")
+    Some(sarif::render_failure(name, &rules, error, &invocation) + "\n")
 }

@@ -3,6 +3,7 @@
 pub mod human;
 pub mod rule_docs;
 pub mod sarif;
+pub mod style;
 
 use serde::{Deserialize, Serialize};
 
