@@ -98,6 +98,14 @@ fn json_and_sarif_outputs() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["verdict"], "reject");
     assert_eq!(json["schema_version"], 1);
+    let release = &json["kernel"]["release"];
+    assert_eq!(release["value"], "6.1.0-56-amd64", "{release}");
+    assert_eq!(release["source"], "--kernel-release", "{release}");
+    assert!(json["kernel"]["symbols"]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("kallsyms"));
+    assert!(json["kernel"]["ftrace"].get("unknown").is_none());
     let names: Vec<&str> = json["findings"]
         .as_array()
         .unwrap()

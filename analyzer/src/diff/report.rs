@@ -39,7 +39,7 @@ impl DiffVerdict {
 
 /// What kind of thing changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A function that exists on both sides and differs.
     Function,

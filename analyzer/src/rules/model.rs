@@ -83,6 +83,9 @@ pub enum Check {
     UnpatchedCopy,
     /// A replacement's prototype (module DWARF) differs from the original's (kernel BTF).
     PrototypeMismatch,
+    /// A waiver that covered no finding (its rule did not fire, or its target never matched).
+    /// Runs after every other rule.
+    UnusedWaiver,
 }
 
 /// A rule as written in a file: every field optional, so overrides can be partial.
