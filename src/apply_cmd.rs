@@ -25,13 +25,17 @@ use crate::live::preflight::{
     run_preflight, CheckResult as HostCheckResult, HostPaths, PreflightInputs,
 };
 use crate::live::revert::LiveKernel;
+use crate::live::safe_moment::WaitUpdate;
+use crate::progress;
 use crate::watch_cmd::sampler;
 
 /// Time between polls of a transition.
 pub const POLL: Duration = Duration::from_millis(200);
 
 /// Runs `apply`; returns the exit code.
-pub fn run(args: &ApplyArgs) -> Result<i32> {
+/// `show_progress` (`--progress`) reports the safe-moment wait on stderr even when it is not a
+/// terminal.
+pub fn run(args: &ApplyArgs, show_progress: bool) -> Result<i32> {
     for param in &args.params {
         if param.is_empty() || param.contains(char::is_whitespace) || param.contains('\0') {
             bail!("module parameter {param:?}: expected NAME or NAME=VALUE without spaces");
@@ -46,7 +50,12 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         release,
         host_checks,
         mut gate,
-    } = prepare(&args.module, &args.rules, safe_moment)?;
+    } = prepare(
+        &args.module,
+        &args.rules,
+        safe_moment,
+        Box::new(progress::WaitReporter::new(show_progress).into_sink()),
+    )?;
     let journal_path = journal::path_from(args.journal.as_deref());
     let request = ApplyRequest {
         module: args.module.clone(),
@@ -64,7 +73,10 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         &release,
         gate.as_mut(),
         &journal_path,
-        &mut Printer,
+        &mut Printer {
+            timeout: request.timeout,
+            revert_timeout: request.revert_timeout,
+        },
     )?;
     Ok(i32::from(outcome.exit_code()))
 }
@@ -119,7 +131,13 @@ pub struct Prepared {
 
 /// Checks `module` against the running kernel (with the rule files `rules`) and readies the
 /// safe-moment wait for its targets.
-pub fn prepare(module: &Path, rules: &[PathBuf], safe_moment: SafeMomentArgs) -> Result<Prepared> {
+/// `progress` hears how the wait goes.
+pub fn prepare(
+    module: &Path,
+    rules: &[PathBuf],
+    safe_moment: SafeMomentArgs,
+    progress: Box<dyn FnMut(&WaitUpdate)>,
+) -> Result<Prepared> {
     let patch = PatchModule::load(module)?;
     let mut facts = host::running_kernel_facts();
     facts.debuginfo = Some(running_kernel_prototypes(&patch, &patch.path)?);
@@ -146,10 +164,13 @@ pub fn prepare(module: &Path, rules: &[PathBuf], safe_moment: SafeMomentArgs) ->
             }),
             Fact::Unknown { reason } => Err(format!("symbol table unknown: {reason}")),
         };
-        Box::new(SafeMomentGate::new(
-            inputs,
-            SafeMomentGate::policy(safe_moment.in_a_row, safe_moment.max_wait),
-        ))
+        Box::new(
+            SafeMomentGate::new(
+                inputs,
+                SafeMomentGate::policy(safe_moment.in_a_row, safe_moment.max_wait),
+            )
+            .with_progress(progress),
+        )
     };
     Ok(Prepared {
         report,
@@ -169,15 +190,33 @@ pub fn warn_journal(journal: &Journal, path: &std::path::Path) {
     }
 }
 
-/// Prints the engines' events for a person, on stdout.
-#[derive(Debug, Default)]
-pub struct Printer;
+/// Prints the engines' events for a person, on stdout, saying before each transition how long
+/// it may take (the progress lines that follow are the engine's, one per change).
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// How long a transition to the patched state may take.
+    pub timeout: Duration,
+    /// How long a reverse transition may take.
+    pub revert_timeout: Duration,
+}
 
 impl ApplyObserver for Printer {
     fn on_event(&mut self, patch: &str, event: &ApplyEvent) {
         let mut out = std::io::stdout().lock();
         let _ = match event {
             ApplyEvent::Started { .. } => writeln!(out, "{}: {}", patch, event.message()),
+            ApplyEvent::Loaded => writeln!(
+                out,
+                "{}; waiting up to {} s for every task to switch to the patched code",
+                event.message(),
+                self.timeout.as_secs()
+            ),
+            ApplyEvent::Reverting { .. } => writeln!(
+                out,
+                "{}; waiting up to {} s for every task to switch back",
+                event.message(),
+                self.revert_timeout.as_secs()
+            ),
             _ => write_event(&mut out, event),
         };
         let _ = out.flush();

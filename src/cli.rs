@@ -18,6 +18,10 @@ pub struct Cli {
     /// `always` or `never`.
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
+    /// Report the progress of waits (the safe moment) on stderr, one line per change, even when
+    /// stderr is not a terminal (where a spinner shows it anyway).
+    #[arg(long, global = true)]
+    pub progress: bool,
 }
 
 /// When output is coloured.

@@ -8,6 +8,7 @@ mod host;
 mod live;
 mod output;
 mod preflight_cmd;
+mod progress;
 mod revert_cmd;
 mod sarif_out;
 mod status_cmd;
@@ -41,10 +42,10 @@ fn main() -> ExitCode {
         Command::Check(args) => check_cmd::run(args, palette),
         Command::Diff(args) => diff_cmd::run(args, palette),
         Command::Tui(args) => tui_cmd::run(args),
-        Command::Apply(args) => apply_cmd::run(args),
+        Command::Apply(args) => apply_cmd::run(args, cli.progress),
         Command::Status(args) => status_cmd::run(args),
         Command::Revert(args) => revert_cmd::run(args),
-        Command::Watch(args) => watch_cmd::run(args),
+        Command::Watch(args) => watch_cmd::run(args, cli.progress),
         Command::Preflight(args) => preflight_cmd::run(args),
         Command::Completions(args) => {
             clap_complete::generate(

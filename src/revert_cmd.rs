@@ -16,11 +16,15 @@ use crate::live::revert::{revert, LiveKernel};
 /// Runs `revert`; returns the exit code.
 pub fn run(args: &RevertArgs) -> Result<i32> {
     let journal_path = journal::path_from(args.journal.as_deref());
+    let timeout = Duration::from_secs(args.timeout);
     let outcome = revert_loaded(
         &args.name,
-        Duration::from_secs(args.timeout),
+        timeout,
         &journal_path,
-        &mut Printer,
+        &mut Printer {
+            timeout,
+            revert_timeout: timeout,
+        },
     )?;
     Ok(i32::from(outcome.exit_code()))
 }

@@ -37,7 +37,7 @@ impl PatchApplier for EngineApplier {
             release,
             host_checks,
             mut gate,
-        } = apply_cmd::prepare(module, &[], self.safe_moment)?;
+        } = apply_cmd::prepare(module, &[], self.safe_moment, Box::new(|_| {}))?;
         let request = ApplyRequest {
             module: module.to_path_buf(),
             params: Vec::new(),
