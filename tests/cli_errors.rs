@@ -121,6 +121,19 @@ fn json_and_sarif_outputs() {
     assert_eq!(sarif["version"], "2.1.0");
     assert_eq!(sarif["runs"][0]["results"][0]["level"], "error");
     assert_eq!(output.status.code(), Some(1));
+
+    let output = fixture.check(Path::new("/nonexistent/p.ko"), &["--format", "sarif"]);
+    assert_eq!(output.status.code(), Some(2));
+    let sarif: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let run = &sarif["runs"][0];
+    assert_eq!(run["invocations"][0]["exitCode"], 2);
+    assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+    let why = run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(why.starts_with("/nonexistent/p.ko: cannot read"), "{why}");
+    assert!(run["tool"]["driver"]["rules"].as_array().unwrap().len() >= 21);
+    assert!(stderr(&output).contains("/nonexistent/p.ko: cannot read"));
 }
 
 #[test]

@@ -8,6 +8,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use lpcheck_analyzer::report::rule_docs::builtin_rules;
+use lpcheck_analyzer::report::{sarif, Finding, Renderable, RuleDescriptor, SourceLine};
 use lpcheck_analyzer::testing::ModuleSpec;
 
 const KALLSYMS: &str = "\
@@ -128,6 +130,7 @@ fn logs(dir: &Path) -> Vec<(PathBuf, Option<i32>, Option<i32>)> {
         (path, got, Some(code))
     };
     vec![
+        source_line_log(dir),
         check("check-accept", "good.ko", &[], 0),
         check("check-reject", "bad.ko", &[], 1),
         check("check-waived", "bad.ko", &["--rules", "waivers.toml"], 0),
@@ -136,6 +139,86 @@ fn logs(dir: &Path) -> Vec<(PathBuf, Option<i32>, Option<i32>)> {
         diff("diff-reject", "orig.o", "data.o", 1),
         diff("diff-cannot-analyze", "orig.o", "kallsyms", 2),
     ]
+}
+
+/// `check`'s findings read back from its JSON report.
+struct Reloaded {
+    findings: Vec<Finding>,
+    rules: Vec<RuleDescriptor>,
+}
+
+impl Renderable for Reloaded {
+    fn command(&self) -> &'static str {
+        "check"
+    }
+    fn verdict_label(&self) -> &'static str {
+        "reject"
+    }
+    fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+    fn primary_input(&self) -> &str {
+        "bad.ko"
+    }
+    fn summary_lines(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn rules(&self) -> Vec<RuleDescriptor> {
+        self.rules.clone()
+    }
+}
+
+/// A reject whose findings point at the replacement's source line, as for a module with DWARF
+/// (the synthetic modules have none): `check`'s JSON findings, given a line, rendered as SARIF.
+fn source_line_log(dir: &Path) -> (PathBuf, Option<i32>, Option<i32>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
+        .current_dir(dir)
+        .args([
+            "check",
+            "bad.ko",
+            "--kallsyms",
+            "kallsyms",
+            "--ftrace-functions",
+            "ftrace",
+        ])
+        .args(["--kernel-release", "6.1.0-56-amd64", "--format", "json"])
+        .output()
+        .expect("lpcheck runs");
+    let mut json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("src/lp.c"),
+        "int livepatch_new(void)\n{\n\treturn 0;\n}\n",
+    )
+    .unwrap();
+    let line = SourceLine {
+        file: dir.join("src/lp.c").display().to_string(),
+        line: 1,
+    };
+    for finding in json["findings"].as_array_mut().unwrap() {
+        if finding["location"]["symbol"].is_string() {
+            finding["location"]["source"] = serde_json::to_value(&line).unwrap();
+        }
+    }
+    let report = Reloaded {
+        findings: serde_json::from_value(json["findings"].clone()).unwrap(),
+        rules: builtin_rules()
+            .into_iter()
+            .filter(|rule| rule.id.starts_with("LP"))
+            .collect(),
+    };
+    let path = dir.join("check-source-line.sarif");
+    let invocation = sarif::Invocation {
+        base_dir: dir,
+        exit_code: 1,
+    };
+    let log = sarif::render(&report, &invocation);
+    let parsed: serde_json::Value = serde_json::from_str(&log).unwrap();
+    let place = &parsed["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(place["artifactLocation"]["uri"], "src/lp.c", "{place}");
+    assert_eq!(place["region"]["startLine"], 1, "{place}");
+    std::fs::write(&path, log).unwrap();
+    (path, Some(1), Some(1))
 }
 
 /// The validator's errors and warnings on `files` with `extra` options, one line each.
