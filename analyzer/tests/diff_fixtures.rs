@@ -182,15 +182,19 @@ fn compile(cc: &str, source: &Path, defines: &[&str], out: &Path) {
     );
 }
 
-fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
-    let source: PathBuf = [
+fn fixture_source(name: &str) -> PathBuf {
+    [
         env!("CARGO_MANIFEST_DIR"),
         "tests",
         "diff-fixtures",
-        &format!("{}.c", case.fixture),
+        &format!("{name}.c"),
     ]
     .iter()
-    .collect();
+    .collect()
+}
+
+fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
+    let source = fixture_source(case.fixture);
     let orig = dir.join(format!("{}{}.orig.o", case.fixture, case.defines.concat()));
     let patched = dir.join(format!(
         "{}{}.patched.o",
@@ -250,4 +254,44 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn objects_of_different_sources_are_refused_with_the_reason() {
+    let Some(cc) = compiler() else {
+        println!(
+            "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (accept, local) = (
+        dir.path().join("accept.o"),
+        dir.path().join("static-local.o"),
+    );
+    compile(&cc, &fixture_source("accept"), &[], &accept);
+    compile(&cc, &fixture_source("static-local"), &["-DPATCHED"], &local);
+    let error = diff_files(&accept, &local, &DiffOptions::default())
+        .expect_err("objects of two source files are refused")
+        .to_string();
+    assert!(
+        error.contains("not a build of the same source")
+            && error.contains("`static-local.c`")
+            && error.contains("`accept.c`"),
+        "{error}"
+    );
+
+    let (orig, patched) = (
+        dir.path().join("unrelated.o"),
+        dir.path().join("unrelated.p.o"),
+    );
+    compile(&cc, &fixture_source("unrelated"), &[], &orig);
+    compile(&cc, &fixture_source("unrelated"), &["-DPATCHED"], &patched);
+    let error = diff_files(&orig, &patched, &DiffOptions::default())
+        .expect_err("objects with almost nothing in common are refused")
+        .to_string();
+    assert!(
+        error.contains("not a build of the same source") && error.contains("only 0 of its 5"),
+        "{error}"
+    );
 }

@@ -9,12 +9,14 @@ use super::elf::{Binding, ObjectModel, SymbolId, SymbolKind};
 use super::functions::FunctionTable;
 use super::lineonly::only_line_numbers_differ;
 use super::names::canonical;
+use super::provenance::check_same_source;
 use super::report::{Change, ChangeKind, DiffReport, DiffVerdict};
 use super::resolve::{Resolution, Target};
 use super::rules::{self, Rule};
 use super::sections::{classify, function_home, untraceable_reason, SectionClass};
 use super::special::{first_entry_difference, key_of, SpecialKind, SpecialTable};
 use super::target::{PatchTarget, TargetFact};
+use crate::error::Result;
 use crate::report::Finding;
 
 /// Settings of one diff.
@@ -24,18 +26,20 @@ pub struct DiffOptions {
     pub target: Option<PatchTarget>,
 }
 
-/// Compares `orig` with `patched`.
+/// Compares `orig` with `patched`; objects that are not builds of the same source are an
+/// error (see [`check_same_source`]).
 pub fn diff_models(
     orig: &ObjectModel<'_>,
     patched: &ObjectModel<'_>,
     options: &DiffOptions,
-) -> DiffReport {
+) -> Result<DiffReport> {
     let (orig_res, patched_res) = (Resolution::build(orig), Resolution::build(patched));
     let (orig_fns, patched_fns) = (
         FunctionTable::build(orig, &orig_res),
         FunctionTable::build(patched, &patched_res),
     );
     let corr = Correlation::build(orig, &orig_res, patched, &patched_res);
+    check_same_source(orig, patched, &corr)?;
     let orig_special = SpecialTable::build(orig, &orig_res, &orig_fns);
     let patched_special = SpecialTable::build(patched, &patched_res, &patched_fns);
     let pair = Pair {
@@ -84,7 +88,7 @@ pub fn diff_models(
     } else {
         DiffVerdict::Accept
     };
-    DiffReport {
+    Ok(DiffReport {
         orig: orig.path.display().to_string(),
         patched: patched.path.display().to_string(),
         verdict,
@@ -95,7 +99,7 @@ pub fn diff_models(
         changed_data,
         changes: diff.changes,
         findings: diff.findings,
-    }
+    })
 }
 
 struct Diff<'p, 'a, 'd> {

@@ -4,6 +4,7 @@
 //! Pipeline: [`elf`] loads and validates both objects; [`resolve`] turns every relocation into
 //! a target that survives recompilation; [`functions`] finds functions and their compiler-split
 //! parts; [`correlate`] pairs symbols across the two objects (clones, renumbered static locals);
+//! [`provenance`] refuses objects that are not builds of the same source;
 //! [`special`] attributes special-section entries to functions; [`compare`] and [`lineonly`]
 //! decide what differs; [`analyze`] applies the [`rules`] and builds the [`report`].
 
@@ -14,6 +15,7 @@ pub mod elf;
 pub mod functions;
 pub mod lineonly;
 pub mod names;
+pub mod provenance;
 pub mod report;
 pub mod resolve;
 pub mod rules;
@@ -47,5 +49,5 @@ pub fn diff_loaded(
 ) -> Result<DiffReport> {
     let orig = orig.parse()?;
     let patched = patched.parse()?;
-    Ok(analyze::diff_models(&orig, &patched, options))
+    analyze::diff_models(&orig, &patched, options)
 }
