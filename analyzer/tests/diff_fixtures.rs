@@ -1,5 +1,5 @@
 //! `lpcheck diff` on small C files compiled twice (before/after) with gcc and kernel-like flags,
-//! one pair per rule plus accept and no-change cases. Sources: `tests/diff-fixtures/`.
+//! one pair per rule plus accept and no-change cases; waived findings count as `RULE~waived`. Sources: `tests/diff-fixtures/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -143,6 +143,24 @@ const CASES: &[Case] = &[
         changed_data: &[],
     },
     Case {
+        fixture: "callbacks",
+        defines: &[],
+        verdict: "accept",
+        rules: &[],
+        changed: &[],
+        new: &["pre_patch_reset", "reset_limit"],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "directives",
+        defines: &[],
+        verdict: "accept",
+        rules: &["LD012~waived", "LD013~waived"],
+        changed: &["handle"],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
         fixture: "static-local",
         defines: &[],
         verdict: "accept",
@@ -220,11 +238,14 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
     let mut failures = Vec::new();
     for case in CASES {
         let report = run_case(&cc, dir.path(), case);
-        let mut rules: Vec<&str> = report
+        let mut rules: Vec<String> = report
             .findings
             .iter()
             .filter(|f| f.severity != Severity::Note)
-            .map(|f| f.rule.as_str())
+            .map(|f| match f.waiver {
+                Some(_) => format!("{}~waived", f.rule),
+                None => f.rule.clone(),
+            })
             .collect();
         rules.dedup();
         let label = format!("{}{}", case.fixture, case.defines.concat());
@@ -237,7 +258,7 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
         );
         let want = (
             case.verdict,
-            case.rules.to_vec(),
+            case.rules.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
             case.changed
                 .iter()
                 .map(|s| s.to_string())

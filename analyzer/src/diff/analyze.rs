@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use super::compare::{Difference, Pair, Region, Side};
 use super::correlate::{role, Correlation, Role};
+use super::directives::Directives;
 use super::elf::{Binding, ObjectModel, SymbolId, SymbolKind};
 use super::functions::FunctionTable;
 use super::lineonly::only_line_numbers_differ;
@@ -16,6 +17,7 @@ use super::rules::{self, Rule};
 use super::sections::{classify, function_home, untraceable_reason, SectionClass};
 use super::special::{first_entry_difference, key_of, SpecialKind, SpecialTable};
 use super::target::{PatchTarget, TargetFact};
+use super::waivers::AuthorWaivers;
 use crate::error::Result;
 use crate::report::Finding;
 
@@ -40,6 +42,7 @@ pub fn diff_models(
     );
     let corr = Correlation::build(orig, &orig_res, patched, &patched_res);
     check_same_source(orig, patched, &corr)?;
+    let directives = Directives::read(patched, &patched_res)?;
     let orig_special = SpecialTable::build(orig, &orig_res, &orig_fns);
     let patched_special = SpecialTable::build(patched, &patched_res, &patched_fns);
     let pair = Pair {
@@ -66,16 +69,21 @@ pub fn diff_models(
         file: patched.path.display().to_string(),
         findings: Vec::new(),
         changes: Vec::new(),
+        waivers: AuthorWaivers::new(&directives, patched, &patched_fns),
+        directives: &directives,
     };
     let mut changed_roots = diff.changed_roots();
     diff.check_changed_functions(&mut changed_roots);
     let included = diff.included_functions(&changed_roots);
+    diff.report_callbacks();
     let new_functions = diff.new_functions(&included);
     let removed_functions = diff.removed_functions();
     let changed_data = diff.check_data();
     diff.check_symbols();
     diff.check_keys(&included, &target);
     diff.check_unreadable();
+    let waived = diff.waivers.findings(&diff.file);
+    diff.findings.extend(waived);
 
     let changed_functions: BTreeSet<String> = changed_roots
         .keys()
@@ -83,7 +91,10 @@ pub fn diff_models(
         .collect();
     let verdict = if diff.findings.iter().any(Finding::rejects) {
         DiffVerdict::Reject
-    } else if changed_functions.is_empty() && !diff.has_new_globals() {
+    } else if changed_functions.is_empty()
+        && !diff.has_new_globals()
+        && directives.callbacks.is_empty()
+    {
         DiffVerdict::NoChange
     } else {
         DiffVerdict::Accept
@@ -109,6 +120,8 @@ struct Diff<'p, 'a, 'd> {
     file: String,
     findings: Vec<Finding>,
     changes: Vec<Change>,
+    directives: &'p Directives,
+    waivers: AuthorWaivers,
 }
 
 impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
@@ -185,13 +198,27 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
             if reasons.is_empty() {
                 continue;
             }
-            let entry = roots.entry(root).or_default();
-            if root == p {
-                entry.extend(reasons);
+            let name = self.patched().symbols[p].name;
+            let reasons = if root == p {
+                reasons
             } else {
-                let name = self.patched().symbols[p].name;
-                entry.extend(reasons.into_iter().map(|r| format!("part {name}: {r}")));
+                reasons
+                    .into_iter()
+                    .map(|r| format!("part {name}: {r}"))
+                    .collect()
+            };
+            if let Some(ignored) = self.waivers.ignored_function(root) {
+                let ignored = ignored.to_string();
+                self.waivers.hide_in_function(&ignored, reasons);
+                continue;
             }
+            let section = self.patched().sections[function.section].name;
+            if self.waivers.ignores_section(section) {
+                let owner = self.orig_name(root).to_string();
+                self.waivers.hide_in_section(section, &owner, &reasons);
+                continue;
+            }
+            roots.entry(root).or_default().extend(reasons);
         }
         for function in orig_fns.iter() {
             let o = function.symbol;
@@ -200,11 +227,14 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                 continue;
             }
             if let Some(p_root) = corr.patched_of(root) {
-                let name = self.orig().symbols[o].name;
-                roots
-                    .entry(p_root)
-                    .or_default()
-                    .push(format!("part {name} removed"));
+                let reason = format!("part {} removed", self.orig().symbols[o].name);
+                match self.waivers.ignored_function(p_root) {
+                    Some(ignored) => {
+                        let ignored = ignored.to_string();
+                        self.waivers.hide_in_function(&ignored, vec![reason]);
+                    }
+                    None => roots.entry(p_root).or_default().push(reason),
+                }
             }
         }
         for (&p, reasons) in &roots {
@@ -277,6 +307,8 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
             }
         }
         queue.extend(self.new_globals());
+        // A callback and what it calls are part of the patch (kpatch_include_callback_elements).
+        queue.extend(self.directives.callbacks.iter().map(|c| c.function));
         let mut places: HashSet<(usize, i64)> = HashSet::new();
         let mut regions: VecDeque<Region> = VecDeque::new();
         while !queue.is_empty() || !regions.is_empty() {
@@ -333,6 +365,17 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
         seen
     }
 
+    /// Lists the callbacks the patch registers among the changes.
+    fn report_callbacks(&mut self) {
+        for callback in &self.directives.callbacks {
+            self.changes.push(Change {
+                kind: ChangeKind::Callback,
+                name: self.patched().symbols[callback.function].name.to_string(),
+                reasons: vec![format!("{} callback", callback.kind.label())],
+            });
+        }
+    }
+
     /// New global functions and objects (a patch may add them with no changed function).
     fn new_globals(&self) -> Vec<SymbolId> {
         let patched = self.patched();
@@ -346,7 +389,7 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                     && s.section().is_some_and(|sec| {
                         !matches!(
                             classify(patched.sections[sec].name, patched.sections[sec].is_code()),
-                            SectionClass::Metadata
+                            SectionClass::Metadata | SectionClass::Directive
                         )
                     })
             })
@@ -453,6 +496,12 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
             };
             let name = os.name.to_string();
             let section = orig.sections[osec].name;
+            let p_section = patched.sections[psec].name;
+            if self.waivers.ignores_section(p_section) {
+                self.waivers
+                    .hide_in_section(p_section, &name, &[difference.to_string()]);
+                continue;
+            }
             changed.insert(name.clone());
             self.changes.push(Change {
                 kind: ChangeKind::Data,
@@ -501,7 +550,14 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                     })
                     .into_owned()
                 };
-                if home(a) != home(b) {
+                let ignored = self.waivers.ignores_section(a)
+                    || self.waivers.ignores_section(b)
+                    || (ps.kind == SymbolKind::Func
+                        && self
+                            .waivers
+                            .ignored_function(self.pair.patched.functions.root_of(p))
+                            .is_some());
+                if home(a) != home(b) && !ignored {
                     what.push(format!("section {a} -> {b}"));
                 }
             }

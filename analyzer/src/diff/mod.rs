@@ -4,6 +4,7 @@
 //! Pipeline: [`elf`] loads and validates both objects; [`resolve`] turns every relocation into
 //! a target that survives recompilation; [`functions`] finds functions and their compiler-split
 //! parts; [`correlate`] pairs symbols across the two objects (clones, renumbered static locals);
+//! [`directives`] reads the author's callbacks and ignore/force markers;
 //! [`provenance`] refuses objects that are not builds of the same source;
 //! [`special`] attributes special-section entries to functions; [`compare`] and [`lineonly`]
 //! decide what differs; [`analyze`] applies the [`rules`] and builds the [`report`].
@@ -11,6 +12,7 @@
 pub mod analyze;
 pub mod compare;
 pub mod correlate;
+pub mod directives;
 pub mod elf;
 pub mod functions;
 pub mod lineonly;
@@ -24,6 +26,7 @@ pub mod special;
 pub mod target;
 #[cfg(test)]
 mod testobj;
+pub mod waivers;
 
 use std::path::Path;
 

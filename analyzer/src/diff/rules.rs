@@ -117,6 +117,24 @@ pub const UNUSED_NEW_FUNCTION: Rule = Rule {
     reference: "Documentation/livepatch/livepatch.rst",
 };
 
+/// A function or section the patch author told the builder to treat as unchanged.
+pub const AUTHOR_IGNORED: Rule = Rule {
+    id: "LD012",
+    name: "author-ignored",
+    severity: Severity::Warning,
+    hint: "the change stays in the running kernel unpatched; make sure that is what the patch needs (KPATCH_IGNORE_FUNCTION / KPATCH_IGNORE_SECTION in the patch)",
+    reference: "kpatch doc/patch-author-guide.md",
+};
+
+/// A function the patch author forced past the activeness safety check.
+pub const FORCED_UNSAFE: Rule = Rule {
+    id: "LD013",
+    name: "forced-unsafe",
+    severity: Severity::Warning,
+    hint: "the function may be replaced while a task runs the old one; prove that is safe, or drop KPATCH_FORCE_UNSAFE",
+    reference: "kpatch doc/patch-author-guide.md",
+};
+
 /// Every diff rule, in id order.
 pub const ALL: &[Rule] = &[
     INIT_CHANGE,
@@ -130,6 +148,8 @@ pub const ALL: &[Rule] = &[
     SPECIAL_UNREADABLE,
     REMOVED_FUNCTION,
     UNUSED_NEW_FUNCTION,
+    AUTHOR_IGNORED,
+    FORCED_UNSAFE,
 ];
 
 impl Rule {
