@@ -161,6 +161,15 @@ const CASES: &[Case] = &[
         changed_data: &[],
     },
     Case {
+        fixture: "special-entries",
+        defines: &[],
+        verdict: "no-change",
+        rules: &["LD014"],
+        changed: &[],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
         fixture: "static-local",
         defines: &[],
         verdict: "accept",

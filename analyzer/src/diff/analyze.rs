@@ -1,6 +1,7 @@
 //! The diff itself: compare every paired function and data object, decide what the patch must
 //! contain, and apply the rules.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use super::compare::{Difference, Pair, Region, Side};
@@ -15,7 +16,9 @@ use super::report::{Change, ChangeKind, DiffReport, DiffVerdict};
 use super::resolve::{Resolution, Target};
 use super::rules::{self, Rule};
 use super::sections::{classify, function_home, untraceable_reason, SectionClass};
-use super::special::{first_entry_difference, key_of, SpecialKind, SpecialTable};
+use super::special::{
+    entry_counts, entry_difference, key_of, EntryDifference, SpecialKind, SpecialTable,
+};
 use super::target::{PatchTarget, TargetFact};
 use super::waivers::AuthorWaivers;
 use crate::error::Result;
@@ -71,9 +74,11 @@ pub fn diff_models(
         changes: Vec::new(),
         waivers: AuthorWaivers::new(&directives, patched, &patched_fns),
         directives: &directives,
+        entries_only: RefCell::new(Vec::new()),
     };
     let mut changed_roots = diff.changed_roots();
     diff.check_changed_functions(&mut changed_roots);
+    diff.report_entry_differences();
     let included = diff.included_functions(&changed_roots);
     diff.report_callbacks();
     let new_functions = diff.new_functions(&included);
@@ -122,6 +127,8 @@ struct Diff<'p, 'a, 'd> {
     changes: Vec<Change>,
     directives: &'p Directives,
     waivers: AuthorWaivers,
+    /// Paired functions (original, patched) that differ only in entries of this kind.
+    entries_only: RefCell<Vec<(SymbolId, SymbolId, SpecialKind)>>,
 }
 
 impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
@@ -171,12 +178,92 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                 if only_line_numbers_differ(self.pair, o_region, p_region) => {}
             Some(difference) => reasons.push(difference.to_string()),
         }
-        if let Some(kind) =
-            first_entry_difference(self.pair, self.orig_special, o, self.patched_special, p)
-        {
-            reasons.push(format!("its {} entries differ", kind.section_name()));
+        match entry_difference(self.pair, self.orig_special, o, self.patched_special, p) {
+            Some(EntryDifference::Code(kind)) => reasons.push(format!(
+                "code that its {} entries point to differs",
+                kind.section_name()
+            )),
+            Some(EntryDifference::Entries(kind)) if reasons.is_empty() => {
+                self.entries_only.borrow_mut().push((o, p, kind));
+            }
+            _ => {}
         }
         reasons
+    }
+
+    /// Warns about paired functions whose code and relocations are the same but whose
+    /// special-section entries differ; entries that moved to or from other functions are
+    /// named with both sides' counts.
+    fn report_entry_differences(&mut self) {
+        let pairs: Vec<(SymbolId, SymbolId)> = self
+            .pair
+            .orig
+            .functions
+            .iter()
+            .filter_map(|f| Some((f.symbol, self.pair.corr.patched_of(f.symbol)?)))
+            .collect();
+        let delta = |o: SymbolId, p: SymbolId, kind: SpecialKind| -> i64 {
+            let count = |table: &SpecialTable, f| {
+                entry_counts(table, f)
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .map_or(0, |&(_, n)| n as i64)
+            };
+            count(self.patched_special, p) - count(self.orig_special, o)
+        };
+        let describe = |o: SymbolId, p: SymbolId, kind: SpecialKind| {
+            let before = entry_counts(self.orig_special, o)
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(0, |&(_, n)| n);
+            let after = entry_counts(self.patched_special, p)
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(0, |&(_, n)| n);
+            format!(
+                "{}: {before} -> {after} {} entries",
+                self.orig().symbols[o].name,
+                kind.section_name()
+            )
+        };
+        let entries_only = std::mem::take(&mut *self.entries_only.borrow_mut());
+        let mut warnings: Vec<(String, String, Vec<String>)> = Vec::new();
+        for (o, p, kind) in entries_only {
+            let name = self.orig().symbols[o].name.to_string();
+            let mine = delta(o, p, kind);
+            let mut evidence = vec![describe(o, p, kind)];
+            let partners: Vec<String> = pairs
+                .iter()
+                .filter(|&&(po, pp)| {
+                    po != o && mine != 0 && delta(po, pp, kind).signum() == -mine.signum()
+                })
+                .map(|&(po, pp)| {
+                    evidence.push(describe(po, pp, kind));
+                    self.orig().symbols[po].name.to_string()
+                })
+                .collect();
+            let message = if partners.is_empty() {
+                format!(
+                    "the {} entries of `{name}` differ, but its code and relocations do not: not counted as a change",
+                    kind.section_name()
+                )
+            } else {
+                format!(
+                    "{} entries moved between `{name}` and {}; `{name}`'s code and relocations are unchanged, so it is not counted as a change",
+                    kind.section_name(),
+                    partners.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                )
+            };
+            warnings.push((message, name, evidence));
+        }
+        for (message, name, evidence) in warnings {
+            self.report(
+                rules::SPECIAL_ENTRIES_DIFFER,
+                message,
+                Some(&name),
+                evidence,
+            );
+        }
     }
 
     /// Changed top-level functions (patched ids) with their reasons. A function counts as

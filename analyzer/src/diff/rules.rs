@@ -135,6 +135,16 @@ pub const FORCED_UNSAFE: Rule = Rule {
     reference: "kpatch doc/patch-author-guide.md",
 };
 
+/// Special-section entries of a function differ (or moved between functions) while its code
+/// and relocations do not.
+pub const SPECIAL_ENTRIES_DIFFER: Rule = Rule {
+    id: "LD014",
+    name: "special-entries-differ",
+    severity: Severity::Warning,
+    hint: "the patch keeps only the entries of the functions it replaces; if the entries' change matters (a different jump-label key, bug flags), change the function's code too, or review it by hand",
+    reference: "kpatch kpatch-build/create-diff-object.c (kpatch_regenerate_special_section)",
+};
+
 /// Every diff rule, in id order.
 pub const ALL: &[Rule] = &[
     INIT_CHANGE,
@@ -150,6 +160,7 @@ pub const ALL: &[Rule] = &[
     UNUSED_NEW_FUNCTION,
     AUTHOR_IGNORED,
     FORCED_UNSAFE,
+    SPECIAL_ENTRIES_DIFFER,
 ];
 
 impl Rule {
