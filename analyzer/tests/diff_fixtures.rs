@@ -170,6 +170,15 @@ const CASES: &[Case] = &[
         changed_data: &[],
     },
     Case {
+        fixture: "static-call-keys",
+        defines: &[],
+        verdict: "accept",
+        rules: &["LD015"],
+        changed: &["notify"],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
         fixture: "static-local",
         defines: &[],
         verdict: "accept",

@@ -118,6 +118,28 @@ pub fn diff_models(
     })
 }
 
+/// Prefix of static-call trampolines (`__SCT__name`); a call site keyed by one is resolved by
+/// the kernel through vmlinux's trampoline-to-key table, whoever defines the key.
+const STATIC_CALL_TRAMPOLINE_PREFIX: &str = "__SCT__";
+
+/// One jump label or static call in included code, with its key.
+struct KeyUse {
+    kind: SpecialKind,
+    function: String,
+    key: String,
+    /// Whether the key is defined in the patched object.
+    defined_here: bool,
+}
+
+impl KeyUse {
+    fn what(&self) -> &'static str {
+        match self.kind {
+            SpecialKind::JumpLabel => "jump label",
+            _ => "static call",
+        }
+    }
+}
+
 struct Diff<'p, 'a, 'd> {
     pair: &'p Pair<'a, 'd>,
     orig_special: &'p SpecialTable,
@@ -663,9 +685,14 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
     }
 
     /// Jump labels and static calls in included code must not use keys that live in a module.
+    /// Ownership is decided per key (kpatch's jump_table_group_filter and
+    /// static_call_sites_group_filter): a key defined in this object is the object's, so a
+    /// module's; a `__SCT__` trampoline used as a static-call key is resolved by the kernel
+    /// through vmlinux's trampoline-to-key table; a key this object only refers to may live in
+    /// vmlinux or in another object of the module, which the object cannot tell.
     fn check_keys(&mut self, included: &HashSet<SymbolId>, target: &TargetFact) {
         let patched = self.patched();
-        let mut uses: Vec<(SpecialKind, String, String)> = Vec::new();
+        let mut uses: Vec<KeyUse> = Vec::new();
         let mut ordered: Vec<SymbolId> = included.iter().copied().collect();
         ordered.sort_unstable();
         for function in ordered {
@@ -681,14 +708,22 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                 // gate inert tracing and printing code.
                 let harmless = key_sym.name.starts_with("__tracepoint_")
                     || key_sym.name.starts_with("__SCK__tp_func_")
+                    || key_sym.name.starts_with("__SCT__tp_func_")
                     || role(patched, key) == Role::PerSite
                     || key_sym
                         .section()
                         .is_some_and(|s| patched.sections[s].name == "__dyndbg");
-                if !harmless {
-                    let func = self.orig_name(function).to_string();
-                    uses.push((entry.kind, func, key_sym.name.to_string()));
+                let through_vmlinux = entry.kind == SpecialKind::StaticCall
+                    && key_sym.name.starts_with(STATIC_CALL_TRAMPOLINE_PREFIX);
+                if harmless || through_vmlinux {
+                    continue;
                 }
+                uses.push(KeyUse {
+                    kind: entry.kind,
+                    function: self.orig_name(function).to_string(),
+                    key: key_sym.name.to_string(),
+                    defined_here: key_sym.section().is_some(),
+                });
             }
         }
         if uses.is_empty() {
@@ -697,25 +732,40 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
         match target.kind {
             Some(PatchTarget::Vmlinux) => {}
             Some(PatchTarget::Module) => {
-                for (kind, func, key) in uses {
-                    let (rule, what) = match kind {
-                        SpecialKind::JumpLabel => (rules::MODULE_JUMP_LABEL, "jump label"),
-                        _ => (rules::MODULE_STATIC_CALL, "static call"),
-                    };
-                    self.report(
-                        rule,
-                        format!("{what} in `{func}` uses key `{key}`, which lives in a module"),
-                        Some(&func),
-                        vec![format!("module: {}", target.evidence)],
-                    );
+                for using in uses {
+                    let what = using.what();
+                    let (func, key) = (&using.function, &using.key);
+                    if using.defined_here {
+                        let rule = match using.kind {
+                            SpecialKind::JumpLabel => rules::MODULE_JUMP_LABEL,
+                            _ => rules::MODULE_STATIC_CALL,
+                        };
+                        self.report(
+                            rule,
+                            format!("{what} in `{func}` uses key `{key}`, which lives in a module"),
+                            Some(func),
+                            vec![
+                                format!("`{key}` is defined in this object"),
+                                format!("module: {}", target.evidence),
+                            ],
+                        );
+                    } else {
+                        self.report(
+                            rules::KEY_OWNER_UNKNOWN,
+                            format!("{what} in `{func}` uses key `{key}`, which this module object does not define: it may live in vmlinux (supported) or in another object of the module (not supported)"),
+                            Some(func),
+                            vec![
+                                format!("`{key}` is undefined in this object"),
+                                format!("module: {}", target.evidence),
+                            ],
+                        );
+                    }
                 }
             }
             None => {
                 let evidence = uses
                     .iter()
-                    .map(|(kind, func, key)| {
-                        format!("{} in {func} uses {key}", kind.section_name())
-                    })
+                    .map(|u| format!("{} in {} uses {}", u.kind.section_name(), u.function, u.key))
                     .collect();
                 self.report(
                     rules::TARGET_UNKNOWN,

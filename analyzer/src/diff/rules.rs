@@ -145,6 +145,15 @@ pub const SPECIAL_ENTRIES_DIFFER: Rule = Rule {
     reference: "kpatch kpatch-build/create-diff-object.c (kpatch_regenerate_special_section)",
 };
 
+/// A jump label or static call in patched module code uses a key the object does not define.
+pub const KEY_OWNER_UNKNOWN: Rule = Rule {
+    id: "LD015",
+    name: "key-owner-unknown",
+    severity: Severity::Warning,
+    hint: "a key in vmlinux is supported, one in a module is not: check where the key is defined (in the running kernel's /proc/kallsyms it carries no [module] tag when it is vmlinux's), or use static_key_enabled() / static_call_query()",
+    reference: "Documentation/livepatch/module-elf-format.rst",
+};
+
 /// Every diff rule, in id order.
 pub const ALL: &[Rule] = &[
     INIT_CHANGE,
@@ -161,6 +170,7 @@ pub const ALL: &[Rule] = &[
     AUTHOR_IGNORED,
     FORCED_UNSAFE,
     SPECIAL_ENTRIES_DIFFER,
+    KEY_OWNER_UNKNOWN,
 ];
 
 impl Rule {
