@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lpcheck_analyzer::diff::{diff_files, DiffOptions, DiffReport};
-use lpcheck_analyzer::report::Severity;
+use lpcheck_analyzer::report::{human, Severity};
 
 /// Flags close to a kernel build: per-function/data sections, ftrace entries with mcount
 /// records, the kernel code model.
@@ -332,5 +332,52 @@ fn objects_of_different_sources_are_refused_with_the_reason() {
     assert!(
         error.contains("not a build of the same source") && error.contains("only 0 of its 5"),
         "{error}"
+    );
+}
+
+#[test]
+fn ignored_and_forced_items_are_visible_waivers_in_json_and_human_output() {
+    let Some(cc) = compiler() else {
+        println!(
+            "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let case = CASES
+        .iter()
+        .find(|c| c.fixture == "directives")
+        .expect("directives case");
+    let report = run_case(&cc, dir.path(), case);
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("JSON");
+    let waived: Vec<(String, String)> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| !f["waiver"].is_null())
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["waiver"]["source"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (rule, source) in [
+        ("LD012", "KPATCH_IGNORE_FUNCTION (.kpatch.ignore.functions)"),
+        ("LD012", "KPATCH_IGNORE_SECTION (.kpatch.ignore.sections)"),
+        ("LD013", "KPATCH_FORCE_UNSAFE (.kpatch.force)"),
+    ] {
+        assert!(
+            waived.contains(&(rule.to_string(), source.to_string())),
+            "{rule} {source} not in {waived:?}"
+        );
+    }
+    let text = human::render(&report);
+    assert!(
+        text.contains("waived warning[LD012/author-ignored]: function `dump_state` changed")
+            && text.contains("evidence: part dump_state.cold:")
+            && text.contains("evidence: stats: bytes differ")
+            && text.ends_with("diff: accept (0 error(s), 0 warning(s), 0 note(s), 3 waived)\n"),
+        "{text}"
     );
 }
