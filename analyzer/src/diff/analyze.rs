@@ -150,7 +150,7 @@ struct Diff<'p, 'a, 'd> {
     directives: &'p Directives,
     waivers: AuthorWaivers,
     /// Paired functions (original, patched) that differ only in entries of this kind.
-    entries_only: RefCell<Vec<(SymbolId, SymbolId, SpecialKind)>>,
+    entries_only: RefCell<Vec<(SymbolId, SymbolId, SpecialKind, Option<String>)>>,
 }
 
 impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
@@ -205,8 +205,8 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                 "code that its {} entries point to differs",
                 kind.section_name()
             )),
-            Some(EntryDifference::Entries(kind)) if reasons.is_empty() => {
-                self.entries_only.borrow_mut().push((o, p, kind));
+            Some(EntryDifference::Entries { kind, detail }) if reasons.is_empty() => {
+                self.entries_only.borrow_mut().push((o, p, kind, detail));
             }
             _ => {}
         }
@@ -250,10 +250,11 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
         };
         let entries_only = std::mem::take(&mut *self.entries_only.borrow_mut());
         let mut warnings: Vec<(String, String, Vec<String>)> = Vec::new();
-        for (o, p, kind) in entries_only {
+        for (o, p, kind, detail) in entries_only {
             let name = self.orig().symbols[o].name.to_string();
             let mine = delta(o, p, kind);
             let mut evidence = vec![describe(o, p, kind)];
+            evidence.extend(detail);
             let partners: Vec<String> = pairs
                 .iter()
                 .filter(|&&(po, pp)| {
@@ -416,8 +417,15 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
             }
         }
         queue.extend(self.new_globals());
-        // A callback and what it calls are part of the patch (kpatch_include_callback_elements).
-        queue.extend(self.directives.callbacks.iter().map(|c| c.function));
+        // A new callback and what it calls are part of the patch
+        // (kpatch_include_callback_elements); an existing one is carried only when it changed.
+        queue.extend(
+            self.directives
+                .callbacks
+                .iter()
+                .map(|c| c.function)
+                .filter(|&f| self.pair.corr.orig_of(f).is_none()),
+        );
         let mut places: HashSet<(usize, i64)> = HashSet::new();
         let mut regions: VecDeque<Region> = VecDeque::new();
         while !queue.is_empty() || !regions.is_empty() {

@@ -233,7 +233,7 @@ fn fits(
 }
 
 /// How the special-section entries of two paired functions differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryDifference {
     /// The entries line up, but code one of them points into (a `.fixup` stub, an
     /// `.altinstr_replacement` sequence) differs: the function's own code changed.
@@ -241,7 +241,13 @@ pub enum EntryDifference {
     /// The entries differ in number, place, key or other fields while the code they point
     /// into does not: not a change of the function (create-diff-object compares a function by
     /// its own code and relocations and only keeps the entries that point into it).
-    Entries(SpecialKind),
+    Entries {
+        /// The kind of entry.
+        kind: SpecialKind,
+        /// The first difference between two entries that line up (none when their numbers
+        /// differ).
+        detail: Option<String>,
+    },
 }
 
 /// How the entries attributed to original function `o` and patched function `p` differ, if
@@ -260,15 +266,18 @@ pub fn entry_difference(
         });
         return kind
             .or_else(|| a.first().or(b.first()).map(|e| e.kind))
-            .map(EntryDifference::Entries);
+            .map(|kind| EntryDifference::Entries { kind, detail: None });
     }
     let mut found = None;
     for (x, y) in a.iter().zip(b) {
         match compare_entry(pair, x, y) {
             EntryMatch::Same => {}
             EntryMatch::CodeDiffers => return Some(EntryDifference::Code(x.kind)),
-            EntryMatch::Differs => {
-                found.get_or_insert(EntryDifference::Entries(x.kind));
+            EntryMatch::Differs(detail) => {
+                found.get_or_insert(EntryDifference::Entries {
+                    kind: x.kind,
+                    detail: Some(detail),
+                });
             }
         }
     }
@@ -292,19 +301,27 @@ enum EntryMatch {
     Same,
     /// Same layout and targets except code in a fragment section.
     CodeDiffers,
-    Differs,
+    /// Differs otherwise, with the first difference.
+    Differs(String),
 }
 
 fn compare_entry(pair: &Pair<'_, '_>, x: &Entry, y: &Entry) -> EntryMatch {
     if x.kind != y.kind || x.size != y.size || x.anchor != y.anchor {
-        return EntryMatch::Differs;
+        return EntryMatch::Differs(format!(
+            "an entry describes +{:#x} of the function before and +{:#x} after",
+            x.anchor, y.anchor
+        ));
     }
     let o_sec = &pair.orig.model.sections[x.section];
     let p_sec = &pair.patched.model.sections[y.section];
     let o_range = o_sec.reloc_range(x.start, x.start + x.size);
     let p_range = p_sec.reloc_range(y.start, y.start + y.size);
     if o_range.len() != p_range.len() {
-        return EntryMatch::Differs;
+        return EntryMatch::Differs(format!(
+            "an entry has {} relocated fields before and {} after",
+            o_range.len(),
+            p_range.len()
+        ));
     }
     let o_targets = &pair.orig.resolution.targets(x.section)[o_range.clone()];
     let p_targets = &pair.patched.resolution.targets(y.section)[p_range.clone()];
@@ -315,14 +332,19 @@ fn compare_entry(pair: &Pair<'_, '_>, x: &Entry, y: &Entry) -> EntryMatch {
         .zip(&p_sec.relocs[p_range])
         .enumerate()
     {
-        if or.offset - x.start != pr.offset - y.start || !same_kind(or.r_type, pr.r_type) {
-            return EntryMatch::Differs;
+        let field = or.offset - x.start;
+        if field != pr.offset - y.start || !same_kind(or.r_type, pr.r_type) {
+            return EntryMatch::Differs("an entry's relocated fields differ".to_string());
         }
         if !pair.same_target(o_targets[i], p_targets[i], 0) {
             if points_into_fragment(pair, o_targets[i], p_targets[i]) {
                 code_differs = true;
             } else {
-                return EntryMatch::Differs;
+                return EntryMatch::Differs(format!(
+                    "entry field +{field:#x}: {} -> {}",
+                    pair.orig.describe(o_targets[i]),
+                    pair.patched.describe(p_targets[i])
+                ));
             }
         }
         let width = if or.r_type == elf::R_X86_64_64 { 8 } else { 4 };
@@ -342,7 +364,7 @@ fn compare_entry(pair: &Pair<'_, '_>, x: &Entry, y: &Entry) -> EntryMatch {
             .enumerate()
             .all(|(i, (u, v))| u == v || ignored.contains(&(i as u64)));
     match (same_bytes, code_differs) {
-        (false, _) => EntryMatch::Differs,
+        (false, _) => EntryMatch::Differs("an entry's bytes differ".to_string()),
         (true, true) => EntryMatch::CodeDiffers,
         (true, false) => EntryMatch::Same,
     }
