@@ -140,6 +140,16 @@ impl KeyUse {
     }
 }
 
+/// A paired function whose code and relocations are the same but whose entries are not.
+struct EntriesOnly {
+    orig: SymbolId,
+    patched: SymbolId,
+    /// The first kind of entry that differs.
+    kind: SpecialKind,
+    /// The first difference between entries that line up.
+    detail: Option<String>,
+}
+
 struct Diff<'p, 'a, 'd> {
     pair: &'p Pair<'a, 'd>,
     orig_special: &'p SpecialTable,
@@ -149,8 +159,8 @@ struct Diff<'p, 'a, 'd> {
     changes: Vec<Change>,
     directives: &'p Directives,
     waivers: AuthorWaivers,
-    /// Paired functions (original, patched) that differ only in entries of this kind.
-    entries_only: RefCell<Vec<(SymbolId, SymbolId, SpecialKind, Option<String>)>>,
+    /// Paired functions that differ only in their special-section entries.
+    entries_only: RefCell<Vec<EntriesOnly>>,
 }
 
 impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
@@ -206,7 +216,12 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                 kind.section_name()
             )),
             Some(EntryDifference::Entries { kind, detail }) if reasons.is_empty() => {
-                self.entries_only.borrow_mut().push((o, p, kind, detail));
+                self.entries_only.borrow_mut().push(EntriesOnly {
+                    orig: o,
+                    patched: p,
+                    kind,
+                    detail,
+                });
             }
             _ => {}
         }
@@ -250,7 +265,13 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
         };
         let entries_only = std::mem::take(&mut *self.entries_only.borrow_mut());
         let mut warnings: Vec<(String, String, Vec<String>)> = Vec::new();
-        for (o, p, kind, detail) in entries_only {
+        for EntriesOnly {
+            orig: o,
+            patched: p,
+            kind,
+            detail,
+        } in entries_only
+        {
             let name = self.orig().symbols[o].name.to_string();
             let mine = delta(o, p, kind);
             let mut evidence = vec![describe(o, p, kind)];
