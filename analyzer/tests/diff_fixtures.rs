@@ -296,7 +296,7 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
 }
 
 #[test]
-fn objects_of_different_sources_are_refused_with_the_reason() {
+fn unrelated_objects_and_impossible_directives_are_refused_with_the_reason() {
     let Some(cc) = compiler() else {
         println!(
             "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"

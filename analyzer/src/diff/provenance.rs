@@ -96,3 +96,52 @@ fn list(files: &BTreeSet<&str>) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::elf::LoadedObject;
+    use super::super::resolve::Resolution;
+    use super::super::testobj::ObjBuilder;
+    use super::*;
+    use std::path::Path;
+
+    fn object(file: &str, functions: &[&str]) -> LoadedObject {
+        let mut b = ObjBuilder::new();
+        b.file(file);
+        for name in functions {
+            b.function(name, &[0xc3], &[]);
+        }
+        LoadedObject::from_bytes(Path::new(file), b.finish())
+    }
+
+    fn check(a: &LoadedObject, b: &LoadedObject) -> Result<()> {
+        let (ma, mb) = (a.parse().unwrap(), b.parse().unwrap());
+        let corr = Correlation::build(&ma, &Resolution::build(&ma), &mb, &Resolution::build(&mb));
+        check_same_source(&ma, &mb, &corr)
+    }
+
+    #[test]
+    fn same_file_with_most_symbols_paired_is_accepted() {
+        let a = object("dir/x.c", &["a", "b", "c", "d", "e"]);
+        let b = object("x.c", &["a", "b", "c", "d", "f"]);
+        assert!(check(&a, &b).is_ok());
+        // A one-function file may rename its only function.
+        assert!(check(&object("y.c", &["f"]), &object("y.c", &["g"])).is_ok());
+    }
+
+    #[test]
+    fn other_file_names_are_refused() {
+        let error = check(&object("x.c", &["a"]), &object("y.c", &["a"])).unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, AnalyzeError::WrongKind { .. }), "{text}");
+        assert!(text.contains("`y.c`") && text.contains("`x.c`"), "{text}");
+    }
+
+    #[test]
+    fn almost_nothing_paired_is_refused() {
+        let a = object("x.c", &["a", "b", "c", "d", "e"]);
+        let b = object("x.c", &["p", "q", "r", "s", "t"]);
+        let text = check(&a, &b).unwrap_err().to_string();
+        assert!(text.contains("only 0 of its 5"), "{text}");
+    }
+}

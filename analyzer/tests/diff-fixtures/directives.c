@@ -61,3 +61,7 @@ KPATCH_IGNORE_FUNCTION(dump_state);
 KPATCH_IGNORE_SECTION(".fixture.stats");
 KPATCH_FORCE_UNSAFE(handle);
 #endif
+#ifdef MISSING_SECTION
+/* A directive that names nothing in the object: the objects cannot be analyzed as asked. */
+KPATCH_IGNORE_SECTION(".no.such.section");
+#endif
