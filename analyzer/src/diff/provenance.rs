@@ -1,4 +1,4 @@
-//! Whether the two objects are builds of the same source file. Comparing unrelated objects
+//! Whether the two objects are builds of the same source. Comparing unrelated objects
 //! would report every function as removed and new; create-diff-object refuses them (its symbol
 //! lookups go through the `STT_FILE` symbol, and correlation finds nothing to pair), and so
 //! does `lpcheck diff`, with the reason.
@@ -18,14 +18,17 @@ const MIN_SYMBOLS_FOR_RATIO: usize = 4;
 const MIN_PAIRED_FRACTION_DENOMINATOR: usize = 10;
 
 /// Refuses `orig` and `patched` when they are not builds of the same source: their `STT_FILE`
-/// symbols name different files, or almost none of their named functions and objects pair.
+/// symbols name no common file, or almost none of their named functions and objects pair.
 pub fn check_same_source(
     orig: &ObjectModel<'_>,
     patched: &ObjectModel<'_>,
     corr: &Correlation,
 ) -> Result<()> {
     let (orig_files, patched_files) = (source_files(orig), source_files(patched));
-    if !orig_files.is_empty() && !patched_files.is_empty() && orig_files != patched_files {
+    // Objects linked from several files (`ld -r`) carry one STT_FILE each; a patch may add a
+    // file to them, so only objects without a single common source are refused.
+    if !orig_files.is_empty() && !patched_files.is_empty() && orig_files.is_disjoint(&patched_files)
+    {
         return Err(refusal(
             orig,
             patched,
@@ -127,6 +130,14 @@ mod tests {
         assert!(check(&a, &b).is_ok());
         // A one-function file may rename its only function.
         assert!(check(&object("y.c", &["f"]), &object("y.c", &["g"])).is_ok());
+        // A patch may add a source file to an object linked from several.
+        let mut two = ObjBuilder::new();
+        two.file("x.c");
+        two.function("a", &[0xc3], &[]);
+        two.file("extra.c");
+        two.function("n", &[0xc3], &[]);
+        let two = LoadedObject::from_bytes(Path::new("two.o"), two.finish());
+        assert!(check(&object("x.c", &["a"]), &two).is_ok());
     }
 
     #[test]
