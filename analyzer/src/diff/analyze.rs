@@ -272,6 +272,16 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
             detail,
         } in entries_only
         {
+            let root = self.pair.patched.functions.root_of(p);
+            let section = self.pair.patched.functions.get(p).map(|f| f.section);
+            if self.waivers.ignored_function(root).is_some()
+                || section.is_some_and(|s| {
+                    self.waivers
+                        .ignores_section(self.patched().sections[s].name)
+                })
+            {
+                continue;
+            }
             let name = self.orig().symbols[o].name.to_string();
             let mine = delta(o, p, kind);
             let mut evidence = vec![describe(o, p, kind)];
