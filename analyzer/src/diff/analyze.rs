@@ -524,7 +524,8 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
         }
     }
 
-    /// New global functions and objects (a patch may add them with no changed function).
+    /// New global functions and objects (a patch may add them with no changed function); not
+    /// the directives' markers, nor symbols in sections the author ignored.
     fn new_globals(&self) -> Vec<SymbolId> {
         let patched = self.patched();
         (0..patched.symbols.len())
@@ -535,10 +536,11 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                     && role(patched, id) == Role::Named
                     && self.pair.corr.orig_of(id).is_none()
                     && s.section().is_some_and(|sec| {
+                        let name = patched.sections[sec].name;
                         !matches!(
-                            classify(patched.sections[sec].name, patched.sections[sec].is_code()),
+                            classify(name, patched.sections[sec].is_code()),
                             SectionClass::Metadata | SectionClass::Directive
-                        )
+                        ) && !self.waivers.ignores_section(name)
                     })
             })
             .collect()
