@@ -72,7 +72,7 @@ pub fn diff_models(
         file: patched.path.display().to_string(),
         findings: Vec::new(),
         changes: Vec::new(),
-        waivers: AuthorWaivers::new(&directives, patched, &patched_fns),
+        waivers: AuthorWaivers::new(&directives, patched),
         directives: &directives,
         entries_only: RefCell::new(Vec::new()),
     };
@@ -272,9 +272,11 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
             detail,
         } in entries_only
         {
-            let root = self.pair.patched.functions.root_of(p);
             let section = self.pair.patched.functions.get(p).map(|f| f.section);
-            if self.waivers.ignored_function(root).is_some()
+            if self
+                .waivers
+                .ignored_function(self.pair.patched.functions, p)
+                .is_some()
                 || section.is_some_and(|s| {
                     self.waivers
                         .ignores_section(self.patched().sections[s].name)
@@ -348,7 +350,7 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                     .map(|r| format!("part {name}: {r}"))
                     .collect()
             };
-            if let Some(ignored) = self.waivers.ignored_function(root) {
+            if let Some(ignored) = self.waivers.ignored_function(patched_fns, p) {
                 let ignored = ignored.to_string();
                 self.waivers.hide_in_function(&ignored, reasons);
                 continue;
@@ -369,7 +371,10 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
             }
             if let Some(p_root) = corr.patched_of(root) {
                 let reason = format!("part {} removed", self.orig().symbols[o].name);
-                match self.waivers.ignored_function(p_root) {
+                match self
+                    .waivers
+                    .ignored_function(self.pair.patched.functions, p_root)
+                {
                     Some(ignored) => {
                         let ignored = ignored.to_string();
                         self.waivers.hide_in_function(&ignored, vec![reason]);
@@ -705,7 +710,7 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                     || (ps.kind == SymbolKind::Func
                         && self
                             .waivers
-                            .ignored_function(self.pair.patched.functions.root_of(p))
+                            .ignored_function(self.pair.patched.functions, p)
                             .is_some());
                 if home(a) != home(b) && !ignored {
                     what.push(format!("section {a} -> {b}"));

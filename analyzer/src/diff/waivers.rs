@@ -13,8 +13,8 @@ use crate::report::{Finding, Waiver};
 /// The ignored functions and sections of one diff, and the changes they hid.
 #[derive(Debug, Default)]
 pub struct AuthorWaivers {
-    /// Ignored top-level functions (patched symbols) by name; their parts follow them.
-    ignored_roots: BTreeMap<SymbolId, String>,
+    /// Ignored functions (patched symbols) by name; their parts follow them.
+    ignored: BTreeMap<SymbolId, String>,
     /// Ignored section names.
     ignored_sections: BTreeSet<String>,
     /// Forced functions' names.
@@ -27,17 +27,12 @@ pub struct AuthorWaivers {
 
 impl AuthorWaivers {
     /// The waivers `directives` ask for in `patched`.
-    pub fn new(
-        directives: &Directives,
-        patched: &ObjectModel<'_>,
-        functions: &FunctionTable,
-    ) -> Self {
+    pub fn new(directives: &Directives, patched: &ObjectModel<'_>) -> Self {
         let mut waivers = Self::default();
         for &f in &directives.ignored_functions {
-            let root = functions.root_of(f);
-            let name = patched.symbols[root].name.to_string();
+            let name = patched.symbols[f].name.to_string();
             waivers.hidden_by_function.entry(name.clone()).or_default();
-            waivers.ignored_roots.insert(root, name);
+            waivers.ignored.insert(f, name);
         }
         for name in &directives.ignored_sections {
             waivers.ignored_sections.insert(name.clone());
@@ -51,9 +46,20 @@ impl AuthorWaivers {
         waivers
     }
 
-    /// The ignored function whose part (or self) `root` is, by name.
-    pub fn ignored_function(&self, root: SymbolId) -> Option<&str> {
-        self.ignored_roots.get(&root).map(String::as_str)
+    /// The ignored function that patched function `function` is, or is a `.cold`/`.part`
+    /// piece of (kpatch_mark_ignored_children_same), by name.
+    pub fn ignored_function(&self, functions: &FunctionTable, function: SymbolId) -> Option<&str> {
+        let mut current = function;
+        for _ in 0..16 {
+            if let Some(name) = self.ignored.get(&current) {
+                return Some(name);
+            }
+            match functions.get(current).and_then(|f| f.parent) {
+                Some(parent) if parent != current => current = parent,
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// Whether section `name` is ignored.
