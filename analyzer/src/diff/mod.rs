@@ -37,7 +37,8 @@ pub use target::{PatchTarget, TargetFact};
 use crate::error::Result;
 use elf::LoadedObject;
 
-/// Reads, validates and compares `orig` and `patched`.
+/// Reads, validates and compares `orig` and `patched`. Objects that are not builds of the same
+/// source, and directives in `patched` that name nothing in it, are errors (exit 2).
 pub fn diff_files(orig: &Path, patched: &Path, options: &DiffOptions) -> Result<DiffReport> {
     let orig = LoadedObject::read(orig)?;
     let patched = LoadedObject::read(patched)?;
