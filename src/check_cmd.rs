@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use lpcheck_analyzer::check::{check, CheckOptions, CheckReport};
-use lpcheck_analyzer::debuginfo::{self, CachePolicy, DebugKnowledge, Query};
+use lpcheck_analyzer::debuginfo::{self, CachePolicy, DebugKnowledge};
 use lpcheck_analyzer::kernel::ftrace::FtraceList;
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 use lpcheck_analyzer::kernel::regions::TextRegion;
@@ -14,10 +14,10 @@ use lpcheck_analyzer::kernel::{Fact, KernelFacts};
 use lpcheck_analyzer::patch::PatchModule;
 use lpcheck_analyzer::report::style::Palette;
 use lpcheck_analyzer::report::{human, sarif};
-use lpcheck_analyzer::rules::RuleSet;
+use lpcheck_live::host;
+use lpcheck_live::inputs::{queries, rule_set, running_kernel_prototypes};
 
 use crate::cli::{CheckArgs, Format, KernelArgs};
-use crate::host;
 
 /// Runs `check` and prints its report; returns the exit code.
 pub fn run(args: &CheckArgs, palette: Palette) -> Result<i32> {
@@ -100,35 +100,6 @@ fn debug_knowledge(vmlinux: &Path, module: &PatchModule, file: &Path) -> Result<
     )?)
 }
 
-/// Where the running kernel exposes its BTF.
-const RUNNING_KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
-
-/// The replacements' prototypes against the running kernel's BTF (inline sites and callers need
-/// the debug vmlinux and are not looked for); `file` holds the module's bytes.
-pub fn running_kernel_prototypes(module: &PatchModule, file: &Path) -> Result<DebugKnowledge> {
-    let btf =
-        std::fs::read(RUNNING_KERNEL_BTF).map_err(|error| format!("{RUNNING_KERNEL_BTF}: {error}"));
-    Ok(debuginfo::prototypes_from_btf(
-        btf,
-        RUNNING_KERNEL_BTF,
-        file,
-        &queries(module),
-    )?)
-}
-
-/// One debug-information question per patched function.
-fn queries(module: &PatchModule) -> Vec<Query> {
-    module
-        .patched_functions()
-        .map(|(object, function)| Query {
-            object: object.clone(),
-            function: function.old_name.clone(),
-            sympos: function.old_sympos,
-            replacement: function.new_func.clone(),
-        })
-        .collect()
-}
-
 /// Renders a check report in `format`; `exit_code` is the one the process ends with.
 fn render(report: &CheckReport, format: Format, exit_code: i32, palette: Palette) -> String {
     match format {
@@ -147,15 +118,6 @@ fn render(report: &CheckReport, format: Format, exit_code: i32, palette: Palette
             sarif::render(report, &invocation) + "\n"
         }
     }
-}
-
-/// The default rules plus the user's files.
-pub fn rule_set(files: &[impl AsRef<Path>]) -> Result<RuleSet> {
-    let mut rules = RuleSet::default_rules();
-    for file in files {
-        rules.merge_file(file.as_ref())?;
-    }
-    Ok(rules)
 }
 
 /// Kernel facts: from the files given, or from the running kernel when none is.

@@ -7,7 +7,6 @@ use lpcheck_analyzer::diff::rules as diff_rules;
 use lpcheck_analyzer::report::{sarif, RuleDescriptor};
 use lpcheck_analyzer::rules::RuleSet;
 
-use crate::check_cmd;
 use crate::cli::{Command, Format};
 
 /// The directory SARIF URIs are relative to: the working directory (the checkout's root when
@@ -22,8 +21,8 @@ pub fn base_dir() -> PathBuf {
 pub fn failure_log(command: &Command, error: &str, exit_code: i32) -> Option<String> {
     let (name, rules) = match command {
         Command::Check(args) if args.format == Format::Sarif => {
-            let rules =
-                check_cmd::rule_set(&args.rules).unwrap_or_else(|_| RuleSet::default_rules());
+            let rules = lpcheck_live::inputs::rule_set(&args.rules)
+                .unwrap_or_else(|_| RuleSet::default_rules());
             let rules: Vec<RuleDescriptor> = rules
                 .rules
                 .iter()

@@ -55,12 +55,15 @@ fn sarif_of(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, Option<i32>) {
     (path, out.status.code())
 }
 
-/// Compiles `source` into `dir/name.o` as kbuild compiles kernel objects for a livepatch diff.
+/// Compiles `source` into `dir/name.o` as kbuild compiles kernel objects for a livepatch diff
+/// (every version from a file of the same name, `lp.c`, as the two builds of a patch are).
 fn object(dir: &Path, name: &str, source: &str) {
-    std::fs::write(dir.join(format!("{name}.c")), source).unwrap();
+    let tree = dir.join(format!("{name}-tree"));
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("lp.c"), source).unwrap();
     support::run_ok(
         "gcc",
-        Command::new("gcc").current_dir(dir).args([
+        Command::new("gcc").current_dir(&tree).args([
             "-O2",
             "-g",
             "-pg",
@@ -68,9 +71,9 @@ fn object(dir: &Path, name: &str, source: &str) {
             "-ffunction-sections",
             "-fdata-sections",
             "-c",
-            &format!("{name}.c"),
+            "lp.c",
             "-o",
-            &format!("{name}.o"),
+            &format!("../{name}.o"),
         ]),
     );
 }

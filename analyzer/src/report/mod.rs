@@ -225,6 +225,9 @@ pub struct RuleDescriptor {
 /// Where the kernel's documentation is published.
 const KERNEL_DOCS: &str = "https://docs.kernel.org/";
 
+/// Where kpatch's sources and documentation are published (references `kpatch PATH`).
+const KPATCH_SOURCE: &str = "https://github.com/dynup/kpatch/blob/master/";
+
 impl RuleDescriptor {
     /// The rule's page in this repository (`docs/rules/ID.md`).
     pub fn doc_page(&self) -> String {
@@ -232,11 +235,15 @@ impl RuleDescriptor {
     }
 
     /// An absolute URL for the reference: itself when it is one, the docs.kernel.org page of a
-    /// kernel `Documentation/….rst` path, else none.
+    /// kernel `Documentation/….rst` path, kpatch's file for `kpatch PATH`, else none.
     pub fn reference_url(&self) -> Option<String> {
         let reference = self.reference.as_deref()?;
         if reference.starts_with("https://") {
             return Some(reference.to_string());
+        }
+        if let Some(path) = reference.strip_prefix("kpatch ") {
+            let path = path.split_whitespace().next()?;
+            return Some(format!("{KPATCH_SOURCE}{path}"));
         }
         let page = reference.strip_prefix("Documentation/")?;
         let page = page.split_whitespace().next()?.strip_suffix(".rst")?;
