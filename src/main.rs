@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status_cmd::run(args),
         Command::Revert(args) => revert_cmd::run(args),
         Command::Watch(args) => watch_cmd::run(args, cli.progress),
-        Command::Preflight(args) => preflight_cmd::run(args),
+        Command::Preflight(args) => preflight_cmd::run(args, palette),
         Command::Completions(args) => {
             clap_complete::generate(
                 args.shell,

@@ -39,13 +39,18 @@ impl Palette {
     /// A verdict or status word: green when it passes, red when it rejects or fails, yellow
     /// when it could not tell.
     pub fn verdict(self, label: &str) -> String {
-        let code = match label {
+        self.verdict_text(label, label)
+    }
+
+    /// `text` in the colour of the verdict or status word `label` (e.g. a padded column).
+    pub fn verdict_text(self, label: &str, text: &str) -> String {
+        let code = match label.to_ascii_lowercase().as_str() {
             "accept" | "pass" | "applied" | "reverted" | "ok" | "safe" | "no-change" => GREEN,
             "reject" | "fail" | "failed" | "refused" | "stalled" | "error" => RED,
             "warn" | "unknown" | "inconclusive" | "blocked" => YELLOW,
             _ => BOLD,
         };
-        self.paint(code, label)
+        self.paint(code, text)
     }
 
     /// `text` in bold.
@@ -69,6 +74,10 @@ mod tests {
         assert_eq!(
             Palette::Ansi.verdict("inconclusive"),
             "\x1b[1;33minconclusive\x1b[0m"
+        );
+        assert_eq!(
+            Palette::Ansi.verdict_text("FAIL", "FAIL    "),
+            "\x1b[1;31mFAIL    \x1b[0m"
         );
     }
 }
