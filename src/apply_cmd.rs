@@ -124,7 +124,7 @@ pub fn prepare(module: &Path, rules: &[PathBuf], safe_moment: SafeMomentArgs) ->
     let mut facts = host::running_kernel_facts();
     facts.debuginfo = Some(running_kernel_prototypes(&patch)?);
     let rules = rule_set(rules)?;
-    let report = check(&patch, &facts, &rules, CheckOptions { strict: false });
+    let report = check(&patch, &facts, &rules, CheckOptions::default());
     let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));
     let host_checks = run_preflight(&PreflightInputs {
         patch: &patch,
