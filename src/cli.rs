@@ -18,7 +18,18 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Static analysis of a built livepatch module (exit 0 accept, 1 reject, 2 could not analyze).
+    /// Static analysis of a built livepatch module (exit 0 accept, 1 reject or inconclusive, 2
+    /// could not analyze).
+    ///
+    /// Kernel facts come from, in this order: `--facts BUNDLE` (the bundle whose release is the
+    /// module's vermagic release; every one with `--all-facts`); else the files given
+    /// (`--kallsyms`, `--ftrace-functions`, `--vmlinux`, `--kernel-release`); else, with no fact
+    /// option at all, the running kernel, but only when its release is the module's vermagic
+    /// release (otherwise exit 2: pass --facts for the module's kernel).
+    ///
+    /// The verdict is `inconclusive` (exit 1) when a fact an error rule needs is unknown; the
+    /// report lists each missing fact and how to provide it. `--allow-unknown` accepts anyway,
+    /// and says so.
     Check(CheckArgs),
     /// Compare an object built before a source patch with the same object built after it
     /// (exit 0 accept, 1 reject, 2 could not analyze, 3 no change).
@@ -55,6 +66,10 @@ pub enum Format {
 /// Where the kernel facts come from: the running kernel unless any file is given.
 #[derive(Debug, Clone, Args)]
 pub struct KernelArgs {
+    /// A facts bundle (`lpcheck facts collect` or `lpcheck facts from-package`); repeatable, one
+    /// per kernel: the one whose release matches the module's vermagic is used.
+    #[arg(long = "facts", value_name = "BUNDLE")]
+    pub facts: Vec<PathBuf>,
     /// A `/proc/kallsyms` dump or a System.map of the target kernel.
     #[arg(long, value_name = "FILE")]
     pub kallsyms: Option<PathBuf>,
@@ -72,7 +87,8 @@ pub struct KernelArgs {
 impl KernelArgs {
     /// Whether any offline fact was given (then nothing is read from the running kernel).
     pub fn is_offline(&self) -> bool {
-        self.kallsyms.is_some()
+        !self.facts.is_empty()
+            || self.kallsyms.is_some()
             || self.ftrace_functions.is_some()
             || self.vmlinux.is_some()
             || self.kernel_release.is_some()
@@ -97,6 +113,13 @@ pub struct CheckArgs {
     /// Reject when a kernel fact is unknown.
     #[arg(long)]
     pub strict: bool,
+    /// Accept (visibly, with the missing facts listed) instead of `inconclusive` when a fact an
+    /// error rule needs is unknown.
+    #[arg(long)]
+    pub allow_unknown: bool,
+    /// Check against every `--facts` bundle, not only the one for the module's release.
+    #[arg(long, requires = "facts")]
+    pub all_facts: bool,
     /// Write the module's call graph (Graphviz DOT) to this file.
     #[arg(long, value_name = "FILE")]
     pub callgraph: Option<PathBuf>,

@@ -254,3 +254,88 @@ fn bad_fact_and_rule_files_exit_2_with_place() {
     let output = lpcheck(&["check"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn unknown_facts_are_inconclusive_unless_allowed() {
+    let fixture = Fixture::new();
+    let missing = fixture.write(
+        "missing.ko",
+        &ModuleSpec::patching("no_such_function").build(),
+    );
+    let release = ["--kernel-release", "6.1.0-56-amd64"];
+    let output = lpcheck(&[
+        missing.to_str().unwrap(),
+        release[0],
+        release[1],
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["verdict"], "inconclusive");
+    let facts: Vec<&str> = json["missing_facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["fact"].as_str().unwrap())
+        .collect();
+    assert_eq!(facts, ["symbol_table", "ftrace_functions"]);
+    let output = lpcheck(&[
+        missing.to_str().unwrap(),
+        release[0],
+        release[1],
+        "--allow-unknown",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("accepted anyway: --allow-unknown"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("provide it: pass --facts BUNDLE"),
+        "{stdout}"
+    );
+    // With the facts, the same module is rejected.
+    assert_eq!(fixture.check(&missing, &[]).status.code(), Some(1));
+}
+
+#[test]
+fn without_fact_options_only_the_modules_own_kernel_is_used() {
+    let fixture = Fixture::new();
+    let running = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let running = running.trim();
+    let foreign = fixture.write(
+        "foreign.ko",
+        &ModuleSpec::patching("cmdline_proc_show").build(),
+    );
+    let output = lpcheck(&[foreign.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(&format!(
+            "this module is for 6.1.0-56-amd64, this host runs {running}: pass --facts for 6.1.0-56-amd64"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    let mut spec = ModuleSpec::patching("cmdline_proc_show");
+    let vermagic: &'static str = Box::leak(format!("{running} SMP mod_unload ").into_boxed_str());
+    spec.modinfo.retain(|(key, _)| *key != "vermagic");
+    spec.modinfo.push(("vermagic", vermagic));
+    let own = fixture.write("own.ko", &spec.build());
+    let output = lpcheck(&[own.to_str().unwrap(), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", stderr(&output)));
+    assert_eq!(
+        json["kernel"]["release"],
+        format!("{running} (running kernel)")
+    );
+    // This host's tracefs may refuse the ftrace list (EPERM here): then the gate says so.
+    match json["verdict"].as_str().unwrap() {
+        "inconclusive" => assert!(!json["missing_facts"].as_array().unwrap().is_empty()),
+        verdict => assert!(
+            json["missing_facts"].as_array().unwrap().is_empty(),
+            "{verdict} with missing facts: {json}"
+        ),
+    }
+}
