@@ -47,6 +47,9 @@ pub enum Command {
     /// Live: the tasks whose kernel stacks hold a target of the patch, with when each would
     /// switch (exit 0 none blocks, 1 some task blocks or cannot be seen, 2 error).
     Watch(WatchArgs),
+    /// Write a facts bundle (one file with what `check --facts` needs about one kernel): from
+    /// this host, or from a distribution's kernel packages.
+    Facts(FactsArgs),
     /// Live: every precondition for loading the patch on this host, one pass/warn/fail/unknown
     /// line each (exit 0 no failure, 1 a failure, 2 could not analyze).
     Preflight(PreflightArgs),
@@ -123,6 +126,47 @@ pub struct CheckArgs {
     /// Write the module's call graph (Graphviz DOT) to this file.
     #[arg(long, value_name = "FILE")]
     pub callgraph: Option<PathBuf>,
+}
+
+/// Arguments of `facts`.
+#[derive(Debug, Clone, Args)]
+pub struct FactsArgs {
+    /// Where the facts come from.
+    #[command(subcommand)]
+    pub command: FactsCommand,
+}
+
+/// The ways to build a facts bundle (format: docs/facts-bundle.md).
+#[derive(Debug, Clone, Subcommand)]
+pub enum FactsCommand {
+    /// On the target host (as root): /proc/kallsyms, the ftrace lists, BTF, /proc/modules, the
+    /// config, every kthread's stack; what cannot be read is recorded with the reason.
+    Collect(CollectArgs),
+    /// Offline, from linux-image-REL.deb (and linux-image-REL-dbg.deb): System.map, the
+    /// vmlinux's __mcount_loc, .init.text and .BTF, the config.
+    FromPackage(FromPackageArgs),
+}
+
+/// Arguments of `facts collect`.
+#[derive(Debug, Clone, Args)]
+pub struct CollectArgs {
+    /// The bundle to write (default: lpcheck-facts-RELEASE.tar.zst).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `facts from-package`.
+#[derive(Debug, Clone, Args)]
+pub struct FromPackageArgs {
+    /// linux-image-REL.deb, optionally followed by linux-image-REL-dbg.deb.
+    #[arg(value_name = "DEB", num_args = 0..=2)]
+    pub packages: Vec<PathBuf>,
+    /// Download linux-image-REL with `apt-get download` instead.
+    #[arg(long, value_name = "REL")]
+    pub download: Option<String>,
+    /// The bundle to write (default: lpcheck-facts-RELEASE.tar.zst).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Where the compared object's code runs.
@@ -323,6 +367,7 @@ pub struct PreflightArgs {
 /// The subcommand names, for the `lpcheck PATCH.ko` shorthand.
 pub const SUBCOMMANDS: &[&str] = &[
     "check",
+    "facts",
     "diff",
     "preflight",
     "watch",

@@ -4,6 +4,8 @@ mod apply_cmd;
 mod check_cmd;
 mod cli;
 mod diff_cmd;
+mod facts;
+mod facts_cmd;
 mod host;
 mod live;
 mod preflight_cmd;
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Revert(args) => revert_cmd::run(args),
         Command::Watch(args) => watch_cmd::run(args),
         Command::Preflight(args) => preflight_cmd::run(args),
+        Command::Facts(args) => facts_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
