@@ -151,7 +151,7 @@ fn kmod_modules_get_the_expected_verdicts_and_agree_with_the_kernel() {
             verdict.exit, verdict.findings
         ));
         assert_eq!(verdict.exit, *exit, "{name}: {:?}", verdict.findings);
-        let expected_verdict = match (*exit, findings.iter().any(|f| *f == "module-not-loaded")) {
+        let expected_verdict = match (*exit, findings.contains(&"module-not-loaded")) {
             (0, _) => "accept",
             (_, true) => "inconclusive",
             _ => "reject",
