@@ -283,6 +283,25 @@ impl Renderable for CheckReport {
         &self.module
     }
 
+    fn missing_facts(&self) -> Vec<String> {
+        self.missing_facts
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}{}: {} (rules {}); {}",
+                    m.fact.describe(),
+                    m.subject
+                        .as_deref()
+                        .map(|s| format!(" for {s}"))
+                        .unwrap_or_default(),
+                    m.reason,
+                    m.rules.join(", "),
+                    m.provide
+                )
+            })
+            .collect()
+    }
+
     fn summary_lines(&self) -> Vec<String> {
         let format = match self.format {
             Some(PatchFormat::Livepatch) => "hand-written livepatch",

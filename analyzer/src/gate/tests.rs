@@ -142,6 +142,14 @@ fn allow_unknown_accepts_visibly() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["unknown_allowed"], true);
     assert_eq!(json["missing_facts"][0]["fact"], "ftrace_functions");
+    let sarif: serde_json::Value =
+        serde_json::from_str(&crate::report::sarif::render(&report)).unwrap();
+    let properties = &sarif["runs"][0]["properties"];
+    assert_eq!(properties["verdict"], "accept");
+    assert!(properties["missingFacts"][0]
+        .as_str()
+        .unwrap()
+        .contains("which functions ftrace can hook"));
     let human = crate::report::human::render(&report);
     assert!(human.contains("--allow-unknown"), "{human}");
     let good = run(

@@ -214,4 +214,8 @@ pub trait Renderable {
     fn primary_input(&self) -> &str;
     /// Lines summarizing what was analyzed (printed before the findings in human output).
     fn summary_lines(&self) -> Vec<String>;
+    /// The facts that rules needed and did not have, one line each (none by default).
+    fn missing_facts(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -31,6 +31,9 @@ struct Run<'a> {
 struct RunProperties<'a> {
     command: &'static str,
     verdict: &'a str,
+    /// Facts error rules needed and did not have (why the verdict is `inconclusive`).
+    #[serde(rename = "missingFacts", skip_serializing_if = "Vec::is_empty")]
+    missing_facts: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -164,6 +167,7 @@ pub fn render(report: &dyn Renderable) -> String {
             properties: RunProperties {
                 command: report.command(),
                 verdict: report.verdict_label(),
+                missing_facts: report.missing_facts(),
             },
         }],
     };
