@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use lpcheck_analyzer::kernel::bundle::{member, BundleWriter};
 
-use super::vermagic_of_ko;
+use super::first_vermagic;
 
 /// Where tracefs may be mounted, newest first.
 const TRACEFS_ROOTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
@@ -155,25 +155,10 @@ fn config(bundle: &mut BundleWriter, release: &str) {
     }
 }
 
-/// The vermagic string of this kernel's modules, from the first uncompressed `.ko` under
-/// `/lib/modules/RELEASE`.
+/// The vermagic string of this kernel's modules, from the first module file under
+/// `/lib/modules/RELEASE/kernel`.
 fn host_vermagic(release: &str) -> std::result::Result<String, String> {
-    let root = format!("/lib/modules/{release}/kernel");
-    let mut pending = vec![std::path::PathBuf::from(&root)];
-    while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        for entry in entries.filter_map(|e| e.ok()) {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "ko") {
-                let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                return vermagic_of_ko(&data)
-                    .ok_or_else(|| format!("{}: no vermagic", path.display()));
-            }
-        }
-    }
-    Err(format!("no uncompressed .ko under {root}"))
+    first_vermagic(Path::new(&format!("/lib/modules/{release}/kernel")))
 }
 
 /// `kthread-stacks.tsv`: `PID<TAB>COMM<TAB>FRAMES` for every kthread, frames innermost first.

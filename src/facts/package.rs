@@ -16,7 +16,7 @@ use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 use lpcheck_analyzer::kernel::vmlinux;
 use object::{Object, ObjectSection};
 
-use super::vermagic_of_ko;
+use super::first_vermagic;
 
 /// The xz stream magic, where `vmlinuz` holds the compressed vmlinux.
 const XZ_MAGIC: &[u8] = b"\xfd7zXZ\x00";
@@ -267,26 +267,6 @@ fn find_prefixed(dir: &Path, prefix: &str) -> Option<PathBuf> {
         .collect();
     found.sort();
     found.into_iter().next()
-}
-
-/// The vermagic of the first uncompressed `.ko` under `dir`.
-fn first_vermagic(dir: &Path) -> std::result::Result<String, String> {
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths {
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "ko") {
-                let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                return vermagic_of_ko(&data)
-                    .ok_or_else(|| format!("{}: no vermagic", path.display()));
-            }
-        }
-    }
-    Err(format!("no uncompressed .ko under {}", dir.display()))
 }
 
 /// Writes the ELF vmlinux held xz-compressed in `vmlinuz` to `out` (with `xz`).
