@@ -2,10 +2,11 @@
 # Guest script of tests/vm_facts.rs (busybox sh, in the VM, as root): with
 # lpc-target loaded (the target module of lp-target-stall), runs
 # `lpcheck facts collect` and then, for every kmod/ livepatch module, the live
-# `lpcheck check` (running kernel) and `lpcheck check --facts` on the bundle
-# just collected. Outputs go to $LPC_OUT: facts.tar.zst, live-NAME.json,
-# bundle-NAME.json, collect.txt; key=value lines on stdout: exit codes and
-# timings (milliseconds, from /proc/uptime).
+# `lpcheck check` (running kernel); `lpcheck check --facts` on the bundle just
+# collected runs once here (lp-cmdline), for its time on the target. Outputs go
+# to $LPC_OUT: facts.tar.zst, live-NAME.json, bundle-lp-cmdline.json,
+# collect.txt; key=value lines on stdout: exit codes and timings
+# (milliseconds, from /proc/uptime).
 set -u
 
 out=$LPC_OUT
@@ -18,20 +19,20 @@ echo "collect_rc=$?"
 echo "collect_ms=$(($(ms) - start))"
 
 live_ms=0
-bundle_ms=0
 for ko in "$LPC_KMOD"/lp-*.ko; do
     name=$(basename "$ko" .ko)
     start=$(ms)
     lpcheck check "$ko" --format json >"$out/live-$name.json" 2>"$out/live-$name.err"
     echo "live_${name}_rc=$?"
-    mid=$(ms)
-    lpcheck check "$ko" --facts "$out/facts.tar.zst" --format json >"$out/bundle-$name.json" 2>"$out/bundle-$name.err"
-    echo "bundle_${name}_rc=$?"
-    end=$(ms)
-    live_ms=$((live_ms + mid - start))
-    bundle_ms=$((bundle_ms + end - mid))
+    live_ms=$((live_ms + $(ms) - start))
 done
 echo "live_check_ms=$live_ms"
-echo "bundle_check_ms=$bundle_ms"
+# The bundle is checked on the host for every module (that is its use); here once, for the
+# time it takes on the target.
+start=$(ms)
+lpcheck check "$LPC_KMOD/lp-cmdline.ko" --facts "$out/facts.tar.zst" --format json \
+    >"$out/bundle-lp-cmdline.json" 2>"$out/bundle-lp-cmdline.err"
+echo "bundle_lp-cmdline_rc=$?"
+echo "bundle_check_ms=$(($(ms) - start))"
 rmmod lpc_target
 echo "done=yes"
