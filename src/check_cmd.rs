@@ -54,7 +54,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
 fn facts_for(args: &CheckArgs, module: &PatchModule) -> Result<Vec<KernelFacts>> {
     let wanted = module.modinfo.vermagic_release();
     if !args.kernel.facts.is_empty() {
-        let bundles = bundles_for(&args.kernel, wanted, args.all_facts)?;
+        let bundles = bundles_for(&args.kernel, &module.path, wanted, args.all_facts)?;
         return bundles
             .iter()
             .map(|bundle| {
@@ -95,7 +95,12 @@ fn facts_for(args: &CheckArgs, module: &PatchModule) -> Result<Vec<KernelFacts>>
 }
 
 /// Reads the `--facts` bundles and picks the one for `wanted` (or all with `all`).
-fn bundles_for(args: &KernelArgs, wanted: Option<&str>, all: bool) -> Result<Vec<Bundle>> {
+fn bundles_for(
+    args: &KernelArgs,
+    module: &Path,
+    wanted: Option<&str>,
+    all: bool,
+) -> Result<Vec<Bundle>> {
     if let Some(flag) = [
         ("--kallsyms", args.kallsyms.is_some()),
         ("--ftrace-functions", args.ftrace_functions.is_some()),
@@ -117,16 +122,18 @@ fn bundles_for(args: &KernelArgs, wanted: Option<&str>, all: bool) -> Result<Vec
     let releases: Vec<String> = bundles.iter().map(|b| b.release().to_string()).collect();
     let Some(wanted) = wanted else {
         bail!(
-            "the module has no vermagic, so no bundle can be chosen (bundles for {}): pass \
+            "{}: the module has no vermagic, so no bundle can be chosen (bundles for {}): pass \
              --all-facts",
+            module.display(),
             releases.join(", ")
         );
     };
     match bundles.into_iter().find(|b| b.release() == wanted) {
         Some(bundle) => Ok(vec![bundle]),
         None => bail!(
-            "this module is for {wanted}, the bundles given are for {}: pass --facts for \
+            "{}: this module is for {wanted}, the bundles given are for {}: pass --facts for \
              {wanted} (or --all-facts to check against each)",
+            module.display(),
             releases.join(", ")
         ),
     }
