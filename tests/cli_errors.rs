@@ -339,3 +339,69 @@ fn without_fact_options_only_the_modules_own_kernel_is_used() {
         ),
     }
 }
+
+#[test]
+fn facts_bundles_are_chosen_by_vermagic() {
+    use lpcheck_analyzer::kernel::bundle::{member, BundleWriter};
+    let fixture = Fixture::new();
+    let bundle = |release: &str, name: &str| {
+        let mut writer = BundleWriter::new(release, None, "test");
+        writer.add(member::KALLSYMS, "test", KALLSYMS.as_bytes().to_vec());
+        writer.add(
+            member::FTRACE,
+            "test",
+            b"cmdline_proc_show\nseq_printf\nschedule\n".to_vec(),
+        );
+        let path = fixture.dir.path().join(name);
+        writer.finish(&path).unwrap();
+        path.display().to_string()
+    };
+    let ours = bundle("6.1.0-56-amd64", "ours.tar.zst");
+    let other = bundle("6.12.118-amd64", "other.tar.zst");
+    let good = fixture.write(
+        "good.ko",
+        &ModuleSpec::patching("cmdline_proc_show").build(),
+    );
+    let good = good.to_str().unwrap();
+    let output = lpcheck(&["check", good, "--facts", &other, "--facts", &ours]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = lpcheck(&["check", good, "--facts", &other]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(
+            "this module is for 6.1.0-56-amd64, the bundles given are for 6.12.118-amd64"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    let output = lpcheck(&[
+        "check",
+        good,
+        "--facts",
+        &other,
+        "--facts",
+        &ours,
+        "--all-facts",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let reports: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let verdicts: Vec<&str> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["reject", "accept"]);
+    let output = lpcheck(&["check", good, "--facts", &ours, "--kallsyms", &ours]);
+    assert_eq!(output.status.code(), Some(2));
+    let junk = fixture.write("junk.tar.zst", b"junk");
+    let output = lpcheck(&["check", good, "--facts", junk.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("junk.tar.zst"),
+        "{}",
+        stderr(&output)
+    );
+}
