@@ -4,6 +4,7 @@
 //! host or from files, and hands them in. A fact that could not be gathered is [`Fact::Unknown`]
 //! with the reason, and the rules report it instead of passing silently.
 
+pub mod bundle;
 pub mod ftrace;
 pub mod kallsyms;
 pub mod regions;
