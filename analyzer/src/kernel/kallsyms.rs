@@ -134,17 +134,7 @@ impl KallsymsBuilder {
     ) {
         let object = match module {
             None => 0,
-            Some(module) => match self
-                .objects
-                .iter()
-                .rposition(|o| matches!(o, KernelObject::Module(m) if m == module))
-            {
-                Some(index) => index,
-                None => {
-                    self.objects.push(KernelObject::Module(module.to_string()));
-                    self.objects.len() - 1
-                }
-            },
+            Some(module) => self.module_index(module),
         };
         self.symbols.push(KernelSymbol {
             address,
@@ -155,6 +145,25 @@ impl KallsymsBuilder {
             object: object as u32,
         });
         self.names.push_str(name);
+    }
+
+    /// The index of `module` in `objects`, added when new. A module's symbols are contiguous in
+    /// kallsyms, so the last symbol's object is tried first.
+    fn module_index(&mut self, module: &str) -> usize {
+        let is_module =
+            |object: &KernelObject| matches!(object, KernelObject::Module(m) if m == module);
+        if let Some(last) = self.symbols.last() {
+            if is_module(&self.objects[last.object as usize]) {
+                return last.object as usize;
+            }
+        }
+        match self.objects.iter().rposition(is_module) {
+            Some(index) => index,
+            None => {
+                self.objects.push(KernelObject::Module(module.to_string()));
+                self.objects.len() - 1
+            }
+        }
     }
 
     /// The finished table.
@@ -220,14 +229,26 @@ impl Kallsyms {
     }
 
     /// Parses kallsyms or System.map text; `origin` names the source in errors.
+    ///
+    /// One pass over the text: lines are found with `memchr` and the usual line shape is split
+    /// without allocating; any other line goes through the general (and erroring) parser.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
         let mut builder = KallsymsBuilder::with_capacity(text.len() / 40);
-        for (index, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let (name, address, letter, module) = parse_line(line)
-                .map_err(|detail| AnalyzeError::bad_text(origin, index + 1, detail))?;
+        let mut start = 0;
+        let mut index = 0;
+        while start < text.len() {
+            let end =
+                memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |n| start + n);
+            let line = &text[start..end];
+            start = end + 1;
+            index += 1;
+            let parsed = match parse_usual_line(line) {
+                Some(parsed) => parsed,
+                None if line.trim().is_empty() => continue,
+                None => parse_line(line.trim_end_matches('\r'))
+                    .map_err(|detail| AnalyzeError::bad_text(origin, index, detail))?,
+            };
+            let (name, address, letter, module) = parsed;
             builder.push(
                 name,
                 address,
@@ -247,9 +268,14 @@ impl Kallsyms {
         &self.symbols
     }
 
-    /// `(hash of name, symbol index)` for every symbol, sorted: for merge joins by name.
-    pub(crate) fn name_index(&self) -> &[(u64, u32)] {
-        &self.by_name
+    /// The text symbols starting at `address` (aliases of one function), in file order.
+    pub fn text_symbols_at(&self, address: u64) -> impl Iterator<Item = &KernelSymbol> + '_ {
+        let order = &self.text_by_address;
+        let first = order.partition_point(|&i| self.symbols[i as usize].address < address);
+        order[first..]
+            .iter()
+            .map(|&i| &self.symbols[i as usize])
+            .take_while(move |s| s.address == address)
     }
 
     /// A symbol's name.
@@ -350,6 +376,42 @@ impl Kallsyms {
     }
 }
 
+/// The usual line, `ADDRESS TYPE NAME` with single spaces and an optional `\t[module]`, split
+/// by bytes; `None` for anything else (left to [`parse_line`]).
+fn parse_usual_line(line: &str) -> Option<(&str, u64, char, Option<&str>)> {
+    let bytes = line.as_bytes();
+    let space = memchr::memchr(b' ', bytes)?;
+    let address = parse_hex(&bytes[..space])?;
+    let letter = *bytes.get(space + 1)?;
+    if bytes.get(space + 2) != Some(&b' ') || !(letter.is_ascii_alphabetic() || letter == b'?') {
+        return None;
+    }
+    let rest = &line[space + 3..];
+    let (name, module) = match memchr::memchr(b'\t', rest.as_bytes()) {
+        Some(tab) => {
+            let module = rest[tab + 1..].strip_prefix('[')?.strip_suffix(']')?;
+            (&rest[..tab], Some(module))
+        }
+        None => (rest, None),
+    };
+    let plain = |text: &str| !text.is_empty() && !text.bytes().any(|b| b.is_ascii_whitespace());
+    if !plain(name) || !module.is_none_or(plain) {
+        return None;
+    }
+    Some((name, address, char::from(letter), module))
+}
+
+/// 1 to 16 hex digits.
+fn parse_hex(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |value, &digit| {
+        let nibble = char::from(digit).to_digit(16)?;
+        Some(value << 4 | u64::from(nibble))
+    })
+}
+
 /// Splits a line into name, address, type letter and module.
 fn parse_line(line: &str) -> std::result::Result<(&str, u64, char, Option<&str>), String> {
     let (body, module) = match line.split_once('\t') {
@@ -433,6 +495,39 @@ ffffffffc0001100 t kvm_thing\t[kvm]
         assert!(data.global);
         let hit = table.symbolize(0xffffffff81001310).unwrap();
         assert_eq!(hit.name, "helper");
+    }
+
+    #[test]
+    fn the_byte_splitter_agrees_with_the_general_parser() {
+        for line in SAMPLE.lines().chain([
+            "ffffffffc0001100 t kvm_thing\t[kvm]",
+            "0000000000000000 A fixed_percpu_data",
+            "ffffffff81000000 ? weird",
+        ]) {
+            assert_eq!(parse_usual_line(line), parse_line(line).ok(), "{line}");
+        }
+        for unusual in [
+            "ffffffff81000000  T two_spaces",
+            "ffffffff81000000 T name extra",
+            "ffffffff81000000 T name\t[kvm] extra",
+            "fffffffff81000000 T seventeen_digits",
+            "xyz T bad_address",
+            "ffffffff81000000 TT letters",
+            "ffffffff81000000 T ",
+        ] {
+            assert_eq!(parse_usual_line(unusual), None, "{unusual}");
+        }
+    }
+
+    #[test]
+    fn crlf_and_extra_spaces_still_parse() {
+        let table = Kallsyms::parse(
+            "ffffffff81000000 T _text\r\nffffffff81001000  t  helper \n\n",
+            Path::new("k"),
+        )
+        .unwrap();
+        let names: Vec<&str> = table.symbols().iter().map(|s| table.name(s)).collect();
+        assert_eq!(names, ["_text", "helper"]);
     }
 
     #[test]
