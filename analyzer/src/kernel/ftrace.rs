@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::kallsyms::{name_hash, Kallsyms, KernelObject, SymbolClass};
+use super::kallsyms::{Kallsyms, KernelObject, SymbolClass};
 use crate::error::{AnalyzeError, Result};
 
 /// Distance from a function's start at which its ftrace call site may sit (after an `endbr64`
@@ -18,8 +18,6 @@ const MAX_CALL_SITE_OFFSET: u64 = 16;
 /// One line of an ftrace function list; its name and object are held by the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FtraceEntry {
-    /// Hash of the name ([`name_hash`]), to compare names quickly.
-    hash: u64,
     name_start: u32,
     name_len: u32,
     /// Index into the list's objects.
@@ -28,7 +26,8 @@ struct FtraceEntry {
     call_site: Option<u64>,
 }
 
-/// A parsed ftrace function list, in list order: names in one buffer, objects once each.
+/// A parsed ftrace function list, in list order: names are spans of one buffer (the list's own
+/// text when parsed), objects are held once each.
 #[derive(Debug, Clone)]
 pub struct FtraceList {
     names: String,
@@ -51,17 +50,19 @@ impl FtraceList {
     /// Reads a dump of `available_filter_functions` or `available_filter_functions_addrs`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| AnalyzeError::io(path, e))?;
-        Self::parse(&text, path)
+        Self::parse_text(text, path)
     }
 
     /// Parses either list format; `origin` names the source in errors. One pass, lines found
     /// with `memchr`, nothing allocated per line.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        let mut list = Self {
-            names: String::with_capacity(text.len()),
-            entries: Vec::with_capacity(text.len() / 20),
-            ..Self::default()
-        };
+        Self::parse_text(text.to_owned(), origin)
+    }
+
+    /// [`FtraceList::parse`] of text the list then keeps: names are spans of it, not copies.
+    fn parse_text(text: String, origin: &Path) -> Result<Self> {
+        let mut entries = Vec::with_capacity(text.len() / 20);
+        let mut objects = vec![KernelObject::Vmlinux];
         let mut start = 0;
         let mut index = 0;
         while start < text.len() {
@@ -73,11 +74,28 @@ impl FtraceList {
             if line.is_empty() {
                 continue;
             }
-            let (call_site, name, module) = parse_entry(line)
-                .map_err(|detail| AnalyzeError::bad_text(origin, index, detail))?;
-            list.push(name, module, call_site);
+            let (call_site, name, module) = match usual_entry(line) {
+                Some(name) => (None, name, None),
+                None => parse_entry(line)
+                    .map_err(|detail| AnalyzeError::bad_text(origin, index, detail))?,
+            };
+            let object = match module {
+                None => 0,
+                Some(module) => module_index(&mut objects, entries.last(), module),
+            };
+            entries.push(FtraceEntry {
+                // The parsers return subslices of `text`: the name's offset in it.
+                name_start: (name.as_ptr() as usize - text.as_ptr() as usize) as u32,
+                name_len: name.len() as u32,
+                object,
+                call_site,
+            });
         }
-        Ok(list)
+        Ok(Self {
+            names: text,
+            entries,
+            objects,
+        })
     }
 
     /// Call-site addresses taken from a vmlinux `__mcount_loc` table.
@@ -92,35 +110,15 @@ impl FtraceList {
     fn push(&mut self, name: &str, module: Option<&str>, call_site: Option<u64>) {
         let object = match module {
             None => 0,
-            Some(module) => self.module_index(module),
+            Some(module) => module_index(&mut self.objects, self.entries.last(), module),
         };
         self.entries.push(FtraceEntry {
-            hash: name_hash(name),
             name_start: self.names.len() as u32,
             name_len: name.len() as u32,
-            object: object as u32,
+            object,
             call_site,
         });
         self.names.push_str(name);
-    }
-
-    /// The index of `module` in `objects`, added when new (the last entry's object first: a
-    /// module's functions are listed together).
-    fn module_index(&mut self, module: &str) -> usize {
-        let is_module =
-            |object: &KernelObject| matches!(object, KernelObject::Module(m) if m == module);
-        if let Some(last) = self.entries.last() {
-            if is_module(&self.objects[last.object as usize]) {
-                return last.object as usize;
-            }
-        }
-        match self.objects.iter().rposition(is_module) {
-            Some(index) => index,
-            None => {
-                self.objects.push(KernelObject::Module(module.to_string()));
-                self.objects.len() - 1
-            }
-        }
     }
 
     fn name(&self, entry: &FtraceEntry) -> &str {
@@ -131,7 +129,6 @@ impl FtraceList {
     /// How many times the list names `name` in `object` without a call site (entries with one
     /// are judged by their address).
     fn times_listed(&self, name: &str, object: &KernelObject) -> usize {
-        let hash = name_hash(name);
         let Some(object) = self.objects.iter().position(|o| o == object) else {
             return 0;
         };
@@ -139,12 +136,41 @@ impl FtraceList {
             .iter()
             .filter(|e| {
                 e.call_site.is_none()
-                    && e.hash == hash
+                    && e.name_len as usize == name.len()
                     && e.object as usize == object
                     && self.name(e) == name
             })
             .count()
     }
+}
+
+/// The index of `module` in `objects`, added when new (the `last` entry's object first: a
+/// module's functions are listed together).
+fn module_index(objects: &mut Vec<KernelObject>, last: Option<&FtraceEntry>, module: &str) -> u32 {
+    let is_module =
+        |object: &KernelObject| matches!(object, KernelObject::Module(m) if m == module);
+    if let Some(last) = last {
+        if is_module(&objects[last.object as usize]) {
+            return last.object;
+        }
+    }
+    let index = match objects.iter().rposition(is_module) {
+        Some(index) => index,
+        None => {
+            objects.push(KernelObject::Module(module.to_string()));
+            objects.len() - 1
+        }
+    };
+    index as u32
+}
+
+/// The usual line of a names-only list: one name, no module, not a bare call-site address;
+/// `None` for anything else (left to [`parse_entry`]).
+fn usual_entry(line: &str) -> Option<&str> {
+    let bytes = line.as_bytes();
+    let bare_address = bytes.len() == 16 && bytes.iter().all(u8::is_ascii_hexdigit);
+    let plain = !bytes.iter().any(u8::is_ascii_whitespace);
+    (plain && !bare_address).then_some(line)
 }
 
 /// Splits a line into call site (when the list has addresses), name and module.
@@ -341,6 +367,22 @@ mod tests {
             index.hookability(0xffffffff81000400, &symbols()),
             Hookability::NotHookable
         );
+    }
+
+    #[test]
+    fn the_fast_line_path_agrees_with_the_general_parser() {
+        for line in ["schedule", "__x64_sys_getpid", "ffffffff8100020"] {
+            assert_eq!(usual_entry(line), Some(line));
+            assert_eq!(parse_entry(line), Ok((None, line, None)));
+        }
+        for line in [
+            "modfn [kvm]",
+            "ffffffff81000204 dup",
+            "ffffffff81000204",
+            "a\tb",
+        ] {
+            assert_eq!(usual_entry(line), None, "{line}");
+        }
     }
 
     #[test]

@@ -134,7 +134,7 @@ impl KallsymsBuilder {
     ) {
         let object = match module {
             None => 0,
-            Some(module) => self.module_index(module),
+            Some(module) => module_index(&mut self.objects, self.symbols.last(), module),
         };
         self.symbols.push(KernelSymbol {
             address,
@@ -142,66 +142,57 @@ impl KallsymsBuilder {
             global,
             name_start: self.names.len() as u32,
             name_len: name.len() as u32,
-            object: object as u32,
+            object,
         });
         self.names.push_str(name);
     }
 
-    /// The index of `module` in `objects`, added when new. A module's symbols are contiguous in
-    /// kallsyms, so the last symbol's object is tried first.
-    fn module_index(&mut self, module: &str) -> usize {
-        let is_module =
-            |object: &KernelObject| matches!(object, KernelObject::Module(m) if m == module);
-        if let Some(last) = self.symbols.last() {
-            if is_module(&self.objects[last.object as usize]) {
-                return last.object as usize;
-            }
-        }
-        match self.objects.iter().rposition(is_module) {
-            Some(index) => index,
-            None => {
-                self.objects.push(KernelObject::Module(module.to_string()));
-                self.objects.len() - 1
-            }
-        }
-    }
-
     /// The finished table.
     pub fn finish(self) -> Kallsyms {
-        let Self {
-            names,
-            symbols,
-            objects,
-        } = self;
-        let addresses_hidden = symbols.iter().all(|s| s.address == 0);
-        let name_of =
-            |s: &KernelSymbol| &names[s.name_start as usize..(s.name_start + s.name_len) as usize];
-        let mut by_name: Vec<(u64, u32)> = symbols
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (name_hash(name_of(s)), i as u32))
-            .collect();
-        by_name.sort_unstable();
-        let mut text_by_address: Vec<u32> = (0..symbols.len() as u32)
-            .filter(|&i| symbols[i as usize].class == SymbolClass::Text)
-            .collect();
-        text_by_address.sort_by_key(|&i| (symbols[i as usize].address, i));
-        Kallsyms {
-            names,
-            symbols,
-            objects,
-            text_by_address,
-            by_name,
-            addresses_hidden,
-        }
+        Kallsyms::from_parts(self.names, self.symbols, self.objects)
     }
 }
 
-/// FNV-1a: a fast, good-enough hash for the by-name index.
+/// The index of `module` in `objects`, added when new. A module's symbols are contiguous in
+/// kallsyms, so the object of the `last` symbol is tried first.
+fn module_index(objects: &mut Vec<KernelObject>, last: Option<&KernelSymbol>, module: &str) -> u32 {
+    let is_module =
+        |object: &KernelObject| matches!(object, KernelObject::Module(m) if m == module);
+    if let Some(last) = last {
+        if is_module(&objects[last.object as usize]) {
+            return last.object;
+        }
+    }
+    let index = match objects.iter().rposition(is_module) {
+        Some(index) => index,
+        None => {
+            objects.push(KernelObject::Module(module.to_string()));
+            objects.len() - 1
+        }
+    };
+    index as u32
+}
+
+/// Marks an empty slot of the by-name table.
+const EMPTY_SLOT: u32 = u32::MAX;
+
+/// A fast hash of a symbol name for the by-name table: eight bytes at a time, multiplied and
+/// folded (the table uses its top bits).
 pub(crate) fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(K);
+    let bytes = name.as_bytes();
+    let mut chunks = bytes.chunks_exact(8);
+    let mut hash = (bytes.len() as u64).wrapping_mul(K);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        hash = mix(hash, u64::from_le_bytes(word));
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    hash = mix(hash, u64::from_le_bytes(tail));
+    hash ^ (hash >> 29)
 }
 
 /// A parsed kernel symbol table.
@@ -215,8 +206,9 @@ pub struct Kallsyms {
     objects: Vec<KernelObject>,
     /// Indices into `symbols`, sorted by address (text symbols only), for lookups by address.
     text_by_address: Vec<u32>,
-    /// `(hash of name, index)` sorted, for lookups by name in file order.
-    by_name: Vec<(u64, u32)>,
+    /// Open-addressing table (linear probing from the top bits of [`name_hash`]) of indices
+    /// into `symbols`: the symbols of one name are met in file order from their home slot.
+    by_name: Vec<u32>,
     /// Whether every address in the table is zero (pointers hidden by `kptr_restrict`).
     addresses_hidden: bool,
 }
@@ -225,7 +217,41 @@ impl Kallsyms {
     /// Reads and parses a kallsyms dump or a System.map.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| AnalyzeError::io(path, e))?;
-        Self::parse(&text, path)
+        Self::parse_text(text, path)
+    }
+
+    /// The table of `symbols` (whose names are spans of `names`) and `objects`, with its
+    /// indexes by address and by name.
+    fn from_parts(names: String, symbols: Vec<KernelSymbol>, objects: Vec<KernelObject>) -> Self {
+        let addresses_hidden = symbols.iter().all(|s| s.address == 0);
+        let mut text_by_address: Vec<u32> = (0..symbols.len() as u32)
+            .filter(|&i| symbols[i as usize].class == SymbolClass::Text)
+            .collect();
+        // Stable: aliases at one address stay in file order (kallsyms is mostly sorted, so
+        // this is close to one pass).
+        text_by_address.sort_by_key(|&i| symbols[i as usize].address);
+        let bits = (symbols.len().max(1) * 2)
+            .next_power_of_two()
+            .trailing_zeros();
+        let mask = (1usize << bits) - 1;
+        let mut by_name = vec![EMPTY_SLOT; mask + 1];
+        for (index, symbol) in symbols.iter().enumerate() {
+            let start = symbol.name_start as usize;
+            let name = &names[start..start + symbol.name_len as usize];
+            let mut slot = home_slot(name, bits);
+            while by_name[slot] != EMPTY_SLOT {
+                slot = (slot + 1) & mask;
+            }
+            by_name[slot] = index as u32;
+        }
+        Self {
+            names,
+            symbols,
+            objects,
+            text_by_address,
+            by_name,
+            addresses_hidden,
+        }
     }
 
     /// Parses kallsyms or System.map text; `origin` names the source in errors.
@@ -233,7 +259,13 @@ impl Kallsyms {
     /// One pass over the text: lines are found with `memchr` and the usual line shape is split
     /// without allocating; any other line goes through the general (and erroring) parser.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        let mut builder = KallsymsBuilder::with_capacity(text.len() / 40);
+        Self::parse_text(text.to_owned(), origin)
+    }
+
+    /// [`Kallsyms::parse`] of text the table then keeps: the names are spans of it, not copies.
+    fn parse_text(text: String, origin: &Path) -> Result<Self> {
+        let mut symbols = Vec::with_capacity(text.len() / 40);
+        let mut objects = vec![KernelObject::Vmlinux];
         let mut start = 0;
         let mut index = 0;
         while start < text.len() {
@@ -249,18 +281,24 @@ impl Kallsyms {
                     .map_err(|detail| AnalyzeError::bad_text(origin, index, detail))?,
             };
             let (name, address, letter, module) = parsed;
-            builder.push(
-                name,
+            let object = match module {
+                None => 0,
+                Some(module) => module_index(&mut objects, symbols.last(), module),
+            };
+            symbols.push(KernelSymbol {
                 address,
-                SymbolClass::from_letter(letter),
-                letter.is_ascii_uppercase(),
-                module,
-            );
+                class: SymbolClass::from_letter(letter),
+                global: letter.is_ascii_uppercase(),
+                // The parsers return subslices of `text`: the name's offset in it.
+                name_start: (name.as_ptr() as usize - text.as_ptr() as usize) as u32,
+                name_len: name.len() as u32,
+                object,
+            });
         }
-        if builder.symbols.is_empty() {
+        if symbols.is_empty() {
             return Err(AnalyzeError::bad_text(origin, 0, "no symbols in the file"));
         }
-        Ok(builder.finish())
+        Ok(Self::from_parts(text, symbols, objects))
     }
 
     /// All symbols, in file order.
@@ -308,13 +346,24 @@ impl Kallsyms {
 
     /// Every symbol called `name`, in any object, in file order.
     pub fn lookup_any<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a KernelSymbol> + 'a {
-        let hash = name_hash(name);
-        let first = self.by_name.partition_point(|&(h, _)| h < hash);
-        self.by_name[first..]
-            .iter()
-            .take_while(move |&&(h, _)| h == hash)
-            .map(|&(_, i)| &self.symbols[i as usize])
-            .filter(move |s| self.name(s) == name)
+        let bits = self.by_name.len().trailing_zeros();
+        let mask = self.by_name.len().wrapping_sub(1);
+        let mut slot = if self.by_name.is_empty() {
+            None
+        } else {
+            Some(home_slot(name, bits))
+        };
+        std::iter::from_fn(move || {
+            let current = slot?;
+            let index = self.by_name[current];
+            if index == EMPTY_SLOT {
+                slot = None;
+                return None;
+            }
+            slot = Some((current + 1) & mask);
+            Some(&self.symbols[index as usize])
+        })
+        .filter(move |s| self.name(s) == name)
     }
 
     /// The first symbol called `name` in vmlinux (for section markers such as `_sinittext`).
@@ -374,6 +423,14 @@ impl Kallsyms {
             .filter(|hit| hit.offset == 0)
             .and_then(|hit| hit.size)
     }
+}
+
+/// The by-name table slot a name's probe starts from, for a table of `2^bits` slots.
+fn home_slot(name: &str, bits: u32) -> usize {
+    if bits == 0 {
+        return 0;
+    }
+    (name_hash(name) >> (64 - bits)) as usize
 }
 
 /// The usual line, `ADDRESS TYPE NAME` with single spaces and an optional `\t[module]`, split
