@@ -173,8 +173,8 @@ fn module_index(objects: &mut Vec<KernelObject>, last: Option<&KernelSymbol>, mo
     index as u32
 }
 
-/// Marks an empty slot of the by-name table.
-const EMPTY_SLOT: u32 = u32::MAX;
+/// About how many names share a bucket of the by-name index.
+const NAMES_PER_BUCKET: usize = 8;
 
 /// A fast hash of a symbol name for the by-name table: eight bytes at a time, multiplied and
 /// folded (the table uses its top bits).
@@ -206,9 +206,11 @@ pub struct Kallsyms {
     objects: Vec<KernelObject>,
     /// Indices into `symbols`, sorted by address (text symbols only), for lookups by address.
     text_by_address: Vec<u32>,
-    /// Open-addressing table (linear probing from the top bits of [`name_hash`]) of indices
-    /// into `symbols`: the symbols of one name are met in file order from their home slot.
-    by_name: Vec<u32>,
+    /// The by-name index: `(low 32 bits of the name's hash, symbol index)` grouped by bucket
+    /// (the hash's top bits), each bucket in file order.
+    by_name: Vec<(u32, u32)>,
+    /// Where each bucket starts in `by_name`, and one past the last.
+    bucket_starts: Vec<u32>,
     /// Whether every address in the table is zero (pointers hidden by `kptr_restrict`).
     addresses_hidden: bool,
 }
@@ -230,19 +232,31 @@ impl Kallsyms {
         // Stable: aliases at one address stay in file order (kallsyms is mostly sorted, so
         // this is close to one pass).
         text_by_address.sort_by_key(|&i| symbols[i as usize].address);
-        let bits = (symbols.len().max(1) * 2)
+        let bits = (symbols.len() / NAMES_PER_BUCKET)
+            .max(1)
             .next_power_of_two()
             .trailing_zeros();
-        let mask = (1usize << bits) - 1;
-        let mut by_name = vec![EMPTY_SLOT; mask + 1];
-        for (index, symbol) in symbols.iter().enumerate() {
-            let start = symbol.name_start as usize;
-            let name = &names[start..start + symbol.name_len as usize];
-            let mut slot = home_slot(name, bits);
-            while by_name[slot] != EMPTY_SLOT {
-                slot = (slot + 1) & mask;
-            }
-            by_name[slot] = index as u32;
+        let hashes: Vec<u64> = symbols
+            .iter()
+            .map(|symbol| {
+                let start = symbol.name_start as usize;
+                name_hash(&names[start..start + symbol.name_len as usize])
+            })
+            .collect();
+        // A counting sort by bucket: two sequential passes, and within a bucket file order.
+        let mut bucket_starts = vec![0u32; (1 << bits) + 1];
+        for &hash in &hashes {
+            bucket_starts[bucket_of(hash, bits) + 1] += 1;
+        }
+        for bucket in 1..bucket_starts.len() {
+            bucket_starts[bucket] += bucket_starts[bucket - 1];
+        }
+        let mut cursors = bucket_starts.clone();
+        let mut by_name = vec![(0u32, 0u32); symbols.len()];
+        for (index, &hash) in hashes.iter().enumerate() {
+            let cursor = &mut cursors[bucket_of(hash, bits)];
+            by_name[*cursor as usize] = (hash as u32, index as u32);
+            *cursor += 1;
         }
         Self {
             names,
@@ -250,6 +264,7 @@ impl Kallsyms {
             objects,
             text_by_address,
             by_name,
+            bucket_starts,
             addresses_hidden,
         }
     }
@@ -346,24 +361,22 @@ impl Kallsyms {
 
     /// Every symbol called `name`, in any object, in file order.
     pub fn lookup_any<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a KernelSymbol> + 'a {
-        let bits = self.by_name.len().trailing_zeros();
-        let mask = self.by_name.len().wrapping_sub(1);
-        let mut slot = if self.by_name.is_empty() {
-            None
-        } else {
-            Some(home_slot(name, bits))
-        };
-        std::iter::from_fn(move || {
-            let current = slot?;
-            let index = self.by_name[current];
-            if index == EMPTY_SLOT {
-                slot = None;
-                return None;
+        let hash = name_hash(name);
+        let entries: &[(u32, u32)] = match self.bucket_starts.len() {
+            0 => &[],
+            buckets => {
+                let bucket = bucket_of(hash, (buckets - 1).trailing_zeros());
+                let start = self.bucket_starts[bucket] as usize;
+                let end = self.bucket_starts[bucket + 1] as usize;
+                &self.by_name[start..end]
             }
-            slot = Some((current + 1) & mask);
-            Some(&self.symbols[index as usize])
-        })
-        .filter(move |s| self.name(s) == name)
+        };
+        let tag = hash as u32;
+        entries
+            .iter()
+            .filter(move |&&(t, _)| t == tag)
+            .map(|&(_, index)| &self.symbols[index as usize])
+            .filter(move |s| self.name(s) == name)
     }
 
     /// The first symbol called `name` in vmlinux (for section markers such as `_sinittext`).
@@ -425,12 +438,12 @@ impl Kallsyms {
     }
 }
 
-/// The by-name table slot a name's probe starts from, for a table of `2^bits` slots.
-fn home_slot(name: &str, bits: u32) -> usize {
+/// The by-name bucket of a name of `hash`, of `2^bits` buckets.
+fn bucket_of(hash: u64, bits: u32) -> usize {
     if bits == 0 {
         return 0;
     }
-    (name_hash(name) >> (64 - bits)) as usize
+    (hash >> (64 - bits)) as usize
 }
 
 /// The usual line, `ADDRESS TYPE NAME` with single spaces and an optional `\t[module]`, split
