@@ -12,9 +12,9 @@ use lpcheck_tui::snapshot::{
     TaskState,
 };
 
-use crate::live::blockers::{always_on_stack_patterns, predict, Prediction as LivePrediction};
-use crate::live::livepatch::LoadedPatch;
-use crate::live::patch_state::TaskPatchState;
+use crate::blockers::{always_on_stack_patterns, predict, Prediction as LivePrediction};
+use crate::livepatch::LoadedPatch;
+use crate::patch_state::TaskPatchState;
 
 /// What must persist between snapshots to tell how long each task has blocked, and the
 /// always-on-stack names that make a kthread's wait endless.
