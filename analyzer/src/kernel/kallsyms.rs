@@ -450,36 +450,51 @@ fn bucket_of(hash: u64, bits: u32) -> usize {
 /// by bytes; `None` for anything else (left to [`parse_line`]).
 fn parse_usual_line(line: &str) -> Option<(&str, u64, char, Option<&str>)> {
     let bytes = line.as_bytes();
-    let space = memchr::memchr(b' ', bytes)?;
-    let address = parse_hex(&bytes[..space])?;
-    let letter = *bytes.get(space + 1)?;
-    if bytes.get(space + 2) != Some(&b' ') || !(letter.is_ascii_alphabetic() || letter == b'?') {
-        return None;
-    }
-    let rest = &line[space + 3..];
-    let (name, module) = match memchr::memchr(b'\t', rest.as_bytes()) {
-        Some(tab) => {
-            let module = rest[tab + 1..].strip_prefix('[')?.strip_suffix(']')?;
-            (&rest[..tab], Some(module))
+    // The address, digit by digit up to the first space.
+    let mut address = 0u64;
+    let mut digits = 0;
+    for &byte in bytes {
+        if byte == b' ' {
+            break;
         }
-        None => (rest, None),
+        let nibble = char::from(byte).to_digit(16)?;
+        address = address << 4 | u64::from(nibble);
+        digits += 1;
+    }
+    if digits == 0 || digits > 16 {
+        return None;
+    }
+    let letter = *bytes.get(digits + 1)?;
+    if bytes.get(digits + 2) != Some(&b' ') || !(letter.is_ascii_alphabetic() || letter == b'?') {
+        return None;
+    }
+    // The name, up to a tab or the end; any other whitespace makes the line unusual.
+    let rest = &line[digits + 3..];
+    let mut name_end = rest.len();
+    for (at, &byte) in rest.as_bytes().iter().enumerate() {
+        if byte == b'\t' {
+            name_end = at;
+            break;
+        }
+        if byte.is_ascii_whitespace() {
+            return None;
+        }
+    }
+    let name = &rest[..name_end];
+    if name.is_empty() {
+        return None;
+    }
+    let module = match rest.get(name_end + 1..) {
+        None => None,
+        Some(tail) => {
+            let module = tail.strip_prefix('[')?.strip_suffix(']')?;
+            if module.is_empty() || module.bytes().any(|b| b.is_ascii_whitespace()) {
+                return None;
+            }
+            Some(module)
+        }
     };
-    let plain = |text: &str| !text.is_empty() && !text.bytes().any(|b| b.is_ascii_whitespace());
-    if !plain(name) || !module.is_none_or(plain) {
-        return None;
-    }
     Some((name, address, char::from(letter), module))
-}
-
-/// 1 to 16 hex digits.
-fn parse_hex(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 16 {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |value, &digit| {
-        let nibble = char::from(digit).to_digit(16)?;
-        Some(value << 4 | u64::from(nibble))
-    })
 }
 
 /// Splits a line into name, address, type letter and module.
