@@ -383,7 +383,16 @@ mod tests {
         );
         writer.finish(&path).unwrap();
         let facts = Bundle::read(&path).unwrap().kernel_facts().unwrap();
-        assert_eq!(facts.ftrace.value().unwrap().hookable_count(), 1);
+        let symbols = facts.symbols.value().unwrap();
+        let ftrace = facts.ftrace.value().unwrap();
+        assert!(matches!(
+            ftrace.hookability(0xffff_ffff_8100_1000, symbols),
+            crate::kernel::ftrace::Hookability::Hookable
+        ));
+        assert!(matches!(
+            ftrace.hookability(0xffff_ffff_8100_1100, symbols),
+            crate::kernel::ftrace::Hookability::NotHookable
+        ));
     }
 
     #[test]
