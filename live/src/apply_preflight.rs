@@ -10,6 +10,7 @@ use lpcheck_analyzer::kernel::Fact;
 use lpcheck_analyzer::report::{Severity, Verdict};
 use serde::Serialize;
 
+use super::hostfs::kprobes;
 use super::livepatch::LivepatchSysfs;
 use super::module_syscalls::{kernel_module_name, loaded_modules, KernelPaths};
 use super::target::PatchTarget;
@@ -296,62 +297,10 @@ fn no_transition(root: &Path) -> CheckResult {
     }
 }
 
-/// One line of debugfs `kprobes/list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Kprobe {
-    function: String,
-    offset: u64,
-    module: Option<String>,
-    flags: Vec<String>,
-    line: String,
-}
-
-/// The status flags `report_probe()` appends to a kprobe line.
-const KPROBE_FLAGS: [&str; 4] = ["GONE", "DISABLED", "OPTIMIZED", "FTRACE"];
-
-/// Parses `ADDR  TYPE  SYM+0xOFF  [MODNAME] [GONE][DISABLED][OPTIMIZED][FTRACE]` (see
-/// `report_probe()` in kernel/kprobes.c); lines it cannot read are skipped.
-fn parse_kprobes(text: &str) -> Vec<Kprobe> {
-    text.lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let _address = fields.next()?;
-            let _kind = fields.next()?;
-            let symbol = fields.next()?;
-            let (function, offset) = symbol.split_once('+')?;
-            let offset = offset.split('/').next()?;
-            let offset = u64::from_str_radix(offset.strip_prefix("0x")?, 16).ok()?;
-            let mut module = None;
-            let mut flags = Vec::new();
-            for field in fields {
-                match field.strip_prefix('[') {
-                    Some(bracketed) => {
-                        for part in bracketed.split(['[', ']']).filter(|p| !p.is_empty()) {
-                            if KPROBE_FLAGS.contains(&part) {
-                                flags.push(part.to_string());
-                            } else {
-                                module = Some(part.to_string());
-                            }
-                        }
-                    }
-                    None => module = Some(field.to_string()),
-                }
-            }
-            Some(Kprobe {
-                function: function.to_string(),
-                offset,
-                module,
-                flags,
-                line: line.trim().to_string(),
-            })
-        })
-        .collect()
-}
-
 fn kprobes(targets: &[PatchTarget], list: &Path) -> CheckResult {
     let check = PreflightCheck::Kprobes;
-    let text = match std::fs::read_to_string(list) {
-        Ok(text) => text,
+    let probes = match kprobes::read(list) {
+        Ok(probes) => probes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return CheckResult::new(
                 check,
@@ -370,7 +319,6 @@ fn kprobes(targets: &[PatchTarget], list: &Path) -> CheckResult {
             )
         }
     };
-    let probes = parse_kprobes(&text);
     let mut status = CheckStatus::Pass;
     let mut evidence = Vec::new();
     for probe in &probes {
@@ -380,9 +328,7 @@ fn kprobes(targets: &[PatchTarget], list: &Path) -> CheckResult {
         else {
             continue;
         };
-        let at_ftrace_site = probe.offset == 0 || probe.flags.iter().any(|f| f == "FTRACE");
-        let disabled = probe.flags.iter().any(|f| f == "DISABLED" || f == "GONE");
-        if at_ftrace_site && !disabled {
+        if probe.holds_ftrace_site() {
             status = CheckStatus::Fail;
             evidence.push(format!(
                 "{}: kprobe on {target}'s ftrace call site: with a post handler it holds the \
@@ -428,23 +374,6 @@ mod tests {
                 function: "lpc_target_sleep".into(),
             },
         ]
-    }
-
-    #[test]
-    fn parses_kprobe_lines_with_and_without_module() {
-        let probes = parse_kprobes(
-            "ffffffff8134a2d0  k  cmdline_proc_show+0x0    [FTRACE]\n\
-             ffffffffc0201010  k  lpc_target_sleep+0x4  lpc_target [DISABLED]\n\
-             ffffffff81000000  r  do_exit+0x0/0x40 [OPTIMIZED]\n\
-             garbage\n",
-        );
-        assert_eq!(probes.len(), 3);
-        assert_eq!(probes[0].function, "cmdline_proc_show");
-        assert_eq!(probes[0].module, None);
-        assert_eq!(probes[0].flags, ["FTRACE"]);
-        assert_eq!(probes[1].module.as_deref(), Some("lpc_target"));
-        assert_eq!(probes[1].offset, 4);
-        assert_eq!(probes[2].flags, ["OPTIMIZED"]);
     }
 
     #[test]

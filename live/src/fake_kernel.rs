@@ -47,12 +47,12 @@ impl FakeKernel {
             proc: dir.path().join("proc"),
             modules: dir.path().join("modules"),
             kprobes_list: dir.path().join("kprobes_list"),
-            enabled_functions: dir.path().join("enabled_functions"),
+            enabled_functions: vec![dir.path().join("enabled_functions")],
         };
         fs::create_dir_all(&paths.livepatch).unwrap();
         fs::write(&paths.modules, "lpc_target 16384 0 - Live 0x0\n").unwrap();
         fs::write(&paths.kprobes_list, "").unwrap();
-        fs::write(&paths.enabled_functions, "").unwrap();
+        fs::write(&paths.enabled_functions[0], "").unwrap();
         for (pid, comm) in [(1, "init"), (77, "lpc_target")] {
             add_task(&paths.proc, pid, pid, comm, "-1");
             let task = paths.proc.join(format!("{pid}/task/{pid}"));

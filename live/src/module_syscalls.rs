@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use super::hostfs::enabled_functions;
 use super::LiveError;
 
 /// Where the kernel lists loaded modules.
@@ -143,8 +144,9 @@ pub struct KernelPaths {
     pub modules: PathBuf,
     /// debugfs `kprobes/list`.
     pub kprobes_list: PathBuf,
-    /// tracefs `enabled_functions` (functions with an ftrace handler attached).
-    pub enabled_functions: PathBuf,
+    /// Where `enabled_functions` (functions with an ftrace handler attached) may be, in order:
+    /// tracefs, then debugfs's `tracing`.
+    pub enabled_functions: Vec<PathBuf>,
 }
 
 impl Default for KernelPaths {
@@ -154,7 +156,7 @@ impl Default for KernelPaths {
             proc: "/proc".into(),
             modules: PROC_MODULES.into(),
             kprobes_list: "/sys/kernel/debug/kprobes/list".into(),
-            enabled_functions: "/sys/kernel/tracing/enabled_functions".into(),
+            enabled_functions: enabled_functions::DEFAULT_FILES.map(PathBuf::from).to_vec(),
         }
     }
 }
