@@ -14,7 +14,7 @@ use petgraph::visit::{Dfs, EdgeRef};
 use serde::Serialize;
 
 use crate::elf::{ElfObject, Pointee};
-use crate::patch::klp_symbols::KLP_SYM_PREFIX;
+use crate::model::KLP_SYM_PREFIX;
 
 /// What a node of the call graph stands for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]

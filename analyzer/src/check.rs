@@ -4,13 +4,12 @@
 
 use serde::Serialize;
 
-use crate::debuginfo::clones::copies_in;
 use crate::debuginfo::TargetKnowledge;
-use crate::kernel::kallsyms::KernelObject;
+use crate::kernel::kallsyms::{copies_in, KernelObject};
+use crate::kernel::targets::{resolve, TargetResolution};
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::{PatchFormat, PatchModule};
 use crate::report::{Finding, Renderable, Severity, Tally, Verdict};
-use crate::rules::targets::{resolve, TargetResolution};
 use crate::rules::{evaluate, RuleSet};
 
 /// Version of the JSON schema of reports; bumped on incompatible changes.

@@ -10,10 +10,10 @@
 
 use lpcheck_analyzer::kernel::kallsyms::{Kallsyms, KernelObject};
 use lpcheck_analyzer::kernel::regions::TextRegion;
+use lpcheck_analyzer::kernel::targets::{resolve, TargetResolution};
 use lpcheck_analyzer::kernel::KernelFacts;
 use lpcheck_analyzer::patch::PatchModule;
 use lpcheck_analyzer::rules::glob;
-use lpcheck_analyzer::rules::targets::{resolve, TargetResolution};
 use lpcheck_analyzer::rules::{Check, RuleSet};
 use lpcheck_ebpf::{KernelStack, SourceLimit, StackSnapshot, StackSource, TaskStack, TaskState};
 use serde::Serialize;

@@ -8,8 +8,8 @@ use std::fmt;
 use gimli::{AttributeValue, EndianSlice, LittleEndian, UnitOffset};
 use serde::{Deserialize, Serialize};
 
+use crate::dwarf::RelocatedDwarf;
 use crate::elf::ElfObject;
-use crate::patch::layout::RelocatedDwarf;
 
 /// A function's return and parameter types, as C text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
