@@ -1,5 +1,7 @@
 //! `lpcheck preflight`: the host-side preconditions for loading a patch, one result per check.
 
+use std::fmt::Write as _;
+
 use anyhow::{Context, Result};
 use lpcheck_analyzer::patch::PatchModule;
 use serde::Serialize;
@@ -78,10 +80,11 @@ fn render_human(name: &str, report: &PreflightReport, code: i32) -> String {
             Status::Fail => "FAIL",
             Status::Unknown => "unknown",
         };
-        out.push_str(&format!("  {status:<8} {label:<20} {}\n", check.evidence));
+        let _ = writeln!(out, "  {status:<8} {label:<20} {}", check.evidence);
     }
-    out.push_str(&format!(
-        "{} pass, {} warn, {} fail, {} unknown: {}\n",
+    let _ = writeln!(
+        out,
+        "{} pass, {} warn, {} fail, {} unknown: {}",
         report.count(Status::Pass),
         report.count(Status::Warn),
         report.count(Status::Fail),
@@ -91,6 +94,6 @@ fn render_human(name: &str, report: &PreflightReport, code: i32) -> String {
         } else {
             "do not load"
         }
-    ));
+    );
     out
 }

@@ -93,7 +93,11 @@ fn render(status: &Status) -> String {
             );
         }
         if let Some(progress) = &entry.transition_progress {
-            let blockers: Vec<String> = progress.blockers.iter().map(|b| b.label()).collect();
+            let blockers: Vec<String> = progress
+                .blockers
+                .iter()
+                .map(lpcheck_live::events::Blocker::label)
+                .collect();
             let _ = writeln!(
                 out,
                 "    transition: {}/{} tasks switched; waiting for {}",

@@ -2,6 +2,8 @@
 //!
 //! The JSON form of [`CheckReport`] is the documented, stable schema (see `docs/json.md`).
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use crate::debuginfo::TargetKnowledge;
@@ -245,7 +247,7 @@ fn names_line(names: &Knowledge<Vec<String>>) -> String {
                     .join(", ")
             );
             if names.len() > SHOWN {
-                line.push_str(&format!(", ... ({} more)", names.len() - SHOWN));
+                let _ = write!(line, ", ... ({} more)", names.len() - SHOWN);
             }
             line
         }

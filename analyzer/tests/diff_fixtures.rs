@@ -218,12 +218,15 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
             case.rules.to_vec(),
             case.changed
                 .iter()
-                .map(|s| s.to_string())
+                .map(std::string::ToString::to_string)
                 .collect::<Vec<_>>(),
-            case.new.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            case.new
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect::<Vec<_>>(),
             case.changed_data
                 .iter()
-                .map(|s| s.to_string())
+                .map(std::string::ToString::to_string)
                 .collect::<Vec<_>>(),
         );
         println!("{label:<24} {:<10} rules {:?}", got.0, got.1);

@@ -1,6 +1,8 @@
 //! What the apply and revert engines report as they go: one [`ApplyEvent`] per step, delivered
 //! to an [`ApplyObserver`] (the CLI printer, the journal, the TUI). The engines never print.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use super::apply_preflight::{CheckResult, CheckStatus};
@@ -288,9 +290,9 @@ impl ApplyEvent {
                 );
                 if !blockers.is_empty() {
                     let names: Vec<String> = blockers.iter().take(5).map(Blocker::label).collect();
-                    line.push_str(&format!("; waiting for {}", names.join(", ")));
+                    let _ = write!(line, "; waiting for {}", names.join(", "));
                     if blockers.len() > 5 {
-                        line.push_str(&format!(" and {} more", blockers.len() - 5));
+                        let _ = write!(line, " and {} more", blockers.len() - 5);
                     }
                 }
                 line

@@ -3,6 +3,7 @@
 //! a [`ModuleOps`] that "loads" a patch by creating its sysfs directory, and a thread that
 //! completes a patch's reverse transition when `enabled` becomes 0, like the kernel.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -129,7 +130,7 @@ impl ModuleOps for FakeModules {
             &[(self.target.0, &[function.as_str()])],
         );
         let mut modules = fs::read_to_string(&self.paths.modules).unwrap();
-        modules.push_str(&format!("{name} 16384 1 - Live 0x0 (K)\n"));
+        let _ = writeln!(modules, "{name} 16384 1 - Live 0x0 (K)");
         fs::write(&self.paths.modules, modules).unwrap();
         if stalls {
             FakeKernel::set_states(&self.paths, "1", "0");

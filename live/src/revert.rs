@@ -258,7 +258,7 @@ fn unload(kernel: &mut LiveKernel<'_>, patch: &str) -> Result<(), LiveError> {
         match errno {
             Some(libc::ENOENT) => return Ok(()),
             Some(libc::EBUSY | libc::EAGAIN) if start.elapsed() < UNLOAD_WAIT => {
-                std::thread::sleep(kernel.poll)
+                std::thread::sleep(kernel.poll);
             }
             _ => return Err(error),
         }

@@ -4,6 +4,7 @@
 //! The apply engine calls [`wait_for_safe_moment`] before `finit_module`. Snapshots come from a
 //! [`SnapshotSource`] and time from a [`Pacer`], so tests drive it with fakes.
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
@@ -134,11 +135,12 @@ impl SafeMoment {
                         .iter()
                         .map(|b| format!("{} ({}) {}", b.pid, b.comm, b.prediction.phrase()))
                         .collect();
-                    text.push_str(&format!(
+                    let _ = write!(
+                        text,
                         "{} task(s) hold a target: {}",
                         tasks.len(),
                         abridged(tasks, ", ")
-                    ));
+                    );
                 }
                 text
             }

@@ -2,6 +2,7 @@
 //! `patch_state` until the transition ends or a deadline passes, reporting progress and, on a
 //! stall, the blocking tasks with their kernel stacks.
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use lpcheck_ebpf::{Frame, KernelStack, ProcFs};
@@ -152,7 +153,7 @@ impl Follow<'_> {
                     let mut line =
                         format!("{}+{:#x}/{:#x}", symbol.name, symbol.offset, symbol.size);
                     if let Some(module) = &symbol.module {
-                        line.push_str(&format!(" [{module}]"));
+                        let _ = write!(line, " [{module}]");
                     }
                     if let Some(target) = self
                         .targets

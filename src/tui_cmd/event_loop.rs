@@ -235,7 +235,7 @@ mod tests {
             .buffer()
             .content()
             .iter()
-            .map(|cell| cell.symbol())
+            .map(lpcheck_tui::ratatui::buffer::Cell::symbol)
             .collect();
         (exit, screen)
     }

@@ -338,7 +338,7 @@ impl<'a> Session<'a> {
                 Err(note) => notes.push(note),
             },
             (CachePolicy::Dir(_), None) => {
-                notes.push(format!("{} has no build id: not cached", path.display()))
+                notes.push(format!("{} has no build id: not cached", path.display()));
             }
             (CachePolicy::Off, _) => {}
         }

@@ -274,7 +274,10 @@ mod tests {
     fn proto(returns: &str, params: &[&str], variadic: bool) -> Prototype {
         Prototype {
             returns: returns.into(),
-            params: params.iter().map(|p| p.to_string()).collect(),
+            params: params
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             variadic,
         }
     }

@@ -488,7 +488,11 @@ fn unknown_facts(inputs: &Inputs<'_>) -> Vec<Match> {
     if let Fact::Unknown { reason } = &facts.symbols {
         unknown.push(("the kernel symbol table".into(), reason.clone()));
     }
-    if facts.symbols.value().is_some_and(|t| t.addresses_hidden()) {
+    if facts
+        .symbols
+        .value()
+        .is_some_and(super::super::kernel::kallsyms::Kallsyms::addresses_hidden)
+    {
         unknown.push((
             "every kernel address".into(),
             format!(
