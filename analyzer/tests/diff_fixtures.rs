@@ -189,8 +189,9 @@ fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
 #[test]
 fn each_rule_fires_on_its_fixture_and_only_there() {
     let Some(cc) = compiler() else {
-        println!(
-            "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"
+        lpcheck_testkit::skip(
+            "each_rule_fires_on_its_fixture_and_only_there",
+            "neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures",
         );
         return;
     };
