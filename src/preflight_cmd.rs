@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use lpcheck_live::blockers::{always_on_stack_patterns, find_blockers, resolve_targets};
 use lpcheck_live::host;
+use lpcheck_live::hostfs::HostPaths;
 use lpcheck_live::inputs::rule_set;
 use lpcheck_live::livepatch::LivepatchSysfs;
-use lpcheck_live::preflight::{run_preflight, HostPaths, PreflightInputs, PreflightReport, Status};
+use lpcheck_live::preflight::{run_preflight, PreflightInputs, PreflightReport, Status};
 use lpcheck_live::sampler::sampler;
 
 use crate::cli::{LiveFormat, PreflightArgs};

@@ -589,7 +589,7 @@ mod tests {
         let fake = FakeKernel::new();
         let (report, module) = report(fake.dir.path());
         std::fs::write(
-            &fake.paths.kprobes_list,
+            fake.paths.kprobes_list(),
             "ffffffff81001000  k  cmdline_proc_show+0x0    [FTRACE]\n",
         )
         .unwrap();
@@ -602,7 +602,7 @@ mod tests {
         assert_eq!(outcome, Outcome::Refused);
         assert!(modules.loads.is_empty());
 
-        std::fs::remove_file(&fake.paths.kprobes_list).unwrap();
+        std::fs::remove_file(fake.paths.kprobes_list()).unwrap();
         let (outcome, events, modules) = run(
             &fake,
             Behaviour::Completes,

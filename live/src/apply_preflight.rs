@@ -11,8 +11,9 @@ use lpcheck_analyzer::report::{Severity, Verdict};
 use serde::Serialize;
 
 use super::hostfs::kprobes;
+use super::hostfs::HostPaths;
 use super::livepatch::LivepatchSysfs;
-use super::module_syscalls::{kernel_module_name, loaded_modules, KernelPaths};
+use super::module_syscalls::{kernel_module_name, loaded_modules};
 use super::target::PatchTarget;
 
 /// The outcome of one check: the status of `lpcheck preflight`'s checks. `apply` refuses on
@@ -95,7 +96,7 @@ pub struct PreflightInputs<'a> {
     /// The functions the patch replaces.
     pub targets: &'a [PatchTarget],
     /// Where the kernel interfaces are.
-    pub paths: &'a KernelPaths,
+    pub paths: &'a HostPaths,
     /// The results of `lpcheck preflight`'s host checks, run before.
     pub host: &'a [HostCheckResult],
 }
@@ -118,7 +119,7 @@ pub fn run(inputs: &PreflightInputs<'_>) -> Vec<CheckResult> {
         vermagic(inputs.report.vermagic.as_deref(), inputs.running_release),
         not_loaded(&name, inputs.paths),
         no_transition(&inputs.paths.livepatch),
-        kprobes(inputs.targets, &inputs.paths.kprobes_list),
+        kprobes(inputs.targets, &inputs.paths.kprobes_list()),
     ];
     results.extend(
         inputs
@@ -225,7 +226,7 @@ fn vermagic(vermagic: Option<&str>, running: &Fact<String>) -> CheckResult {
     }
 }
 
-fn not_loaded(name: &str, paths: &KernelPaths) -> CheckResult {
+fn not_loaded(name: &str, paths: &HostPaths) -> CheckResult {
     let check = PreflightCheck::NotLoaded;
     if paths.livepatch.join(name).exists() {
         return CheckResult::new(
@@ -425,10 +426,10 @@ mod tests {
     #[test]
     fn already_loaded_module_or_patch_fails() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = KernelPaths {
+        let paths = HostPaths {
             livepatch: dir.path().join("livepatch"),
             modules: dir.path().join("modules"),
-            ..KernelPaths::default()
+            ..HostPaths::default()
         };
         std::fs::create_dir_all(&paths.livepatch).unwrap();
         assert_eq!(

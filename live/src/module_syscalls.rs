@@ -4,9 +4,8 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::hostfs::enabled_functions;
 use super::LiveError;
 
 /// Where the kernel lists loaded modules.
@@ -131,34 +130,6 @@ pub fn loaded_modules(proc_modules: &Path) -> Result<Vec<String>, LiveError> {
 /// The kernel's name for a module file name or user spelling: `-` becomes `_`.
 pub fn kernel_module_name(name: &str) -> String {
     name.replace('-', "_")
-}
-
-/// The paths the live side reads, all overridable so tests use temporary trees.
-#[derive(Debug, Clone)]
-pub struct KernelPaths {
-    /// `/sys/kernel/livepatch`.
-    pub livepatch: PathBuf,
-    /// `/proc`.
-    pub proc: PathBuf,
-    /// `/proc/modules`.
-    pub modules: PathBuf,
-    /// debugfs `kprobes/list`.
-    pub kprobes_list: PathBuf,
-    /// Where `enabled_functions` (functions with an ftrace handler attached) may be, in order:
-    /// tracefs, then debugfs's `tracing`.
-    pub enabled_functions: Vec<PathBuf>,
-}
-
-impl Default for KernelPaths {
-    fn default() -> Self {
-        Self {
-            livepatch: super::livepatch::DEFAULT_ROOT.into(),
-            proc: "/proc".into(),
-            modules: PROC_MODULES.into(),
-            kprobes_list: "/sys/kernel/debug/kprobes/list".into(),
-            enabled_functions: enabled_functions::DEFAULT_FILES.map(PathBuf::from).to_vec(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@ use lpcheck_ebpf::ProcFs;
 use super::apply_preflight::CheckStatus;
 use super::events::{Action, ApplyEvent, ApplyObserver, Outcome, Verification};
 use super::hostfs::enabled_functions::{self, EnabledEntry};
+use super::hostfs::HostPaths;
 use super::livepatch::{LivepatchSysfs, LoadedPatch};
-use super::module_syscalls::{loaded_modules, KernelPaths, ModuleOps};
+use super::module_syscalls::{loaded_modules, ModuleOps};
 use super::patch_state::{PatchState, ProcPatchStates};
 use super::target::PatchTarget;
 use super::transition::{millis, Follow, TransitionEnd};
@@ -23,7 +24,7 @@ const UNLOAD_WAIT: Duration = Duration::from_secs(10);
 /// The running kernel as the engines use it.
 pub struct LiveKernel<'a> {
     /// Where its interfaces are.
-    pub paths: KernelPaths,
+    pub paths: HostPaths,
     /// How modules get loaded and unloaded.
     pub modules: &'a mut dyn ModuleOps,
     /// Time between polls of a transition.
@@ -267,7 +268,7 @@ fn unload(kernel: &mut LiveKernel<'_>, patch: &str) -> Result<(), LiveError> {
 
 /// Checks that `patch` is gone: no sysfs directory, no module, and no livepatch ftrace handler
 /// left on its targets (tracefs `enabled_functions`) unless another loaded patch covers them.
-pub fn verify(paths: &KernelPaths, patch: &str, targets: &[PatchTarget]) -> Vec<Verification> {
+pub fn verify(paths: &HostPaths, patch: &str, targets: &[PatchTarget]) -> Vec<Verification> {
     let mut checks = Vec::new();
     let dir = paths.livepatch.join(patch);
     checks.push(Verification {
@@ -300,7 +301,7 @@ pub fn verify(paths: &KernelPaths, patch: &str, targets: &[PatchTarget]) -> Vec<
             evidence: error.to_string(),
         },
     });
-    let hooked = enabled_functions::read(&paths.enabled_functions);
+    let hooked = enabled_functions::read(&paths.enabled_functions());
     let other_patches = LivepatchSysfs::at(&paths.livepatch)
         .patches()
         .unwrap_or_default();
@@ -484,7 +485,7 @@ mod tests {
             function: "cmdline_proc_show".into(),
         };
         std::fs::write(
-            &fake.paths.enabled_functions[0],
+            &fake.paths.enabled_functions()[0],
             "cmdline_proc_show (1) R I  \ttramp: 0xffffffffc0203000 (klp_ftrace_handler+0x0/0x140)\n",
         )
         .unwrap();
@@ -505,7 +506,7 @@ mod tests {
         let checks = verify(&fake.paths, "lp_cmdline", std::slice::from_ref(&target));
         assert_eq!(checks[2].status, CheckStatus::Warn);
         assert!(checks[2].evidence.contains("lp_other"), "{checks:?}");
-        std::fs::remove_file(&fake.paths.enabled_functions[0]).unwrap();
+        std::fs::remove_file(&fake.paths.enabled_functions()[0]).unwrap();
         std::fs::remove_dir_all(fake.paths.livepatch.join("lp_other")).unwrap();
         let checks = verify(&fake.paths, "lp_cmdline", &[target]);
         assert_eq!(checks[2].status, CheckStatus::Unknown);

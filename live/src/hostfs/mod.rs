@@ -3,3 +3,6 @@
 
 pub mod enabled_functions;
 pub mod kprobes;
+mod paths;
+
+pub use paths::HostPaths;

@@ -1,7 +1,7 @@
 //! Checks of other tracing users on the targets: ftrace (`enabled_functions`), kprobes
 //! (`kprobes/list`), BPF trampolines (direct calls in `enabled_functions`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lpcheck_analyzer::kernel::kallsyms::KernelObject;
 
@@ -12,13 +12,9 @@ use crate::hostfs::kprobes;
 use crate::livepatch::LoadedPatch;
 use crate::LiveError;
 
-/// Reads `enabled_functions` from the first tracefs root that has it.
-pub(super) fn read_enabled(roots: &[PathBuf]) -> EnabledFunctions {
-    let files: Vec<PathBuf> = roots
-        .iter()
-        .map(|root| root.join("enabled_functions"))
-        .collect();
-    enabled_functions::read(&files)
+/// Reads `enabled_functions` from the first tracefs that has it.
+pub(super) fn read_enabled(paths: &HostPaths) -> EnabledFunctions {
+    enabled_functions::read(&paths.enabled_functions())
 }
 
 /// Whether a printed `(name, module)` is `target`.
@@ -138,7 +134,7 @@ pub(super) fn bpf_attachments(enabled: &EnabledFunctions, targets: &[PatchTarget
 /// kprobes on the targets.
 pub(super) fn kprobes(paths: &HostPaths, targets: &[PatchTarget]) -> CheckResult {
     let id = CheckId::Kprobes;
-    let file = paths.debugfs.join("kprobes/list");
+    let file = paths.kprobes_list();
     let probes = match kprobes::read(&file) {
         Ok(probes) => probes,
         Err(error) => return CheckResult::new(id, Status::Unknown, unreadable(&file, &error)),
