@@ -96,7 +96,7 @@ fn render(status: &Status) -> String {
             let blockers: Vec<String> = progress
                 .blockers
                 .iter()
-                .map(lpcheck_live::events::Blocker::label)
+                .map(lpcheck_live::events::StalledTask::label)
                 .collect();
             let _ = writeln!(
                 out,

@@ -12,8 +12,8 @@ use lpcheck_ebpf::StackSource;
 use serde::Serialize;
 
 use lpcheck_live::blockers::{
-    always_on_stack_patterns, find_blockers, resolve_targets, BlockerReport, PartKind, PatchTarget,
-    Prediction,
+    always_on_stack_patterns, find_blockers, resolve_targets, BlockerReport, PartKind, Prediction,
+    ResolvedTarget,
 };
 use lpcheck_live::inputs::rule_set;
 use lpcheck_live::safe_moment::{wait_for_safe_moment, SafeMoment, SafeMomentPolicy, WallClock};
@@ -167,7 +167,7 @@ fn describe_source(source: &StackSource) -> String {
     }
 }
 
-fn describe_target(target: &PatchTarget) -> String {
+fn describe_target(target: &ResolvedTarget) -> String {
     let mut text = target.label();
     if let Some(reason) = &target.unresolved {
         let _ = write!(text, " (unresolved: {reason})");

@@ -14,7 +14,7 @@ use super::hostfs::kprobes;
 use super::hostfs::HostPaths;
 use super::livepatch::LivepatchSysfs;
 use super::module_syscalls::{kernel_module_name, loaded_modules};
-use super::target::PatchTarget;
+use super::target::TargetFunction;
 
 /// The outcome of one check: the status of `lpcheck preflight`'s checks. `apply` refuses on
 /// `Fail`, and on `Unknown` unless told to accept unknowns.
@@ -94,7 +94,7 @@ pub struct PreflightInputs<'a> {
     /// The running kernel's release.
     pub running_release: &'a Fact<String>,
     /// The functions the patch replaces.
-    pub targets: &'a [PatchTarget],
+    pub targets: &'a [TargetFunction],
     /// Where the kernel interfaces are.
     pub paths: &'a HostPaths,
     /// The results of `lpcheck preflight`'s host checks, run before.
@@ -298,7 +298,7 @@ fn no_transition(root: &Path) -> CheckResult {
     }
 }
 
-fn kprobes(targets: &[PatchTarget], list: &Path) -> CheckResult {
+fn kprobes(targets: &[TargetFunction], list: &Path) -> CheckResult {
     let check = PreflightCheck::Kprobes;
     let probes = match kprobes::read(list) {
         Ok(probes) => probes,
@@ -364,13 +364,13 @@ mod tests {
     use super::*;
     use crate::livepatch::fake::add_patch;
 
-    fn targets() -> Vec<PatchTarget> {
+    fn targets() -> Vec<TargetFunction> {
         vec![
-            PatchTarget {
+            TargetFunction {
                 object: "vmlinux".into(),
                 function: "cmdline_proc_show".into(),
             },
-            PatchTarget {
+            TargetFunction {
                 object: "lpc_target".into(),
                 function: "lpc_target_sleep".into(),
             },

@@ -14,7 +14,7 @@ use super::hostfs::HostPaths;
 use super::livepatch::{LivepatchSysfs, LoadedPatch};
 use super::module_syscalls::{loaded_modules, ModuleOps};
 use super::patch_state::{PatchState, ProcPatchStates};
-use super::target::PatchTarget;
+use super::target::TargetFunction;
 use super::transition::{millis, Follow, TransitionEnd};
 use super::LiveError;
 
@@ -42,7 +42,7 @@ impl LiveKernel<'_> {
         &self,
         patch: &str,
         goal: PatchState,
-        targets: &[PatchTarget],
+        targets: &[TargetFunction],
         timeout: Duration,
         emit: &mut dyn FnMut(ApplyEvent),
     ) -> TransitionEnd {
@@ -84,7 +84,7 @@ pub enum RevertEnd {
 pub fn disable_and_unload(
     kernel: &mut LiveKernel<'_>,
     patch: &str,
-    targets: &[PatchTarget],
+    targets: &[TargetFunction],
     timeout: Duration,
     emit: &mut dyn FnMut(ApplyEvent),
 ) -> RevertEnd {
@@ -141,11 +141,11 @@ pub fn revert(
         params: Vec::new(),
         dry_run: false,
     });
-    let targets: Vec<PatchTarget> = patch
+    let targets: Vec<TargetFunction> = patch
         .objects
         .iter()
         .flat_map(|object| {
-            object.functions.iter().map(|function| PatchTarget {
+            object.functions.iter().map(|function| TargetFunction {
                 object: object.name.clone(),
                 function: function.name.clone(),
             })
@@ -213,7 +213,7 @@ pub fn verified_words(verified: CheckStatus) -> &'static str {
 fn reenable(
     kernel: &mut LiveKernel<'_>,
     name: &str,
-    targets: &[PatchTarget],
+    targets: &[TargetFunction],
     timeout: Duration,
     emit: &mut dyn FnMut(ApplyEvent),
 ) -> (Outcome, String) {
@@ -268,7 +268,7 @@ fn unload(kernel: &mut LiveKernel<'_>, patch: &str) -> Result<(), LiveError> {
 
 /// Checks that `patch` is gone: no sysfs directory, no module, and no livepatch ftrace handler
 /// left on its targets (tracefs `enabled_functions`) unless another loaded patch covers them.
-pub fn verify(paths: &HostPaths, patch: &str, targets: &[PatchTarget]) -> Vec<Verification> {
+pub fn verify(paths: &HostPaths, patch: &str, targets: &[TargetFunction]) -> Vec<Verification> {
     let mut checks = Vec::new();
     let dir = paths.livepatch.join(patch);
     checks.push(Verification {
@@ -343,7 +343,7 @@ pub fn verify(paths: &HostPaths, patch: &str, targets: &[PatchTarget]) -> Vec<Ve
 }
 
 /// The `enabled_functions` line showing a livepatch handler on `target`, if any.
-fn klp_handler_line<'e>(entries: &'e [EnabledEntry], target: &PatchTarget) -> Option<&'e str> {
+fn klp_handler_line<'e>(entries: &'e [EnabledEntry], target: &TargetFunction) -> Option<&'e str> {
     entries
         .iter()
         .find(|entry| entry.by_livepatch && target.matches(&entry.name, entry.module.as_deref()))
@@ -480,7 +480,7 @@ mod tests {
     #[test]
     fn verification_fails_on_a_leftover_handler_and_notes_other_patches() {
         let fake = FakeKernel::new();
-        let target = PatchTarget {
+        let target = TargetFunction {
             object: "vmlinux".into(),
             function: "cmdline_proc_show".into(),
         };
@@ -520,7 +520,7 @@ mod tests {
                     (klp_ftrace_handler+0x0/0x140)\n\
                     do_exit (1)   \t->function_trace_call+0x0/0x140\n";
         let entries = enabled_functions::parse(text);
-        let target = |object: &str, function: &str| PatchTarget {
+        let target = |object: &str, function: &str| TargetFunction {
             object: object.into(),
             function: function.into(),
         };

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 use lpcheck_ebpf::{ProcFs, StackSampler, StackSnapshot};
 
-use super::blockers::{find_blockers, Blocker, BlockerReport, PatchTarget};
+use super::blockers::{find_blockers, Blocker, BlockerReport, ResolvedTarget};
 
 /// Something that takes stack snapshots.
 pub trait SnapshotSource {
@@ -208,7 +208,7 @@ fn transient_obstacles(report: &BlockerReport) -> Vec<String> {
 pub fn wait_for_safe_moment(
     source: &mut dyn SnapshotSource,
     symbols: &Kallsyms,
-    targets: &[PatchTarget],
+    targets: &[ResolvedTarget],
     policy: SafeMomentPolicy,
     pacer: &mut dyn Pacer,
 ) -> SafeMoment {
@@ -299,7 +299,7 @@ mod tests {
         bpf_snapshot(vec![task(6, TaskState::Interruptible, false, &[VFS_READ])])
     }
 
-    fn targets() -> Vec<PatchTarget> {
+    fn targets() -> Vec<ResolvedTarget> {
         vec![target(KernelObject::Vmlinux, "ksys_read", KSYS_READ, 0x100)]
     }
 

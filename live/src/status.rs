@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::events::Blocker;
+use super::events::StalledTask;
 use super::hostfs::HostPaths;
 use super::journal::{self, RunSummary};
 use super::livepatch::{LivepatchSysfs, LoadedPatch};
@@ -21,7 +21,7 @@ pub struct TransitionStatus {
     /// All tasks.
     pub total: u32,
     /// Tasks not switched yet.
-    pub blockers: Vec<Blocker>,
+    pub blockers: Vec<StalledTask>,
 }
 
 /// A loaded patch and, when one is in progress, its transition.
@@ -133,7 +133,7 @@ fn with_progress(patch: LoadedPatch, paths: &HostPaths) -> PatchStatus {
             let progress = Progress::of(&tasks, goal);
             let blockers = not_switched(&tasks, goal)
                 .into_iter()
-                .map(|t| Blocker {
+                .map(|t| StalledTask {
                     pid: t.pid,
                     tgid: t.tgid,
                     comm: t.comm.clone(),

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use lpcheck_ebpf::{Frame, KernelStack, ProcFs};
 
-use super::events::{ApplyEvent, Blocker};
+use super::events::{ApplyEvent, StalledTask};
 use super::livepatch::LivepatchSysfs;
 use super::patch_state::{not_switched, PatchState, ProcPatchStates, Progress, TaskPatchState};
-use super::target::PatchTarget;
+use super::target::TargetFunction;
 use super::LiveError;
 
 /// How often progress is re-sent when nothing changes.
@@ -53,7 +53,7 @@ pub struct Follow<'a> {
     /// The state the transition heads for.
     pub goal: PatchState,
     /// The patch's targets, marked on blockers' stacks.
-    pub targets: &'a [PatchTarget],
+    pub targets: &'a [TargetFunction],
     /// How long to wait.
     pub timeout: Duration,
     /// Time between polls.
@@ -133,7 +133,7 @@ impl Follow<'_> {
     }
 
     /// A blocker with its kernel stack and the targets on it.
-    fn with_stack(&self, task: &TaskPatchState) -> Blocker {
+    fn with_stack(&self, task: &TaskPatchState) -> StalledTask {
         let mut blocker = bare(task);
         let mut threads = Vec::new();
         if let Err(error) = self.stacks.read_process(task.tgid, &mut threads) {
@@ -174,8 +174,8 @@ impl Follow<'_> {
     }
 }
 
-fn bare(task: &TaskPatchState) -> Blocker {
-    Blocker {
+fn bare(task: &TaskPatchState) -> StalledTask {
+    StalledTask {
         pid: task.pid,
         tgid: task.tgid,
         comm: task.comm.clone(),

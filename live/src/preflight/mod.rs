@@ -16,7 +16,7 @@ use lpcheck_analyzer::kernel::KernelFacts;
 use lpcheck_analyzer::patch::PatchModule;
 use serde::Serialize;
 
-use super::blockers::{BlockerReport, PatchTarget};
+use super::blockers::{BlockerReport, ResolvedTarget};
 use super::livepatch::LivepatchSysfs;
 pub(crate) use crate::hostfs::HostPaths;
 
@@ -118,7 +118,7 @@ pub struct PreflightInputs<'a> {
     /// The running kernel's facts (release, kallsyms, ftrace list).
     pub facts: &'a KernelFacts,
     /// The patch's targets, resolved in `facts`.
-    pub targets: &'a [PatchTarget],
+    pub targets: &'a [ResolvedTarget],
     /// Host interfaces.
     pub paths: &'a HostPaths,
     /// The livepatch sysfs tree.

@@ -6,7 +6,7 @@ use std::path::Path;
 use lpcheck_analyzer::kernel::kallsyms::KernelObject;
 
 use super::{CheckId, CheckResult, HostPaths, Status};
-use crate::blockers::PatchTarget;
+use crate::blockers::ResolvedTarget;
 use crate::hostfs::enabled_functions::{self, EnabledFunctions};
 use crate::hostfs::kprobes;
 use crate::livepatch::LoadedPatch;
@@ -18,14 +18,14 @@ pub(super) fn read_enabled(paths: &HostPaths) -> EnabledFunctions {
 }
 
 /// Whether a printed `(name, module)` is `target`.
-fn is_target(name: &str, module: Option<&str>, target: &PatchTarget) -> bool {
+fn is_target(name: &str, module: Option<&str>, target: &ResolvedTarget) -> bool {
     name == target.name && KernelObject::from_module_name(module) == target.object
 }
 
 /// Other ftrace users on the targets.
 pub(super) fn ftrace_conflicts(
     enabled: &EnabledFunctions,
-    targets: &[PatchTarget],
+    targets: &[ResolvedTarget],
     loaded: &Result<Vec<LoadedPatch>, LiveError>,
 ) -> CheckResult {
     let id = CheckId::FtraceConflicts;
@@ -33,7 +33,7 @@ pub(super) fn ftrace_conflicts(
         Ok(found) => found,
         Err(reason) => return CheckResult::new(id, Status::Unknown, reason.clone()),
     };
-    let patched_by_loaded = |target: &PatchTarget| {
+    let patched_by_loaded = |target: &ResolvedTarget| {
         loaded.as_ref().is_ok_and(|patches| {
             patches.iter().flat_map(|p| &p.objects).any(|object| {
                 object_matches(&object.name, &target.object)
@@ -86,7 +86,10 @@ fn object_matches(sysfs_name: &str, object: &KernelObject) -> bool {
 }
 
 /// BPF trampolines (direct calls) on the targets.
-pub(super) fn bpf_attachments(enabled: &EnabledFunctions, targets: &[PatchTarget]) -> CheckResult {
+pub(super) fn bpf_attachments(
+    enabled: &EnabledFunctions,
+    targets: &[ResolvedTarget],
+) -> CheckResult {
     let id = CheckId::BpfAttachments;
     let (path, entries) = match enabled {
         Ok(found) => found,
@@ -132,7 +135,7 @@ pub(super) fn bpf_attachments(enabled: &EnabledFunctions, targets: &[PatchTarget
 }
 
 /// kprobes on the targets.
-pub(super) fn kprobes(paths: &HostPaths, targets: &[PatchTarget]) -> CheckResult {
+pub(super) fn kprobes(paths: &HostPaths, targets: &[ResolvedTarget]) -> CheckResult {
     let id = CheckId::Kprobes;
     let file = paths.kprobes_list();
     let probes = match kprobes::read(&file) {
