@@ -18,6 +18,8 @@ pub struct HostPaths {
     pub livepatch: PathBuf,
     /// The loaded modules (`/proc/modules`).
     pub modules: PathBuf,
+    /// The kernel log device (`/dev/kmsg`).
+    pub kmsg: PathBuf,
 }
 
 impl Default for HostPaths {
@@ -39,6 +41,7 @@ impl HostPaths {
             ],
             livepatch: root.join("sys/kernel/livepatch"),
             modules: root.join("proc/modules"),
+            kmsg: root.join("dev/kmsg"),
         }
     }
 
@@ -65,6 +68,7 @@ mod tests {
         let paths = HostPaths::default();
         assert_eq!(paths.livepatch, Path::new("/sys/kernel/livepatch"));
         assert_eq!(paths.modules, Path::new("/proc/modules"));
+        assert_eq!(paths.kmsg, Path::new("/dev/kmsg"));
         assert_eq!(
             paths.kprobes_list(),
             Path::new("/sys/kernel/debug/kprobes/list")
