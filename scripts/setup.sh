@@ -32,6 +32,13 @@ if ! command -v cargo >/dev/null 2>&1; then
     echo "setup: installing Rust with rustup" >&2
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
 fi
+# scripts/test.sh runs cargo fmt --check and cargo clippy: the minimal profile has neither.
+if command -v rustup >/dev/null 2>&1; then
+    for component in clippy rustfmt; do
+        rustup component list --installed 2>/dev/null | grep -q "^$component" ||
+            rustup component add "$component"
+    done
+fi
 # apt-cache needs package lists to resolve Debian's current kernel for the VM tests.
 if [ -z "$(apt-cache depends linux-image-amd64 2>/dev/null)" ]; then
     as_root apt-get update -q

@@ -40,7 +40,10 @@ fn unreadable_input_exits_2_naming_the_file() {
 #[test]
 fn verdicts_map_to_exit_codes_and_formats_parse() {
     let Some(dir) = corpus_dir() else {
-        println!("skipped: shared/corpus/kpatch-unit-objs not found and LPCHECK_CORPUS unset");
+        lpcheck_testkit::skip(
+            "verdicts_map_to_exit_codes_and_formats_parse",
+            "shared/corpus/kpatch-unit-objs not found and LPCHECK_CORPUS unset",
+        );
         return;
     };
     for (case, patched, code, verdict) in [

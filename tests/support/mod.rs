@@ -17,14 +17,7 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Skips `test` with `reason` on stderr, or fails when `LPCHECK_VM_REQUIRED=1` (CI) asks for the
-/// VM.
-pub fn skip(test: &str, reason: &str) {
-    if std::env::var_os("LPCHECK_VM_REQUIRED").is_some_and(|v| v == "1") {
-        panic!("LPCHECK_VM_REQUIRED=1 but {test} cannot run: {reason}");
-    }
-    eprintln!("SKIPPED {test}: {reason}");
-}
+pub use lpcheck_testkit::skip;
 
 /// Why QEMU cannot run here, if it cannot.
 pub fn missing_qemu() -> Option<String> {

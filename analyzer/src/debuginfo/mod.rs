@@ -26,8 +26,7 @@ use serde::Serialize;
 
 use crate::elf::{strip_signature, ElfObject};
 use crate::error::{AnalyzeError, Result};
-use crate::kernel::kallsyms::KernelObject;
-use crate::kernel::Fact;
+use crate::model::{Fact, KernelObject};
 use btf::Btf;
 use cache::CacheEntry;
 use calls::CallIndex;
@@ -339,7 +338,7 @@ impl<'a> Session<'a> {
                 Err(note) => notes.push(note),
             },
             (CachePolicy::Dir(_), None) => {
-                notes.push(format!("{} has no build id: not cached", path.display()))
+                notes.push(format!("{} has no build id: not cached", path.display()));
             }
             (CachePolicy::Off, _) => {}
         }

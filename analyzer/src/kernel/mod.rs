@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod ftrace;
 pub mod kallsyms;
 pub mod regions;
+pub mod targets;
 pub mod vmlinux;
 
 use crate::debuginfo::DebugKnowledge;
@@ -15,55 +16,7 @@ use ftrace::{FtraceIndex, FtraceList, Hookability};
 use kallsyms::{Kallsyms, KernelObject, KernelSymbol};
 use regions::TextRegions;
 
-/// A fact about the kernel: known (with where it came from) or unknown (with why).
-#[derive(Debug, Clone)]
-pub enum Fact<T> {
-    /// The fact and a short description of its source (a path, "running kernel", ...).
-    Known {
-        /// The value.
-        value: T,
-        /// Where it came from.
-        source: String,
-    },
-    /// The fact could not be gathered.
-    Unknown {
-        /// Why (e.g. "`/sys/kernel/tracing/available_filter_functions`: permission denied").
-        reason: String,
-    },
-}
-
-impl<T> Fact<T> {
-    /// A known fact.
-    pub fn known(value: T, source: impl Into<String>) -> Self {
-        Self::Known {
-            value,
-            source: source.into(),
-        }
-    }
-
-    /// An unknown fact.
-    pub fn unknown(reason: impl Into<String>) -> Self {
-        Self::Unknown {
-            reason: reason.into(),
-        }
-    }
-
-    /// The value, when known.
-    pub fn value(&self) -> Option<&T> {
-        match self {
-            Self::Known { value, .. } => Some(value),
-            Self::Unknown { .. } => None,
-        }
-    }
-
-    /// The source when known, or the reason when unknown.
-    pub fn describe(&self) -> &str {
-        match self {
-            Self::Known { source, .. } => source,
-            Self::Unknown { reason } => reason,
-        }
-    }
-}
+pub use crate::model::Fact;
 
 /// Everything known about the target kernel.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use super::layout::KlpLayout;
 use super::{Callbacks, FoundPatch, KlpState, PatchFormat, PatchedFunction, PatchedObject, Place};
 use crate::elf::{ElfObject, Pointee};
 use crate::error::{AnalyzeError, Result};
-use crate::kernel::kallsyms::KernelObject;
+use crate::model::KernelObject;
 
 /// Offsets of the external fields, fixed since the API's start.
 const PATCH_OBJS: u64 = 8;

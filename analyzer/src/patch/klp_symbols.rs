@@ -7,10 +7,9 @@ use serde::Serialize;
 
 use crate::elf::ElfObject;
 use crate::error::{AnalyzeError, Result};
-use crate::kernel::kallsyms::KernelObject;
+use crate::model::KernelObject;
 
-/// Prefix of livepatch symbol names.
-pub const KLP_SYM_PREFIX: &str = ".klp.sym.";
+pub use crate::model::KLP_SYM_PREFIX;
 /// Prefix of livepatch relocation section names.
 pub const KLP_RELA_PREFIX: &str = ".klp.rela.";
 

@@ -6,14 +6,12 @@
 //! the sizes (which include internal fields such as a `struct kobject`) vary with the version and
 //! configuration.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
-use gimli::{AttributeValue, EndianSlice, LittleEndian};
-use object::{elf, Object, ObjectSection, RelocationFlags, RelocationTarget};
-use object::{ObjectSymbol, SymbolSection};
+use gimli::AttributeValue;
 use serde::Serialize;
 
+use crate::dwarf::{RelocatedDwarf, Slice};
 use crate::elf::ElfObject;
 
 /// Where a layout came from.
@@ -107,44 +105,6 @@ impl StructType {
     }
 }
 
-type Slice<'a> = EndianSlice<'a, LittleEndian>;
-
-/// The DWARF sections of a relocatable object, with the object's relocations applied (in an
-/// `ET_REL` file every cross-section reference in DWARF is a relocation).
-pub(crate) struct RelocatedDwarf<'data> {
-    sections: HashMap<&'static str, Cow<'data, [u8]>>,
-}
-
-impl<'data> RelocatedDwarf<'data> {
-    /// The sections gimli reads, or `None` when the object has no `.debug_info`.
-    pub(crate) fn of(object: &ElfObject<'data>) -> Option<Self> {
-        object.section_by_name(".debug_info")?;
-        let sections = [
-            ".debug_info",
-            ".debug_abbrev",
-            ".debug_str",
-            ".debug_line",
-            ".debug_line_str",
-            ".debug_str_offsets",
-            ".debug_addr",
-            ".debug_rnglists",
-        ]
-        .into_iter()
-        .map(|name| (name, relocated_section(object, name)))
-        .collect();
-        Some(Self { sections })
-    }
-
-    /// The DWARF over these sections, or `None` when gimli cannot load it.
-    pub(crate) fn dwarf(&self) -> Option<gimli::Dwarf<Slice<'_>>> {
-        let load = |id: gimli::SectionId| -> Result<Slice<'_>, gimli::Error> {
-            let data = self.sections.get(id.name()).map_or(&[][..], |d| d.as_ref());
-            Ok(EndianSlice::new(data, LittleEndian))
-        };
-        gimli::Dwarf::load(load).ok()
-    }
-}
-
 /// Finds complete definitions of the named structures in the object's DWARF.
 fn dwarf_structs(object: &ElfObject<'_>, wanted: &[&str]) -> Option<HashMap<String, StructType>> {
     let sections = RelocatedDwarf::of(object)?;
@@ -213,60 +173,6 @@ fn attr_string(
     let value = value?;
     let string = dwarf.attr_string(unit, value).ok()?;
     Some(string.to_string_lossy().into_owned())
-}
-
-/// A section's contents with its `R_X86_64_32`/`R_X86_64_64` relocations applied: in a
-/// relocatable object, DWARF's references to `.debug_str` and `.debug_abbrev` are relocations
-/// against section symbols, with zeros in the section bytes.
-fn relocated_section<'data>(object: &ElfObject<'data>, name: &str) -> Cow<'data, [u8]> {
-    let file = object.file();
-    let Some(section) = file.section_by_name(name) else {
-        return Cow::Borrowed(&[]);
-    };
-    let Ok(data) = section.uncompressed_data() else {
-        return Cow::Borrowed(&[]);
-    };
-    let mut data = data;
-    for (offset, relocation) in section.relocations() {
-        let RelocationFlags::Elf { r_type } = relocation.flags() else {
-            continue;
-        };
-        let RelocationTarget::Symbol(index) = relocation.target() else {
-            continue;
-        };
-        let Ok(symbol) = file.symbol_by_index(index) else {
-            continue;
-        };
-        let base = match symbol.section() {
-            SymbolSection::Section(_) | SymbolSection::Absolute => symbol.address(),
-            _ => 0,
-        };
-        let value = base.wrapping_add_signed(relocation.addend());
-        let Ok(start) = usize::try_from(offset) else {
-            continue;
-        };
-        let bytes = data.to_mut();
-        match r_type {
-            elf::R_X86_64_32 => {
-                if let Some(place) = start
-                    .checked_add(4)
-                    .and_then(|end| bytes.get_mut(start..end))
-                {
-                    place.copy_from_slice(&(value as u32).to_le_bytes());
-                }
-            }
-            elf::R_X86_64_64 => {
-                if let Some(place) = start
-                    .checked_add(8)
-                    .and_then(|end| bytes.get_mut(start..end))
-                {
-                    place.copy_from_slice(&value.to_le_bytes());
-                }
-            }
-            _ => {}
-        }
-    }
-    data
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::callgraph::CallGraph;
 use crate::elf::{strip_signature, ElfObject};
 use crate::error::{AnalyzeError, Result};
-use crate::kernel::kallsyms::KernelObject;
+use crate::model::KernelObject;
 use crate::report::SourceLine;
 pub use klp_symbols::{KlpRelocationSection, KlpSymbol};
 use layout::KlpLayout;

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use super::glob;
 use super::model::{Check, Rule, RuleSet};
-use super::targets::{resolve, Target, TargetResolution};
 use crate::callgraph::NodeKind;
-use crate::debuginfo::clones::{copies_in, origin_name, CopyKind};
+use crate::debuginfo::clones::{origin_name, CopyKind};
 use crate::debuginfo::Scope;
 use crate::kernel::ftrace::Hookability;
-use crate::kernel::kallsyms::{KernelObject, SymbolClass};
+use crate::kernel::kallsyms::{copies_in, KernelObject, SymbolClass};
 use crate::kernel::regions::TextRegion;
+use crate::kernel::targets::{resolve, Target, TargetResolution};
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::PatchModule;
 use crate::report::{Finding, Location, Waiver};
@@ -524,7 +524,11 @@ fn unknown_facts(inputs: &Inputs<'_>) -> Vec<Match> {
     if let Fact::Unknown { reason } = &facts.symbols {
         unknown.push(("the kernel symbol table".into(), reason.clone()));
     }
-    if facts.symbols.value().is_some_and(|t| t.addresses_hidden()) {
+    if facts
+        .symbols
+        .value()
+        .is_some_and(super::super::kernel::kallsyms::Kallsyms::addresses_hidden)
+    {
         unknown.push((
             "every kernel address".into(),
             format!(

@@ -567,7 +567,10 @@ fn debug_facts(
 fn prototype(params: &[&str]) -> Prototype {
     Prototype {
         returns: "int".into(),
-        params: params.iter().map(|p| p.to_string()).collect(),
+        params: params
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
         variadic: false,
     }
 }
@@ -587,8 +590,12 @@ const SEQ: &[&str] = &["struct seq_file *", "void *"];
 
 #[test]
 fn inlined_copy() {
-    let sites =
-        |names: &[&str]| Fact::known(names.iter().map(|n| n.to_string()).collect(), "dwarf");
+    let sites = |names: &[&str]| {
+        Fact::known(
+            names.iter().map(std::string::ToString::to_string).collect(),
+            "dwarf",
+        )
+    };
     let facts = debug_facts(
         "cmdline_proc_show",
         sites(&["seq_printf", "ksys_read"]),
