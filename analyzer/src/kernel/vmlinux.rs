@@ -39,7 +39,12 @@ pub fn load(path: &Path, kallsyms: Option<&Kallsyms>) -> Result<VmlinuxFacts> {
     // SAFETY: a read-only private mapping; a debug vmlinux is hundreds of MB, of which only the
     // symbol table and a few sections are read. The file is not expected to change meanwhile.
     let data = unsafe { memmap2::Mmap::map(&image) }.map_err(|e| AnalyzeError::io(path, e))?;
-    let file = ElfFile64::<Endianness>::parse(&*data).map_err(|e| AnalyzeError::NotElf {
+    parse(path, &data, kallsyms)
+}
+
+/// Reads the image `data` (the contents of `path`, named in errors); `kallsyms` as in [`load`].
+pub fn parse(path: &Path, data: &[u8], kallsyms: Option<&Kallsyms>) -> Result<VmlinuxFacts> {
+    let file = ElfFile64::<Endianness>::parse(data).map_err(|e| AnalyzeError::NotElf {
         path: path.to_path_buf(),
         detail: format!("not a 64-bit ELF vmlinux: {e} (extract a vmlinuz first)"),
     })?;
