@@ -8,8 +8,8 @@ use lpcheck_tui::snapshot::{
     BlockingTask, FrameLocation, StackFrame, TargetState, TaskKind, TaskStack, TaskState,
 };
 
-use crate::live::livepatch::LoadedPatch;
-use crate::live::patch_state::TaskPatchState;
+use crate::livepatch::LoadedPatch;
+use crate::patch_state::TaskPatchState;
 
 /// Reads the state and stack of `tasks` (the tasks that have not switched in the transition of
 /// `patch` towards `target`) from `stacks`. Returns them, and why some could not be read: a

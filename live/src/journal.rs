@@ -231,7 +231,7 @@ pub fn left_behind(runs: Vec<RunSummary>) -> Vec<RunSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::events::{Action, Outcome};
+    use crate::events::{Action, Outcome};
 
     fn started() -> ApplyEvent {
         ApplyEvent::Started {
@@ -244,8 +244,8 @@ mod tests {
 
     #[test]
     fn no_event_field_collides_with_the_line_fields() {
-        use crate::live::events::{Blocker, Outcome};
-        use crate::live::patch_state::PatchState;
+        use crate::events::{Blocker, Outcome};
+        use crate::patch_state::PatchState;
         let blocker = Blocker {
             pid: 7,
             tgid: 7,

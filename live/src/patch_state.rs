@@ -166,8 +166,8 @@ fn vanished(error: &LiveError) -> bool {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod fake {
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake {
     //! A `/proc` tree with `patch_state` files in a temporary directory.
 
     use std::fs;

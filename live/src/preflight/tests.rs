@@ -8,9 +8,9 @@ use lpcheck_analyzer::kernel::{Fact, KernelFacts};
 use lpcheck_ebpf::TaskState;
 
 use super::*;
-use crate::live::blockers::fixtures::{bpf_snapshot, patch, symbols, task};
-use crate::live::blockers::{find_blockers, resolve_targets};
-use crate::live::livepatch::fake::add_patch;
+use crate::blockers::fixtures::{bpf_snapshot, patch, symbols, task};
+use crate::blockers::{find_blockers, resolve_targets};
+use crate::livepatch::fake::add_patch;
 
 const KSYS_READ: u64 = 0xffff_ffff_8110_0200;
 

@@ -98,7 +98,7 @@ mod tests {
     use lpcheck_ebpf::{KernelStack, SymbolOffset, TaskState};
 
     use super::*;
-    use crate::live::blockers::fixtures;
+    use crate::blockers::fixtures;
 
     fn task(frames: Vec<Frame>, candidates: Vec<u64>) -> TaskStack {
         TaskStack {

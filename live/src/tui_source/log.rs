@@ -7,8 +7,8 @@ use std::time::Duration;
 use lpcheck_tui::snapshot::{LogEntry, LogLevel, LogSource};
 
 use super::Clocks;
-use crate::live::journal::JournalRecord;
-use crate::live::kmsg::KmsgRecord;
+use crate::journal::JournalRecord;
+use crate::kmsg::KmsgRecord;
 
 /// Most lines kept (older ones are dropped).
 pub(super) const CAPACITY: usize = 1000;

@@ -6,9 +6,9 @@ use lpcheck_analyzer::kernel::KernelFacts;
 use lpcheck_analyzer::patch::PatchModule;
 
 use super::{CheckId, CheckResult, Status};
-use crate::live::blockers::{BlockerReport, PartKind, PatchTarget, Prediction, Unresolved};
-use crate::live::livepatch::LoadedPatch;
-use crate::live::LiveError;
+use crate::blockers::{BlockerReport, PartKind, PatchTarget, Prediction, Unresolved};
+use crate::livepatch::LoadedPatch;
+use crate::LiveError;
 
 /// Blockers named in the evidence; `lpcheck watch` lists them all.
 const LISTED_BLOCKERS: usize = 5;

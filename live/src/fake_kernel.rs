@@ -32,6 +32,12 @@ pub struct FakeKernel {
     pub paths: KernelPaths,
 }
 
+impl Default for FakeKernel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeKernel {
     /// An empty kernel with livepatch support, init and a kthread `lpc_target` (pid 77).
     pub fn new() -> Self {

@@ -207,8 +207,8 @@ fn optional<T>(result: Result<T, LiveError>) -> Result<Option<T>, LiveError> {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod fake {
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake {
     //! A livepatch sysfs tree in a temporary directory, shaped like the kernel's.
 
     use std::fs;

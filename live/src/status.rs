@@ -170,10 +170,10 @@ fn is_lpcheck(proc: &Path, pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::events::{Action, ApplyEvent, ApplyObserver};
-    use crate::live::journal::Journal;
-    use crate::live::livepatch::fake::add_patch;
-    use crate::live::patch_state::fake::add_task;
+    use crate::events::{Action, ApplyEvent, ApplyObserver};
+    use crate::journal::Journal;
+    use crate::livepatch::fake::add_patch;
+    use crate::patch_state::fake::add_task;
 
     #[test]
     fn shows_patches_with_progress_and_unfinished_runs() {

@@ -302,8 +302,8 @@ mod tests {
     use lpcheck_analyzer::testing::ModuleSpec;
 
     use super::*;
-    use crate::live::fake_kernel::{Behaviour, FakeKernel, FakeModules, ReverseCompleter};
-    use crate::live::load_gate::{LoadGate, Now};
+    use crate::fake_kernel::{Behaviour, FakeKernel, FakeModules, ReverseCompleter};
+    use crate::load_gate::{LoadGate, Now};
 
     const RELEASE: &str = "6.1.0-56-amd64";
 
@@ -541,7 +541,7 @@ mod tests {
 
     #[test]
     fn host_checks_join_the_preflight_and_refuse_on_fail_or_unknown() {
-        use crate::live::preflight::{CheckId, Status};
+        use crate::preflight::{CheckId, Status};
         let fake = FakeKernel::new();
         let (report, module) = report(fake.dir.path());
         let host = |id, status| HostCheckResult {

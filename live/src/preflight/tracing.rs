@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use lpcheck_analyzer::kernel::kallsyms::KernelObject;
 
 use super::{CheckId, CheckResult, HostPaths, Status};
-use crate::live::blockers::PatchTarget;
-use crate::live::livepatch::LoadedPatch;
-use crate::live::LiveError;
+use crate::blockers::PatchTarget;
+use crate::livepatch::LoadedPatch;
+use crate::LiveError;
 
 /// The handler livepatch registers with ftrace: its entries are livepatch's own.
 const KLP_HANDLER: &str = "klp_ftrace_handler";

@@ -5,7 +5,7 @@ use lpcheck_analyzer::kernel::{Fact, KernelFacts};
 use lpcheck_analyzer::patch::PatchModule;
 
 use super::{read_text, CheckId, CheckResult, HostPaths, Status};
-use crate::live::livepatch::LivepatchSysfs;
+use crate::livepatch::LivepatchSysfs;
 
 /// Taint flag letters by bit, from `Documentation/admin-guide/tainted-kernels.rst`.
 const TAINT_LETTERS: &[u8] = b"PFSRMBUDAWCIOELKXTNJ";

@@ -415,7 +415,7 @@ fn kprobes(targets: &[PatchTarget], list: &Path) -> CheckResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::livepatch::fake::add_patch;
+    use crate::livepatch::fake::add_patch;
 
     fn targets() -> Vec<PatchTarget> {
         vec![

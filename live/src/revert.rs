@@ -363,8 +363,8 @@ fn klp_handler_line<'t>(text: &'t str, target: &PatchTarget) -> Option<&'t str> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::fake_kernel::{Behaviour, FakeKernel, FakeModules, ReverseCompleter};
-    use crate::live::livepatch::fake::add_patch;
+    use crate::fake_kernel::{Behaviour, FakeKernel, FakeModules, ReverseCompleter};
+    use crate::livepatch::fake::add_patch;
 
     #[derive(Default)]
     struct Tags(Vec<String>);
