@@ -228,6 +228,10 @@ pub struct DiffArgs {
     /// omitted); decides whether jump labels and static calls in patched code are allowed.
     #[arg(long, value_enum)]
     pub target: Option<TargetKind>,
+    /// A rule file that overrides the `LD…` rules and declares waivers, in the format of
+    /// `check --rules` (repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
 }
 
 /// Arguments of `tui`.

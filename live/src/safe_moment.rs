@@ -276,7 +276,7 @@ pub fn wait_for_safe_moment(
 fn wait_reporting(
     source: &mut dyn SnapshotSource,
     symbols: &Kallsyms,
-    targets: &[PatchTarget],
+    targets: &[ResolvedTarget],
     policy: SafeMomentPolicy,
     pacer: &mut dyn Pacer,
     progress: &mut dyn FnMut(&WaitUpdate),
