@@ -1,0 +1,169 @@
+//! `lpcheck check` on the real builders' modules in `../shared/corpus/real-builders`, against the
+//! facts read in a guest of the kernel each was built for. Every one of them was loaded by that
+//! kernel and its transition completed (the corpus README), so the verdict must be accept, with
+//! each target resolved to the address the kernel's kallsyms gives it.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{repo_root, run_ok, skip};
+
+const TEST: &str = "real builders check";
+
+/// One kernel's directory of the corpus and the release its facts were read from.
+struct Kernel {
+    dir: &'static str,
+    release: &'static str,
+    /// (module, [(object, function, sympos, address)]).
+    modules: &'static [(
+        &'static str,
+        &'static [(&'static str, &'static str, u64, &'static str)],
+    )],
+}
+
+const KERNELS: &[Kernel] = &[
+    Kernel {
+        dir: "kpatch-build-6.1.0-57",
+        release: "6.1.0-57-amd64",
+        modules: &[
+            (
+                "kp-cmdline.ko",
+                &[("vmlinux", "cmdline_proc_show", 1, "0xffffffff814105a0")],
+            ),
+            (
+                "kp-meminfo.ko",
+                &[("vmlinux", "meminfo_proc_show", 1, "0xffffffff81410a20")],
+            ),
+        ],
+    },
+    Kernel {
+        dir: "klp-build-7.2.13-klpb",
+        release: "7.2.13-klpb",
+        modules: &[
+            (
+                "klp-cmdline.ko",
+                &[("vmlinux", "cmdline_proc_show", 0, "0xffffffff81431e90")],
+            ),
+            (
+                "klp-version-callbacks-shadow.ko",
+                &[("vmlinux", "version_proc_show", 0, "0xffffffff81433490")],
+            ),
+            (
+                "klp-modules-sympos.ko",
+                &[("vmlinux", "m_show", 1, "0xffffffff812e9760")],
+            ),
+        ],
+    },
+];
+
+fn corpus() -> PathBuf {
+    repo_root().join("../shared/corpus/real-builders")
+}
+
+/// Decompresses `dir/name.xz` into `into/name`.
+fn unxz(dir: &Path, name: &str, into: &Path) -> PathBuf {
+    let out = into.join(name);
+    let data = run_ok(
+        &format!("xz -dc {name}.xz"),
+        Command::new("xz")
+            .arg("-dc")
+            .arg(dir.join(format!("{name}.xz"))),
+    )
+    .stdout;
+    std::fs::write(&out, data).unwrap();
+    out
+}
+
+#[test]
+fn the_kernels_verdicts_are_lpchecks() {
+    let corpus = corpus();
+    if !corpus.join("README.md").is_file() {
+        skip(TEST, &format!("{} not found", corpus.display()));
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    for kernel in KERNELS {
+        let dir = corpus.join(kernel.dir);
+        let facts = scratch.path().join(kernel.dir);
+        std::fs::create_dir_all(&facts).unwrap();
+        let kallsyms = unxz(&dir, "kallsyms", &facts);
+        let ftrace = unxz(&dir, "available_filter_functions", &facts);
+        for (module, targets) in kernel.modules {
+            let output = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
+                .arg("check")
+                .arg(dir.join(module))
+                .arg("--kallsyms")
+                .arg(&kallsyms)
+                .arg("--ftrace-functions")
+                .arg(&ftrace)
+                .args(["--kernel-release", kernel.release, "--format", "json"])
+                .output()
+                .unwrap();
+            let what = format!("{}/{module}", kernel.dir);
+            let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .unwrap_or_else(|e| panic!("{what}: {e}\n{}", support::describe(&what, &output)));
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{what}: the kernel accepted it\n{report:#}"
+            );
+            assert_eq!(report["verdict"], "accept", "{what}");
+            assert_eq!(report["tally"]["warnings"], 0, "{what}: {report:#}");
+            let got: Vec<_> = report["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    (
+                        t["object"].as_str().unwrap().to_string(),
+                        t["function"].as_str().unwrap().to_string(),
+                        t["sympos"].as_u64().unwrap(),
+                        t["address"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect();
+            let want: Vec<_> = targets
+                .iter()
+                .map(|&(o, f, p, a)| (o.to_string(), f.to_string(), p, a.to_string()))
+                .collect();
+            assert_eq!(got, want, "{what}: targets");
+        }
+    }
+}
+
+#[test]
+fn a_patch_checked_against_the_other_kernel_is_rejected() {
+    let corpus = corpus();
+    if !corpus.join("README.md").is_file() {
+        skip(TEST, &format!("{} not found", corpus.display()));
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = corpus.join("klp-build-7.2.13-klpb");
+    let kallsyms = unxz(&dir, "kallsyms", scratch.path());
+    let ftrace = unxz(&dir, "available_filter_functions", scratch.path());
+    let output = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
+        .arg("check")
+        .arg(corpus.join("kpatch-build-6.1.0-57/kp-meminfo.ko"))
+        .arg("--kallsyms")
+        .arg(&kallsyms)
+        .arg("--ftrace-functions")
+        .arg(&ftrace)
+        .args(["--kernel-release", "7.2.13-klpb", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    let rules: Vec<_> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        rules.iter().any(|r| r == "vermagic-mismatch"),
+        "6.1 vermagic on 7.2: {rules:?}"
+    );
+}
