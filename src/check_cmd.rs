@@ -7,6 +7,7 @@ use lpcheck_analyzer::check::{check, CheckOptions, CheckReport};
 use lpcheck_analyzer::debuginfo::{self, CachePolicy, DebugKnowledge, Query};
 use lpcheck_analyzer::kernel::ftrace::FtraceList;
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
+use lpcheck_analyzer::kernel::kthreads::KthreadStacks;
 use lpcheck_analyzer::kernel::regions::TextRegion;
 use lpcheck_analyzer::kernel::vmlinux;
 use lpcheck_analyzer::kernel::{Fact, KernelFacts};
@@ -25,6 +26,9 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         facts.debuginfo = Some(debug_knowledge(vmlinux, &module)?);
     } else if !args.kernel.is_offline() {
         facts.debuginfo = Some(running_kernel_prototypes(&module)?);
+    }
+    if let Some(path) = &args.kthread_stacks {
+        facts.kthread_stacks = Some((KthreadStacks::load(path)?, path.display().to_string()));
     }
     let rules = rule_set(&args.rules)?;
     let report = check(

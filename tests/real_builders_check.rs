@@ -167,3 +167,86 @@ fn a_patch_checked_against_the_other_kernel_is_rejected() {
         "6.1 vermagic on 7.2: {rules:?}"
     );
 }
+
+/// Runs `check` on kp-cmdline.ko against its kernel's facts and `stacks` as the kthread stacks.
+fn check_with_kthread_stacks(stacks: &str) -> (Option<i32>, serde_json::Value, String) {
+    let dir = corpus().join("kpatch-build-6.1.0-57");
+    let scratch = tempfile::tempdir().unwrap();
+    let kallsyms = unxz(&dir, "kallsyms", scratch.path());
+    let ftrace = unxz(&dir, "available_filter_functions", scratch.path());
+    let tsv = scratch.path().join("kthread-stacks.tsv");
+    std::fs::write(&tsv, stacks).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
+        .arg("check")
+        .arg(dir.join("kp-cmdline.ko"))
+        .arg("--kallsyms")
+        .arg(&kallsyms)
+        .arg("--ftrace-functions")
+        .arg(&ftrace)
+        .arg("--kthread-stacks")
+        .arg(&tsv)
+        .args(["--kernel-release", "6.1.0-57-amd64", "--format", "json"])
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        output.status.code(),
+        report,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_kthreads_resting_place_is_rejected_with_the_kthread_named() {
+    if !corpus().join("README.md").is_file() {
+        return skip(TEST, &format!("{} not found", corpus().display()));
+    }
+    let quiet = "# pid\tcomm\tframes\n2\tkthreadd\tkthreadd ret_from_fork\n\
+                 40\tkswapd0\tkswapd kthread ret_from_fork\n";
+    let (code, report, _) = check_with_kthread_stacks(quiet);
+    assert_eq!(
+        code,
+        Some(0),
+        "no kthread rests in cmdline_proc_show: {report:#}"
+    );
+
+    let resting = format!(
+        "{quiet}77\tlpc_reader\tseq_read_iter cmdline_proc_show lpc_loop kthread ret_from_fork\n"
+    );
+    let (code, report, _) = check_with_kthread_stacks(&resting);
+    assert_eq!(code, Some(1), "{report:#}");
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "kthread-resting-place")
+        .unwrap_or_else(|| panic!("no kthread-resting-place finding: {report:#}"));
+    assert_eq!(finding["target"], "vmlinux:cmdline_proc_show");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("kthread lpc_reader[77]"),
+        "{finding:#}"
+    );
+    assert!(
+        finding["evidence"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("lpc_reader[77] sleeps in seq_read_iter <- cmdline_proc_show <- lpc_loop"),
+        "{finding:#}"
+    );
+}
+
+#[test]
+fn a_malformed_kthread_stacks_file_is_named() {
+    if !corpus().join("README.md").is_file() {
+        return skip(TEST, &format!("{} not found", corpus().display()));
+    }
+    let (code, _, stderr) = check_with_kthread_stacks("40\tkswapd0\tkswapd+0x1a0/0x3c0\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("kthread-stacks.tsv") && stderr.contains("line 1"),
+        "{stderr}"
+    );
+}

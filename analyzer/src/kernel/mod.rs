@@ -6,12 +6,14 @@
 
 pub mod ftrace;
 pub mod kallsyms;
+pub mod kthreads;
 pub mod regions;
 pub mod vmlinux;
 
 use crate::debuginfo::DebugKnowledge;
 use ftrace::{FtraceIndex, FtraceList, Hookability};
 use kallsyms::{Kallsyms, KernelObject, KernelSymbol};
+use kthreads::KthreadStacks;
 use regions::TextRegions;
 
 /// A fact about the kernel: known (with where it came from) or unknown (with why).
@@ -78,6 +80,9 @@ pub struct KernelFacts {
     /// What a vmlinux with debug information says about the patched functions (inline sites,
     /// callers, prototypes); `None` when no `--vmlinux` was given.
     pub debuginfo: Option<DebugKnowledge>,
+    /// Where the host's kthreads were sleeping (a facts bundle's `kthread-stacks.tsv`) and where
+    /// that came from; `None` when not given.
+    pub kthread_stacks: Option<(KthreadStacks, String)>,
 }
 
 /// How one function name resolves in the kernel.
@@ -102,6 +107,7 @@ impl KernelFacts {
             ftrace: Fact::unknown(reason),
             regions: TextRegions::default(),
             debuginfo: None,
+            kthread_stacks: None,
         }
     }
 
@@ -134,6 +140,7 @@ impl KernelFacts {
             ftrace,
             regions,
             debuginfo: None,
+            kthread_stacks: None,
         }
     }
 
