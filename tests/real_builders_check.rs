@@ -12,15 +12,15 @@ use support::{repo_root, run_ok, skip};
 
 const TEST: &str = "real builders check";
 
+/// A target as the report must give it: object, function, sympos, address.
+type ExpectedTarget = (&'static str, &'static str, u64, &'static str);
+
 /// One kernel's directory of the corpus and the release its facts were read from.
 struct Kernel {
     dir: &'static str,
     release: &'static str,
     /// (module, [(object, function, sympos, address)]).
-    modules: &'static [(
-        &'static str,
-        &'static [(&'static str, &'static str, u64, &'static str)],
-    )],
+    modules: &'static [(&'static str, &'static [ExpectedTarget])],
 }
 
 const KERNELS: &[Kernel] = &[
