@@ -4,17 +4,19 @@ mod apply_cmd;
 mod check_cmd;
 mod cli;
 mod diff_cmd;
-mod host;
-mod live;
+mod event_printer;
+mod output;
 mod preflight_cmd;
+mod progress;
 mod revert_cmd;
+mod sarif_out;
 mod status_cmd;
 mod tui_cmd;
 mod watch_cmd;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
 
@@ -34,20 +36,37 @@ fn main() -> ExitCode {
             });
         }
     };
+    let palette = output::palette(cli.color);
     let result = match &cli.command {
-        Command::Check(args) => check_cmd::run(args),
-        Command::Diff(args) => diff_cmd::run(args),
+        Command::Check(args) => check_cmd::run(args, palette),
+        Command::Diff(args) => diff_cmd::run(args, palette),
         Command::Tui(args) => tui_cmd::run(args),
-        Command::Apply(args) => apply_cmd::run(args),
+        Command::Apply(args) => apply_cmd::run(args, cli.progress),
         Command::Status(args) => status_cmd::run(args),
         Command::Revert(args) => revert_cmd::run(args),
-        Command::Watch(args) => watch_cmd::run(args),
-        Command::Preflight(args) => preflight_cmd::run(args),
+        Command::Watch(args) => watch_cmd::run(args, cli.progress),
+        Command::Preflight(args) => preflight_cmd::run(args, palette),
+        Command::Completions(args) => {
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "lpcheck",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Command::Man => output::man_page(Cli::command()),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
-            eprintln!("lpcheck: error: {error:#}");
+            let text = output::error_text(&error);
+            if let Some(log) =
+                sarif_out::failure_log(&cli.command, &text, EXIT_CANNOT_ANALYZE.into())
+            {
+                print!("{log}");
+            }
+            eprintln!("lpcheck: error: {text}");
             ExitCode::from(EXIT_CANNOT_ANALYZE)
         }
     }

@@ -2,15 +2,17 @@
 
 use anyhow::{Context, Result};
 use lpcheck_analyzer::patch::PatchModule;
+use lpcheck_analyzer::report::style::Palette;
 use serde::Serialize;
 
-use crate::check_cmd::rule_set;
+use lpcheck_live::blockers::{always_on_stack_patterns, find_blockers, resolve_targets};
+use lpcheck_live::host;
+use lpcheck_live::inputs::rule_set;
+use lpcheck_live::livepatch::LivepatchSysfs;
+use lpcheck_live::preflight::{run_preflight, HostPaths, PreflightInputs, PreflightReport, Status};
+use lpcheck_live::sampler::sampler;
+
 use crate::cli::{LiveFormat, PreflightArgs};
-use crate::host;
-use crate::live::blockers::{always_on_stack_patterns, find_blockers, resolve_targets};
-use crate::live::livepatch::LivepatchSysfs;
-use crate::live::preflight::{run_preflight, HostPaths, PreflightInputs, PreflightReport, Status};
-use crate::watch_cmd::sampler;
 
 /// Version of the JSON schema of `preflight` output.
 const SCHEMA_VERSION: u32 = 1;
@@ -28,13 +30,13 @@ struct PreflightJson<'a> {
 }
 
 /// Runs `preflight`; returns the exit code.
-pub fn run(args: &PreflightArgs) -> Result<i32> {
+pub fn run(args: &PreflightArgs, palette: Palette) -> Result<i32> {
     let patch = PatchModule::load(&args.module)?;
     let rules = rule_set(&args.rules)?;
     let facts = host::running_kernel_facts();
     let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));
     let blockers = match facts.symbols.value() {
-        Some(symbols) => sampler(args.source)
+        Some(symbols) => sampler(args.source.into())
             .snapshot()
             .map(|snapshot| find_blockers(&snapshot, symbols, &targets, Some(std::process::id()))),
         None => Err(format!("no symbol table: {}", facts.symbols.describe())),
@@ -49,7 +51,7 @@ pub fn run(args: &PreflightArgs) -> Result<i32> {
     });
     let code = report.exit_code(args.strict);
     let text = match args.format {
-        LiveFormat::Human => render_human(&patch.name(), &report, code),
+        LiveFormat::Human => render_human(&patch.name(), &report, code, palette),
         LiveFormat::Json => {
             let json = PreflightJson {
                 schema_version: SCHEMA_VERSION,
@@ -66,8 +68,8 @@ pub fn run(args: &PreflightArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// One line per check, then the tally.
-fn render_human(name: &str, report: &PreflightReport, code: i32) -> String {
+/// One line per check (its status coloured by `palette`), then the tally.
+fn render_human(name: &str, report: &PreflightReport, code: i32, palette: Palette) -> String {
     let mut out = format!("lpcheck preflight {name}\n");
     for check in &report.checks {
         let label = check.id.name();
@@ -77,7 +79,8 @@ fn render_human(name: &str, report: &PreflightReport, code: i32) -> String {
             Status::Fail => "FAIL",
             Status::Unknown => "unknown",
         };
-        out.push_str(&format!("  {status:<8} {label:<20} {}\n", check.evidence));
+        let column = palette.verdict_text(status, &format!("{status:<8}"));
+        out.push_str(&format!("  {column} {label:<20} {}\n", check.evidence));
     }
     out.push_str(&format!(
         "{} pass, {} warn, {} fail, {} unknown: {}\n",
@@ -86,9 +89,9 @@ fn render_human(name: &str, report: &PreflightReport, code: i32) -> String {
         report.count(Status::Fail),
         report.count(Status::Unknown),
         if code == 0 {
-            "no failed precondition"
+            palette.verdict_text("pass", "no failed precondition")
         } else {
-            "do not load"
+            palette.verdict_text("fail", "do not load")
         }
     ));
     out

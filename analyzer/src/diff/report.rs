@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::target::TargetFact;
-use crate::report::{Finding, Renderable};
+use crate::report::{Finding, Renderable, RuleDescriptor};
 
 /// The outcome of a diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -39,7 +39,7 @@ impl DiffVerdict {
 
 /// What kind of thing changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A function that exists on both sides and differs.
     Function,
@@ -49,6 +49,8 @@ pub enum ChangeKind {
     RemovedFunction,
     /// A data object that exists on both sides and differs.
     Data,
+    /// A callback the patch registers (`KPATCH_PRE_PATCH_CALLBACK` and friends).
+    Callback,
 }
 
 /// One changed thing with the reasons it counts as changed.
@@ -113,6 +115,13 @@ impl Renderable for DiffReport {
         &self.patched
     }
 
+    fn rules(&self) -> Vec<RuleDescriptor> {
+        super::rules::ALL
+            .iter()
+            .map(|rule| rule.descriptor())
+            .collect()
+    }
+
     fn summary_lines(&self) -> Vec<String> {
         let mut lines = vec![format!("diff {} -> {}", self.orig, self.patched)];
         for change in &self.changes {
@@ -121,6 +130,7 @@ impl Renderable for DiffReport {
                 ChangeKind::NewFunction => "new function",
                 ChangeKind::RemovedFunction => "removed function",
                 ChangeKind::Data => "changed data",
+                ChangeKind::Callback => "callback",
             };
             if change.reasons.is_empty() {
                 lines.push(format!("  {label} {}", change.name));
