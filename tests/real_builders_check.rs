@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{repo_root, run_ok, skip};
+use support::{run_ok, skip};
 
 const TEST: &str = "real builders check";
 
@@ -59,7 +59,7 @@ const KERNELS: &[Kernel] = &[
 ];
 
 fn corpus() -> PathBuf {
-    repo_root().join("../shared/corpus/real-builders")
+    support::real_builders_corpus()
 }
 
 /// Decompresses `dir/name.xz` into `into/name`.

@@ -36,7 +36,7 @@ fn klp_build_modules_apply_and_revert_on_their_7_2_kernel() {
     if let Some(reason) = missing_qemu() {
         return support::skip(TEST, &reason);
     }
-    let corpus = repo().join("../shared/corpus/real-builders/klp-build-7.2.13-klpb");
+    let corpus = support::real_builders_corpus().join("klp-build-7.2.13-klpb");
     if !corpus.join("bzImage.xz").is_file() {
         return support::skip(TEST, &format!("{} not found", corpus.display()));
     }

@@ -10,21 +10,24 @@ use std::path::{Path, PathBuf};
 use lpcheck_analyzer::kernel::kallsyms::KernelObject;
 use lpcheck_analyzer::patch::{PatchFormat, PatchModule};
 
-const CORPUS: &str = "../shared/corpus/real-builders";
+const CORPUS: &str = "shared/corpus/real-builders";
 
 /// The corpus directory, or `None` (with the reason printed) when it is absent.
 fn corpus() -> Option<PathBuf> {
+    // `../shared` from the repository root in CI; a worktree may sit one level deeper.
     let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
-    let dir = repo_root.join(CORPUS);
-    if dir.join("README.md").is_file() {
-        Some(dir)
-    } else {
+    let found = repo_root
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join(CORPUS))
+        .find(|dir| dir.join("README.md").is_file());
+    if found.is_none() {
         eprintln!(
-            "SKIPPED real builders: {} not found (the shared corpus is not beside the repository)",
-            dir.display()
+            "SKIPPED real builders: no {CORPUS} beside {} or above it",
+            repo_root.display()
         );
-        None
     }
+    found
 }
 
 /// What a module was verified by hand to hold.
