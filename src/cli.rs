@@ -141,6 +141,10 @@ pub struct CheckArgs {
     /// Kernel facts.
     #[command(flatten)]
     pub kernel: KernelArgs,
+    /// Where the host's kthreads were sleeping: `PID<TAB>COMM<TAB>FRAMES` lines (a facts
+    /// bundle's `kthread-stacks.tsv`); a patch of a function on such a stack is rejected.
+    #[arg(long, value_name = "FILE")]
+    pub kthread_stacks: Option<PathBuf>,
     /// A rule file that adds or overrides rules and declares waivers (repeatable).
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,

@@ -79,7 +79,8 @@ impl Check {
             | Self::UnusedWaiver
             | Self::AtomicReplace
             | Self::InlinedCopy
-            | Self::PrototypeMismatch => &[],
+            | Self::PrototypeMismatch
+            | Self::TargetKthreadRest => &[],
             Self::TargetRegion { .. } | Self::NewCodeCallsRegion { .. } => {
                 &[SymbolTable, SymbolAddresses, ModuleSymbols]
             }

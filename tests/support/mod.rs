@@ -19,6 +19,23 @@ pub fn repo_root() -> PathBuf {
 
 pub use lpcheck_testkit::skip;
 
+/// The real-builder corpus: `shared/corpus/real-builders` in the directory above the repository
+/// root (`../shared` in CI) or above that (a worktree one level deeper), whichever holds it
+/// first; the first candidate when none does (then the tests skip, naming it).
+pub fn real_builders_corpus() -> PathBuf {
+    let root = repo_root();
+    let candidates: Vec<PathBuf> = root
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("shared/corpus/real-builders"))
+        .collect();
+    candidates
+        .iter()
+        .find(|dir| dir.join("README.md").is_file())
+        .unwrap_or(&candidates[0])
+        .clone()
+}
+
 /// Why QEMU cannot run here, if it cannot.
 pub fn missing_qemu() -> Option<String> {
     match Command::new("qemu-system-x86_64").arg("--version").output() {

@@ -14,6 +14,8 @@
 #                    `ldd` lists are copied too. Repeatable.
 #   --timeout SECS   bound on the whole VM run (default 300)
 #   --append ARGS    extra kernel command line arguments
+#   --kernel IMAGE   boot this kernel image (a vmlinux or a bzImage) instead of
+#                    the one fetch-kernel.sh provides
 #
 # GUEST_SCRIPT runs under busybox sh as root, with LPC_OUT=/out (a directory
 # whose files are brought back into the output directory) and LPC_KMOD=/kmod.
@@ -42,7 +44,7 @@ source "$script_dir/lib.sh"
 readonly EXIT_TIMEOUT=124
 
 usage() {
-    sed -n '6,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '6,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 1
 }
 
@@ -50,6 +52,7 @@ out="$repo_root/target/vm/out"
 kmod_dir=
 timeout_secs=300
 extra_append=
+kernel_image=
 adds=()
 guest_script=
 
@@ -62,6 +65,7 @@ parse_args() {
         --add) adds+=("${2:?--add needs a path}"); shift 2 ;;
         --timeout) timeout_secs=${2:?--timeout needs seconds}; shift 2 ;;
         --append) extra_append=${2:?--append needs arguments}; shift 2 ;;
+        --kernel) kernel_image=${2:?--kernel needs an image}; shift 2 ;;
         -h | --help) usage ;;
         -*) lpc_log "unknown option $1"; usage ;;
         *)
@@ -74,6 +78,9 @@ parse_args() {
     [[ -n $guest_script ]] || usage
     [[ -f $guest_script ]] || lpc_die "guest script not found: $guest_script"
     [[ $timeout_secs =~ ^[0-9]+$ ]] || lpc_die "--timeout wants whole seconds, got '$timeout_secs'"
+    if [[ -n $kernel_image && ! -f $kernel_image ]]; then
+        lpc_die "--kernel image not found: $kernel_image"
+    fi
     if [[ -n $kmod_dir && ! -d $kmod_dir ]]; then
         lpc_die "--kmod directory not found: $kmod_dir"
     fi
@@ -158,13 +165,17 @@ main() {
     command -v qemu-system-x86_64 >/dev/null ||
         lpc_unavailable "qemu-system-x86_64 not found (Debian package qemu-system-x86)"
 
-    # fetch-kernel.sh exits 3 when the kernel cannot be had; keep that status.
-    local status=0
-    "$script_dir/fetch-kernel.sh" "$cache" >/dev/null || status=$?
-    ((status == 0)) || exit "$status"
-    local kver vmlinux
-    kver=$(lpc_env_value "$cache/env" KVER)
-    vmlinux=$(lpc_env_value "$cache/env" VMLINUX)
+    local status=0 kver vmlinux
+    if [[ -n $kernel_image ]]; then
+        vmlinux=$kernel_image
+        kver=$(basename "$kernel_image")
+    else
+        # fetch-kernel.sh exits 3 when the kernel cannot be had; keep that status.
+        "$script_dir/fetch-kernel.sh" "$cache" >/dev/null || status=$?
+        ((status == 0)) || exit "$status"
+        kver=$(lpc_env_value "$cache/env" KVER)
+        vmlinux=$(lpc_env_value "$cache/env" VMLINUX)
+    fi
     local busybox
     busybox=$(fetch_busybox)
 

@@ -180,7 +180,7 @@ pub const UNUSED_WAIVER: Rule = Rule {
     severity: Severity::Warning,
     summary: "Reports a waiver of the user's rule file that matched no finding of the diff.",
     hint: "remove the waiver, or fix its `rule` or `target` so it names what it means to accept",
-    reference: "lpcheck diff --rules (the rule-file format of lpcheck check)",
+    reference: "kpatch doc/patch-author-guide.md",
 };
 
 /// Every diff rule, in id order.

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ftrace::FtraceList;
 use super::kallsyms::Kallsyms;
+use super::kthreads::KthreadStacks;
 use super::{Fact, KernelFacts};
 use crate::error::{AnalyzeError, Result};
 
@@ -289,7 +290,12 @@ impl Bundle {
             None => Fact::unknown(self.why_missing(&[member::KALLSYMS])),
         };
         let ftrace = self.ftrace_list()?;
-        Ok(KernelFacts::from_parts(release, symbols, ftrace))
+        let mut facts = KernelFacts::from_parts(release, symbols, ftrace);
+        if let Some(text) = self.text(member::KTHREAD_STACKS)? {
+            let stacks = KthreadStacks::parse(&self.origin(member::KTHREAD_STACKS), &text)?;
+            facts.kthread_stacks = Some((stacks, source(member::KTHREAD_STACKS)));
+        }
+        Ok(facts)
     }
 
     fn ftrace_list(&self) -> Result<Fact<FtraceList>> {

@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod ftrace;
 pub mod kallsyms;
+pub mod kthreads;
 pub mod regions;
 pub mod targets;
 pub mod vmlinux;
@@ -14,6 +15,7 @@ pub mod vmlinux;
 use crate::debuginfo::DebugKnowledge;
 use ftrace::{FtraceIndex, FtraceList, Hookability};
 use kallsyms::{Kallsyms, KernelObject, KernelSymbol};
+use kthreads::KthreadStacks;
 use regions::TextRegions;
 
 pub use crate::model::Fact;
@@ -32,6 +34,9 @@ pub struct KernelFacts {
     /// What a vmlinux with debug information says about the patched functions (inline sites,
     /// callers, prototypes); `None` when no `--vmlinux` was given.
     pub debuginfo: Option<DebugKnowledge>,
+    /// Where the host's kthreads were sleeping (a facts bundle's `kthread-stacks.tsv`) and where
+    /// that came from; `None` when not given.
+    pub kthread_stacks: Option<(KthreadStacks, String)>,
 }
 
 /// How one function name resolves in the kernel.
@@ -56,6 +61,7 @@ impl KernelFacts {
             ftrace: Fact::unknown(reason),
             regions: TextRegions::default(),
             debuginfo: None,
+            kthread_stacks: None,
         }
     }
 
@@ -88,6 +94,7 @@ impl KernelFacts {
             ftrace,
             regions,
             debuginfo: None,
+            kthread_stacks: None,
         }
     }
 

@@ -185,6 +185,7 @@ fn run_check(check: &Check, inputs: &Inputs<'_>) -> Vec<Match> {
             )))
         }),
         Check::TargetNotFtraceable => not_ftraceable(inputs),
+        Check::TargetKthreadRest => kthread_rests(inputs),
         Check::KlpSymbolUnresolvable => klp_symbols(inputs),
         Check::NewCodeCallsRegion { regions } => new_code_calls(inputs, regions),
         Check::StaticDataCopy => static_data_copies(inputs),
@@ -269,6 +270,28 @@ fn module_match(hit: bool, evidence: impl Fn() -> String, inputs: &Inputs<'_>) -
         ..Match::default()
     }
     .evidence(evidence())]
+}
+
+/// Targets on the stack of a kthread that was sleeping when the host's facts were collected.
+/// The stacks carry function names only, so a name matches whatever object it was in.
+fn kthread_rests(inputs: &Inputs<'_>) -> Vec<Match> {
+    let Some((stacks, source)) = &inputs.facts.kthread_stacks else {
+        return Vec::new();
+    };
+    target_matches(inputs, |target, found| {
+        let mut holders = stacks.resting_in(&target.function.old_name).peekable();
+        let first = holders.peek()?;
+        let mut found = found.var("kthread", format!("{}[{}]", first.comm, first.pid));
+        for stack in holders {
+            found = found.evidence(format!(
+                "{}[{}] sleeps in {} ({source})",
+                stack.comm,
+                stack.pid,
+                stack.frames.join(" <- ")
+            ));
+        }
+        Some(found)
+    })
 }
 
 fn ambiguous(inputs: &Inputs<'_>) -> Vec<Match> {

@@ -56,6 +56,9 @@ pub enum Check {
     TargetSymposInvalid,
     /// A target with no ftrace call site at its address.
     TargetNotFtraceable,
+    /// A target on the stack of a kthread that was sleeping when the host's facts were
+    /// collected (`kthread-stacks.tsv`): the kthread's resting place.
+    TargetKthreadRest,
     /// A `.klp.sym` symbol that does not resolve (missing, ambiguous or bad position).
     KlpSymbolUnresolvable,
     /// New code (replacement functions and what they reach) calls code in these regions, or
