@@ -1,5 +1,6 @@
 //! The model of a built livepatch module: what it patches, with what, and how it is built.
 
+pub mod enable_call;
 pub mod klp;
 pub mod klp_build;
 pub mod klp_symbols;

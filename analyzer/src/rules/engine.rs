@@ -167,8 +167,10 @@ fn run_check(check: &Check, inputs: &Inputs<'_>) -> Vec<Match> {
             inputs,
         ),
         Check::NoPatchedFunctions => module_match(
-            inputs.patch.patched_functions().next().is_none(),
-            || "no klp_patch, .kpatch.funcs or .init.klp_objects structures".to_string(),
+            inputs.patch.format.is_none(),
+            || {
+                "no klp_patch passed to klp_enable_patch(), no .kpatch.funcs and no .init.klp_objects".to_string()
+            },
             inputs,
         ),
         Check::VermagicMismatch => vermagic(inputs),

@@ -12,7 +12,7 @@ use crate::kernel::{Fact, KernelFacts};
 use crate::patch::{PatchFormat, PatchModule};
 use crate::report::{Finding, Severity, Verdict};
 use crate::rules::RuleSet;
-use crate::testing::{Data, Func, Function, Layout, ModuleSpec, Use};
+use crate::testing::{Data, EnableCall, Func, Function, Layout, ModuleSpec, Use};
 
 const KALLSYMS: &str = "\
 ffffffff81000000 T _text
@@ -381,7 +381,7 @@ fn not_a_livepatch_module() {
 #[test]
 fn no_patched_functions() {
     let mut spec = ModuleSpec::patching("cmdline_proc_show");
-    spec.objects.clear();
+    spec.enable = EnableCall::Missing;
     let module = load(&spec);
     assert_eq!(module.format, None);
     assert_eq!(fired(&findings(&spec), "no-patched-functions").len(), 1);
