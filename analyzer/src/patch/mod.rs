@@ -1,5 +1,6 @@
 //! The model of a built livepatch module: what it patches, with what, and how it is built.
 
+pub mod compressed;
 pub mod enable_call;
 pub mod klp;
 pub mod klp_build;
@@ -180,8 +181,11 @@ impl PatchModule {
         Self::from_bytes(path, &data)
     }
 
-    /// Models a module from its file contents (`path` is used in messages only).
+    /// Models a module from its file contents (`path` is used in messages only); xz, zstd and
+    /// gzip streams are decompressed first.
     pub fn from_bytes(path: &Path, data: &[u8]) -> Result<Self> {
+        let data = compressed::decompress(path, data)?;
+        let data = data.as_ref();
         let signature = signature::parse(data);
         let elf = ElfObject::parse(path, strip_signature(data))?;
         let modinfo = match elf.section_by_name(".modinfo") {
