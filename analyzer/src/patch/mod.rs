@@ -151,6 +151,10 @@ pub struct PatchModule {
     pub format: Option<PatchFormat>,
     /// The layout used to read klp structures (hand-written modules only).
     pub layout: Option<KlpLayout>,
+    /// Why the module's `klp_patch` could not be read, when it calls `klp_enable_patch()` but
+    /// neither its DWARF nor lpcheck's table gives the structures' layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout_unknown: Option<String>,
     /// Patched objects with their functions and callbacks.
     pub objects: Vec<PatchedObject>,
     /// The `replace` flag (atomic replace), when it could be read.
@@ -199,12 +203,25 @@ impl PatchModule {
             found = klp_build::read(&elf)?;
         }
         let mut layout = None;
+        let mut layout_unknown = None;
         if found.is_none() {
             let chosen = KlpLayout::from_dwarf(&elf)
                 .or_else(|| release.as_deref().and_then(KlpLayout::known_for));
-            if let Some(chosen) = chosen {
-                found = klp::read(&elf, &chosen)?;
-                layout = Some(chosen);
+            match chosen {
+                Some(chosen) => {
+                    found = klp::read(&elf, &chosen)?;
+                    layout = Some(chosen);
+                }
+                None if enable_call::find(&elf).iter().any(|c| c.argument.is_some()) => {
+                    layout_unknown = Some(format!(
+                        "the module has no DWARF and lpcheck knows no struct klp_patch layout \
+                         for kernel {} (rebuild with -g)",
+                        release
+                            .as_deref()
+                            .unwrap_or("of unknown release (no vermagic)")
+                    ));
+                }
+                None => {}
             }
         }
         let (format, objects, replace, states) = match found {
@@ -225,6 +242,7 @@ impl PatchModule {
             signature,
             format,
             layout,
+            layout_unknown,
             objects,
             replace,
             states,

@@ -502,6 +502,12 @@ fn unknown_facts(inputs: &Inputs<'_>) -> Vec<Match> {
     if let Fact::Unknown { reason } = &facts.ftrace {
         unknown.push(("which functions ftrace can hook".into(), reason.clone()));
     }
+    if let Some(reason) = &inputs.patch.layout_unknown {
+        unknown.push((
+            "the layout of the livepatch structures".into(),
+            reason.clone(),
+        ));
+    }
     let mut matches: Vec<Match> = unknown
         .into_iter()
         .map(|(fact, reason)| {
