@@ -172,6 +172,13 @@ main() {
         "linux-headers-$kabi-common"
         "$kbuild"
     )
+    # sid's 7.x image is split: the kernel binary comes in linux-binary-KVER,
+    # its config and System.map in linux-base-KVER.
+    local split
+    while read -r split; do
+        packages+=("$split")
+    done < <(apt-cache "${LPC_APT_OPTS[@]}" depends "linux-image-$kver" 2>/dev/null |
+        sed -n "s/^ *Depends: \(linux-\(binary\|base\)-$kver\)\$/\1/p")
     local package
     for package in "${packages[@]}"; do
         lpc_download "$cache/debs" "$package"
@@ -181,11 +188,15 @@ main() {
     done
     relocate_headers "$cache/root" "$kabi" "$kver"
 
-    local root="$cache/root"
-    local vmlinuz="$root/boot/vmlinuz-$kver"
+    local root="$cache/root" moddir
+    moddir=$(module_dir "$root" "$kver")
+    # /boot (bookworm, trixie) or the module directory (sid's split packages).
+    local vmlinuz="$root/boot/vmlinuz-$kver" kconfig="$root/boot/config-$kver"
+    [[ -f $vmlinuz ]] || vmlinuz=$moddir/vmlinuz
+    [[ -f $kconfig ]] || kconfig=$moddir/config
     local kdir="$root/usr/src/linux-headers-$kver"
     local file
-    for file in "$vmlinuz" "$root/boot/config-$kver" "$kdir/Makefile"; do
+    for file in "$vmlinuz" "$kconfig" "$kdir/Makefile"; do
         [[ -f $file ]] ||
             lpc_die "expected file missing after unpacking: $file"
     done
@@ -197,9 +208,9 @@ KABI=$kabi
 KVER=$kver
 VMLINUZ=$vmlinuz
 VMLINUX=$cache/vmlinux
-KCONFIG=$root/boot/config-$kver
+KCONFIG=$kconfig
 KDIR=$kdir
-MODDIR=$(module_dir "$root" "$kver")
+MODDIR=$moddir
 SUITE=$suite
 KCC=${kcc:-gcc}
 EOF
