@@ -173,12 +173,13 @@ main() {
         "$kbuild"
     )
     # sid's 7.x image is split: the kernel binary comes in linux-binary-KVER,
-    # its config and System.map in linux-base-KVER.
+    # its config and System.map in linux-base-KVER, its modules in
+    # linux-modules-KVER.
     local split
     while read -r split; do
         packages+=("$split")
     done < <(apt-cache "${LPC_APT_OPTS[@]}" depends "linux-image-$kver" 2>/dev/null |
-        sed -n "s/^ *Depends: \(linux-\(binary\|base\)-$kver\)\$/\1/p")
+        sed -n "s/^ *Depends: \(linux-\(binary\|base\|modules\)-$kver\)\$/\1/p")
     local package
     for package in "${packages[@]}"; do
         lpc_download "$cache/debs" "$package"
