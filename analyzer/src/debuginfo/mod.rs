@@ -228,6 +228,7 @@ pub fn prototypes_from_btf(
 /// The replacement functions' prototypes, from the module's DWARF.
 fn replacement_prototypes(module: &Path, queries: &[Query]) -> Result<HashMap<String, Prototype>> {
     let module_data = std::fs::read(module).map_err(|e| AnalyzeError::io(module, e))?;
+    let module_data = crate::patch::compressed::decompress(module, &module_data)?;
     let module_elf = ElfObject::parse(module, strip_signature(&module_data))?;
     let replacements: Vec<&str> = queries
         .iter()

@@ -14,6 +14,14 @@ use serde::Serialize;
 use crate::dwarf::{RelocatedDwarf, Slice};
 use crate::elf::ElfObject;
 
+/// Kernel series whose `struct klp_func`/`klp_object`/`klp_callbacks`/`klp_state`/`klp_patch`
+/// definitions (and `struct kobject`, embedded in the first two) were read from the headers of
+/// Debian's kernels: 6.1.0-57 (Debian 12), 6.12.118+deb13 (Debian 13) and 7.2.13+deb14 (sid,
+/// where `klp_callbacks` moved to `livepatch_external.h` unchanged). The three agree: klp_func
+/// is 152 bytes (`old_sympos` at 16), klp_object 168 (`callbacks` at 16), klp_state 24,
+/// klp_patch has `states` at 16 and `replace` at 24.
+const KNOWN_SERIES: [(u32, u32); 3] = [(6, 1), (6, 12), (7, 2)];
+
 /// Where a layout came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
@@ -47,12 +55,13 @@ pub struct KlpLayout {
 
 impl KlpLayout {
     /// The layout known for a kernel release such as `6.1.0-56-amd64` (x86_64, no
-    /// `CONFIG_DEBUG_KOBJECT_RELEASE`), or `None` for releases older than 5.5.
+    /// `CONFIG_DEBUG_KOBJECT_RELEASE`, as Debian builds), or `None` for a series whose
+    /// `include/linux/livepatch.h` lpcheck has not checked: no guess.
     pub fn known_for(release: &str) -> Option<Self> {
-        let mut parts = release.split(['.', '-']);
+        let mut parts = release.split(['.', '-', '+']);
         let major: u32 = parts.next()?.parse().ok()?;
         let minor: u32 = parts.next()?.parse().ok()?;
-        if (major, minor) < (5, 5) {
+        if !KNOWN_SERIES.contains(&(major, minor)) {
             return None;
         }
         Some(Self {
@@ -181,10 +190,18 @@ mod tests {
 
     #[test]
     fn known_layouts_by_release() {
-        let layout = KlpLayout::known_for("6.1.0-56-amd64").unwrap();
-        assert_eq!(layout.func_size, 152);
-        assert_eq!(layout.patch_replace, Some(24));
-        assert!(KlpLayout::known_for("5.4.0-1").is_none());
-        assert!(KlpLayout::known_for("garbage").is_none());
+        for release in [
+            "6.1.0-56-amd64",
+            "6.12.118+deb13-amd64",
+            "7.2.13+deb14-amd64",
+        ] {
+            let layout = KlpLayout::known_for(release).unwrap();
+            assert_eq!(layout.func_size, 152, "{release}");
+            assert_eq!(layout.object_size, 168, "{release}");
+            assert_eq!(layout.patch_replace, Some(24), "{release}");
+        }
+        for unchecked in ["5.4.0-1", "6.5.0-1-amd64", "7.3.1+bpo-amd64", "garbage"] {
+            assert!(KlpLayout::known_for(unchecked).is_none(), "{unchecked}");
+        }
     }
 }

@@ -198,8 +198,10 @@ fn run_check(check: &Check, inputs: &Inputs<'_>) -> Vec<Match> {
             inputs,
         ),
         Check::NoPatchedFunctions => module_match(
-            inputs.patch.patched_functions().next().is_none(),
-            || "no klp_patch, .kpatch.funcs or .init.klp_objects structures".to_string(),
+            inputs.patch.format.is_none(),
+            || {
+                "no klp_patch passed to klp_enable_patch(), no .kpatch.funcs and no .init.klp_objects".to_string()
+            },
             inputs,
         ),
         Check::VermagicMismatch => vermagic(inputs),
@@ -562,6 +564,12 @@ fn unknown_facts(inputs: &Inputs<'_>) -> Vec<Match> {
     }
     if let Fact::Unknown { reason } = &facts.ftrace {
         unknown.push(("which functions ftrace can hook".into(), reason.clone()));
+    }
+    if let Some(reason) = &inputs.patch.layout_unknown {
+        unknown.push((
+            "the layout of the livepatch structures".into(),
+            reason.clone(),
+        ));
     }
     let mut matches: Vec<Match> = unknown
         .into_iter()
