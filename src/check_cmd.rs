@@ -111,7 +111,8 @@ fn facts_for(args: &CheckArgs, input: &ModuleInput) -> Result<Vec<KernelFacts>> 
             .map(|bundle| {
                 let mut facts = bundle.kernel_facts()?;
                 let source = format!("{} in {}", member::BTF, bundle.path.display());
-                facts.debuginfo = Some(btf_prototypes(bundle.btf(), &source, module, input.file())?);
+                facts.debuginfo =
+                    Some(btf_prototypes(bundle.btf(), &source, module, input.file())?);
                 Ok(facts)
             })
             .collect();

@@ -1,6 +1,8 @@
 //! `lpcheck facts collect` and `lpcheck facts from-package`: write a facts bundle and say what
 //! it holds and what could not be had.
 
+use std::fmt::Write as _;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -57,13 +59,14 @@ fn summary(bundle: &BundleWriter, path: &Path) -> String {
         manifest.vermagic.as_deref().unwrap_or("unknown")
     );
     for member in &manifest.members {
-        text.push_str(&format!(
-            "  {:40} {:>10} bytes  {}\n",
+        let _ = writeln!(
+            text,
+            "  {:40} {:>10} bytes  {}",
             member.name, member.size, member.what
-        ));
+        );
     }
     for unknown in &manifest.unknown {
-        text.push_str(&format!("  unknown {}: {}\n", unknown.item, unknown.reason));
+        let _ = writeln!(text, "  unknown {}: {}", unknown.item, unknown.reason);
     }
     text
 }

@@ -1,5 +1,7 @@
 //! How the CLI talks to people: colour on a terminal, error chains printed once, the man page.
 
+use std::fmt::Write as _;
+
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result};
@@ -53,7 +55,7 @@ pub fn human_duration(duration: std::time::Duration) -> String {
     if let Some(&(next, next_unit)) = UNITS.get(first + 1) {
         let rest = (seconds % size) / next;
         if rest > 0 {
-            text.push_str(&format!(" {rest}{next_unit}"));
+            let _ = write!(text, " {rest}{next_unit}");
         }
     }
     text

@@ -27,7 +27,7 @@ pub fn failure_log(command: &Command, error: &str, exit_code: i32) -> Option<Str
                 .rules
                 .iter()
                 .filter(|rule| rule.enabled)
-                .map(|rule| rule.descriptor())
+                .map(lpcheck_analyzer::rules::Rule::descriptor)
                 .collect();
             ("check", rules)
         }
@@ -35,7 +35,7 @@ pub fn failure_log(command: &Command, error: &str, exit_code: i32) -> Option<Str
             "diff",
             diff_rules::ALL
                 .iter()
-                .map(|rule| rule.descriptor())
+                .map(lpcheck_analyzer::diff::rules::Rule::descriptor)
                 .collect(),
         ),
         _ => return None,

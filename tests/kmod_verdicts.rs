@@ -281,7 +281,7 @@ fn a_package_bundle_agrees_with_the_recorded_facts() {
     let find = |dir: &Path, prefix: &str| {
         std::fs::read_dir(dir)
             .ok()?
-            .filter_map(|e| e.ok())
+            .filter_map(std::result::Result::ok)
             .map(|e| e.path())
             .find(|p| {
                 p.file_name()

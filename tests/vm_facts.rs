@@ -53,7 +53,7 @@ fn verdict(json: &serde_json::Value) -> String {
 fn deb(dir: &Path, prefix: &str) -> Option<PathBuf> {
     std::fs::read_dir(dir)
         .ok()?
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.path())
         .find(|p| {
             p.file_name()

@@ -271,7 +271,7 @@ pub fn check(
             .rules
             .iter()
             .filter(|rule| rule.enabled)
-            .map(|rule| rule.descriptor())
+            .map(super::rules::model::Rule::descriptor)
             .collect(),
     }
 }

@@ -10,10 +10,10 @@ use serde::Serialize;
 
 use crate::kernel::ftrace::Hookability;
 use crate::kernel::kallsyms::KernelObject;
+use crate::kernel::targets::{resolve, TargetResolution};
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::PatchModule;
 use crate::report::Severity;
-use crate::kernel::targets::{resolve, TargetResolution};
 use crate::rules::{Check, RuleSet};
 
 /// A kernel fact a rule can need.

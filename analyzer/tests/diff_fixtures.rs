@@ -277,7 +277,10 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
         );
         let want = (
             case.verdict,
-            case.rules.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            case.rules
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect::<Vec<_>>(),
             case.changed
                 .iter()
                 .map(std::string::ToString::to_string)

@@ -3,6 +3,8 @@
 //! Every item that cannot be read is recorded in the manifest's `unknown` list with the path
 //! and the error, so `check --facts` reports it as unknown instead of assuming anything.
 
+use std::fmt::Write as _;
+
 use std::io::Read;
 use std::path::Path;
 
@@ -106,7 +108,7 @@ fn module_btf(bundle: &mut BundleWriter) {
         Err(error) => return bundle.unknown("btf/MODULE", format!("/sys/kernel/btf: {error}")),
     };
     let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|name| name != "vmlinux")
         .collect();
@@ -185,11 +187,12 @@ fn kthread_stacks(bundle: &mut BundleWriter) {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         match std::fs::read_to_string(format!("/proc/{pid}/stack")) {
             Ok(stack) => {
-                lines.push_str(&format!(
-                    "{pid}\t{}\t{}\n",
+                let _ = writeln!(
+                    lines,
+                    "{pid}\t{}\t{}",
                     comm.trim(),
                     stack_frames(&stack).join(" ")
-                ));
+                );
             }
             Err(error) => unreadable.push(format!("{pid} ({}): {error}", comm.trim())),
         }

@@ -47,7 +47,10 @@ pub fn first_vermagic(dir: &Path) -> std::result::Result<String, String> {
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut paths: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        let mut paths: Vec<_> = entries
+            .filter_map(std::result::Result::ok)
+            .map(|e| e.path())
+            .collect();
         paths.sort();
         for path in paths {
             if path.is_dir() {

@@ -118,7 +118,7 @@ impl Renderable for DiffReport {
     fn rules(&self) -> Vec<RuleDescriptor> {
         super::rules::ALL
             .iter()
-            .map(|rule| rule.descriptor())
+            .map(super::rules::Rule::descriptor)
             .collect()
     }
 

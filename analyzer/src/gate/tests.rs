@@ -142,8 +142,7 @@ fn allow_unknown_accepts_visibly() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["unknown_allowed"], true);
     assert_eq!(json["missing_facts"][0]["fact"], "ftrace_functions");
-    let sarif: serde_json::Value =
-        serde_json::from_str(&crate::report::sarif::render(
+    let sarif: serde_json::Value = serde_json::from_str(&crate::report::sarif::render(
         &report,
         &crate::report::sarif::Invocation {
             base_dir: std::path::Path::new("/"),

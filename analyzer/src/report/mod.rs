@@ -1,5 +1,6 @@
 //! Findings, verdicts, and the three renderings of a report (human, JSON, SARIF).
 
+use std::fmt::Write as _;
 pub mod human;
 pub mod rule_docs;
 pub mod sarif;
@@ -273,11 +274,15 @@ impl RuleDescriptor {
             self.id, self.name, self.severity, self.summary
         );
         if let Some(hint) = &self.hint {
-            text.push_str(&format!("\n## What to do\n\n{hint}\n"));
+            let _ = write!(text, "\n## What to do\n\n{hint}\n");
         }
         match (self.reference_url(), &self.reference) {
-            (Some(url), _) => text.push_str(&format!("\n## Read more\n\n<{url}>\n")),
-            (None, Some(reference)) => text.push_str(&format!("\n## Read more\n\n{reference}\n")),
+            (Some(url), _) => {
+                let _ = write!(text, "\n## Read more\n\n<{url}>\n");
+            }
+            (None, Some(reference)) => {
+                let _ = write!(text, "\n## Read more\n\n{reference}\n");
+            }
             (None, None) => {}
         }
         text

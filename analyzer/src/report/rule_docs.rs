@@ -2,6 +2,8 @@
 //! rendered from the rules' data, and their index. A test keeps the checked-in pages equal to
 //! what the data renders (`LPCHECK_BLESS=1` rewrites them).
 
+use std::fmt::Write as _;
+
 use super::RuleDescriptor;
 use crate::diff::rules as diff_rules;
 use crate::rules::RuleSet;
@@ -11,8 +13,12 @@ pub fn builtin_rules() -> Vec<RuleDescriptor> {
     RuleSet::default_rules()
         .rules
         .iter()
-        .map(|rule| rule.descriptor())
-        .chain(diff_rules::ALL.iter().map(|rule| rule.descriptor()))
+        .map(super::super::rules::model::Rule::descriptor)
+        .chain(
+            diff_rules::ALL
+                .iter()
+                .map(super::super::diff::rules::Rule::descriptor),
+        )
         .collect()
 }
 
@@ -27,13 +33,14 @@ pub fn index(rules: &[RuleDescriptor]) -> String {
          | Rule | Name | Default severity | Finds |\n|---|---|---|---|\n",
     );
     for rule in rules {
-        text.push_str(&format!(
-            "| [{id}]({id}.md) | {name} | {severity} | {summary} |\n",
+        let _ = writeln!(
+            text,
+            "| [{id}]({id}.md) | {name} | {severity} | {summary} |",
             id = rule.id,
             name = rule.name,
             severity = rule.severity,
             summary = rule.summary.replace('|', "\\|"),
-        ));
+        );
     }
     text
 }

@@ -8,6 +8,8 @@
 //! whole input file. A run that could not analyze its input is still a valid log: no results, an
 //! unsuccessful invocation and an error notification saying why.
 
+use std::fmt::Write as _;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -355,7 +357,7 @@ fn rule_of(rule: &RuleDescriptor) -> Rule {
     let help_uri = rule.reference_url();
     let mut help = rule.hint.clone().unwrap_or_else(|| rule.summary.clone());
     if let Some(url) = &help_uri {
-        help.push_str(&format!(" See {url}"));
+        let _ = write!(help, " See {url}");
     }
     Rule {
         id: rule.id.clone(),
@@ -502,7 +504,7 @@ fn encode(path: &str) -> String {
         if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
             out.push(byte as char);
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out
