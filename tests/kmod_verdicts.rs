@@ -9,8 +9,9 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use support::{repo_root as repo, EXIT_UNAVAILABLE};
 
@@ -36,6 +37,46 @@ fn run_script(script: &str, args: &[&Path]) -> Result<bool, String> {
             String::from_utf8_lossy(&output.stderr)
         )),
     }
+}
+
+/// The kernel cache of tests/vm/fetch-kernel.sh: `$LPCHECK_KERNEL_CACHE`, else `target/kernel`.
+fn cache() -> PathBuf {
+    std::env::var_os("LPCHECK_KERNEL_CACHE")
+        .map_or_else(|| repo().join("target/kernel"), PathBuf::from)
+}
+
+/// The release of the cached kernel (`KVER` of the cache's `env`, e.g. `6.1.0-57-amd64`).
+fn release() -> String {
+    let env =
+        std::fs::read_to_string(cache().join("env")).expect("the kernel cache has an env file");
+    env.lines()
+        .find_map(|line| line.strip_prefix("KVER="))
+        .expect("KVER in the kernel cache's env")
+        .to_string()
+}
+
+/// Records the kernel's facts and verdicts in a VM boot and builds the kmod fixtures, once for
+/// all the tests of this file (they would race on the same directories otherwise);
+/// `Err(reason)` when Debian's kernel packages cannot be downloaded.
+fn prepared() -> Result<(), String> {
+    static PREPARED: OnceLock<Result<(), String>> = OnceLock::new();
+    PREPARED
+        .get_or_init(|| {
+            let facts = cache().join("facts");
+            if !facts.join("kmod-verdicts.txt").exists() {
+                match run_script("tests/vm/dump-facts.sh", &[&facts]) {
+                    Ok(true) => {}
+                    Ok(false) => return Err("Debian's kernel packages cannot be downloaded".into()),
+                    Err(error) => panic!("{error}"),
+                }
+            }
+            match run_script("kmod/build.sh", &[&repo().join("target/kmod")]) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("Debian's kernel headers cannot be downloaded".into()),
+                Err(error) => panic!("{error}"),
+            }
+        })
+        .clone()
 }
 
 struct Verdict {
@@ -106,21 +147,10 @@ fn kernel_outcomes(facts: &Path) -> BTreeMap<String, (String, Option<String>)> {
 
 #[test]
 fn kmod_modules_get_the_expected_verdicts_and_agree_with_the_kernel() {
-    let facts = repo().join("target/kernel/facts");
+    let facts = cache().join("facts");
     let kmod = repo().join("target/kmod");
-    if !facts.join("kmod-verdicts.txt").exists() {
-        match run_script("tests/vm/dump-facts.sh", &[&facts]) {
-            Ok(true) => {}
-            Ok(false) => {
-                return support::skip(TEST, "Debian's kernel packages cannot be downloaded")
-            }
-            Err(error) => panic!("{error}"),
-        }
-    }
-    match run_script("kmod/build.sh", &[&kmod]) {
-        Ok(true) => {}
-        Ok(false) => return support::skip(TEST, "Debian's kernel headers cannot be downloaded"),
-        Err(error) => panic!("{error}"),
+    if let Err(reason) = prepared() {
+        return support::skip(TEST, &reason);
     }
 
     let expected: &[(&str, i32, &[&str])] = &[
@@ -237,23 +267,19 @@ const BAD_MODULES: [&str; 7] = [
 #[test]
 fn kmod_modules_without_facts_are_never_accepted() {
     let kmod = repo().join("target/kmod");
-    match run_script("kmod/build.sh", &[&kmod]) {
-        Ok(true) => {}
-        Ok(false) => return support::skip(TEST, "Debian's kernel headers cannot be downloaded"),
-        Err(error) => panic!("{error}"),
+    if let Err(reason) = prepared() {
+        return support::skip(TEST, &reason);
     }
+    let release = release();
     let running = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
     for name in BAD_MODULES {
         let module = kmod.join(format!("{name}.ko"));
         // Only the release: no symbols, no ftrace list.
-        let verdict = run_check(
-            &module,
-            &["--kernel-release".as_ref(), "6.1.0-57-amd64".as_ref()],
-        );
+        let verdict = run_check(&module, &["--kernel-release".as_ref(), release.as_ref()]);
         assert_eq!(verdict.exit, 1, "{name}: {:?}", verdict.findings);
         assert_ne!(verdict.verdict, "accept", "{name}");
         // No fact option at all on a host that runs another kernel: the host is not used.
-        if running.trim() != "6.1.0-57-amd64" {
+        if running.trim() != release {
             let output = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
                 .arg("check")
                 .arg(&module)
@@ -262,7 +288,7 @@ fn kmod_modules_without_facts_are_never_accepted() {
             assert_eq!(output.status.code(), Some(2), "{name}");
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(
-                stderr.contains("this module is for 6.1.0-57-amd64")
+                stderr.contains(&format!("this module is for {release}"))
                     && stderr.contains("pass --facts"),
                 "{name}: {stderr}"
             );
@@ -275,9 +301,11 @@ fn kmod_modules_without_facts_are_never_accepted() {
 #[test]
 fn a_package_bundle_agrees_with_the_recorded_facts() {
     const TEST: &str = "package bundle";
-    let cache = std::env::var_os("LPCHECK_KERNEL_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/kernel"));
+    if let Err(reason) = prepared() {
+        return support::skip(TEST, &reason);
+    }
+    let cache = cache();
+    let release = release();
     let find = |dir: &Path, prefix: &str| {
         std::fs::read_dir(dir)
             .ok()?
@@ -291,23 +319,17 @@ fn a_package_bundle_agrees_with_the_recorded_facts() {
     };
     let facts = cache.join("facts");
     let (Some(image), Some(dbg)) = (
-        find(&cache.join("debs"), "linux-image-6.1.0-57-amd64_"),
-        find(&cache.join("dbg"), "linux-image-6.1.0-57-amd64-dbg_"),
+        find(&cache.join("debs"), &format!("linux-image-{release}_")),
+        find(&cache.join("dbg"), &format!("linux-image-{release}-dbg_")),
     ) else {
         return support::skip(
             TEST,
-            "no linux-image-6.1.0-57-amd64{,-dbg} .deb in the kernel cache (benches/debuginfo.sh fetches the -dbg package)",
+            &format!(
+                "no linux-image-{release}{{,-dbg}} .deb in the kernel cache (tests/vm/fetch-dbg.sh fetches the -dbg package)"
+            ),
         );
     };
-    if !facts.join("kallsyms").exists() {
-        return support::skip(TEST, "no recorded VM facts (tests/vm/dump-facts.sh)");
-    }
     let kmod = repo().join("target/kmod");
-    match run_script("kmod/build.sh", &[&kmod]) {
-        Ok(true) => {}
-        Ok(false) => return support::skip(TEST, "Debian's kernel headers cannot be downloaded"),
-        Err(error) => panic!("{error}"),
-    }
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("pkg.tar.zst");
     let output = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
