@@ -39,6 +39,9 @@ pub enum Command {
     /// Live: every precondition for loading the patch on this host, one pass/warn/fail/unknown
     /// line each (exit 0 no failure, 1 a failure, 2 could not analyze).
     Preflight(PreflightArgs),
+    /// The fallback when no live patch can be safe: plan, load and start a fast reboot into an
+    /// installed kernel with kexec (exit 0 possible/done, 1 refused, 2 could not run).
+    Kexec(KexecArgs),
 }
 
 /// Output formats.
@@ -307,6 +310,7 @@ pub const SUBCOMMANDS: &[&str] = &[
     "status",
     "revert",
     "tui",
+    "kexec",
     "help",
 ];
 
@@ -435,4 +439,52 @@ mod tests {
         assert!(preflight.strict);
         assert_eq!(preflight.source, StackSourceArg::Auto);
     }
+}
+
+/// Output formats of `kexec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KexecFormat {
+    /// One line per check.
+    Human,
+    /// The plan as JSON (docs/json.md).
+    Json,
+}
+
+/// Arguments of `kexec`.
+#[derive(Debug, Clone, Args)]
+#[command(group = clap::ArgGroup::new("action").args(["load", "unload", "exec"]))]
+pub struct KexecArgs {
+    /// The directory holding the installed kernels.
+    #[arg(long, value_name = "DIR", default_value = "/boot")]
+    pub boot: PathBuf,
+    /// The release to boot (default: the newest installed one, by version order).
+    #[arg(long, value_name = "REL")]
+    pub release: Option<String>,
+    /// The initrd to use instead of the one found in the boot directory.
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<PathBuf>,
+    /// The new kernel's command line (with --reuse-cmdline: added to the running one).
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub append: Option<String>,
+    /// Start from the running command line (the default without --append).
+    #[arg(long)]
+    pub reuse_cmdline: bool,
+    /// Load the planned kernel with kexec_file_load(2).
+    #[arg(long)]
+    pub load: bool,
+    /// Unload the loaded kexec kernel.
+    #[arg(long)]
+    pub unload: bool,
+    /// Reboot into the loaded kernel (loading the planned one first when none is loaded).
+    #[arg(long)]
+    pub exec: bool,
+    /// With --exec: do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Output format of the plan.
+    #[arg(long, value_enum, default_value_t = KexecFormat::Human)]
+    pub format: KexecFormat,
+    /// lpcheck's journal (default: `$LPCHECK_JOURNAL`, else /var/lib/lpcheck/journal.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
 }

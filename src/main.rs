@@ -5,6 +5,7 @@ mod check_cmd;
 mod cli;
 mod diff_cmd;
 mod host;
+mod kexec_cmd;
 mod live;
 mod preflight_cmd;
 mod revert_cmd;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         Command::Revert(args) => revert_cmd::run(args),
         Command::Watch(args) => watch_cmd::run(args),
         Command::Preflight(args) => preflight_cmd::run(args),
+        Command::Kexec(args) => kexec_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -11,6 +11,7 @@ pub mod events;
 pub(crate) mod fake_kernel;
 pub mod journal;
 pub mod journal_reader;
+pub mod kexec;
 pub mod kmsg;
 pub mod livepatch;
 pub mod load_gate;
