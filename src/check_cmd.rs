@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use lpcheck_analyzer::check::{check, CheckOptions, CheckReport};
-use lpcheck_analyzer::debuginfo::{self, CachePolicy, DebugKnowledge, Query};
+use lpcheck_analyzer::debuginfo::{self, CachePolicy, DebugKnowledge};
 use lpcheck_analyzer::kernel::ftrace::FtraceList;
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 use lpcheck_analyzer::kernel::regions::TextRegion;
@@ -12,10 +12,10 @@ use lpcheck_analyzer::kernel::vmlinux;
 use lpcheck_analyzer::kernel::{Fact, KernelFacts};
 use lpcheck_analyzer::patch::PatchModule;
 use lpcheck_analyzer::report::{human, sarif};
-use lpcheck_analyzer::rules::RuleSet;
+use lpcheck_live::host;
+use lpcheck_live::inputs::{queries, rule_set, running_kernel_prototypes};
 
 use crate::cli::{CheckArgs, Format, KernelArgs};
-use crate::host;
 
 /// Runs `check` and prints its report; returns the exit code.
 pub fn run(args: &CheckArgs) -> Result<i32> {
@@ -53,35 +53,6 @@ fn debug_knowledge(vmlinux: &Path, module: &PatchModule) -> Result<DebugKnowledg
     )?)
 }
 
-/// Where the running kernel exposes its BTF.
-const RUNNING_KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
-
-/// The replacements' prototypes against the running kernel's BTF (inline sites and callers need
-/// the debug vmlinux and are not looked for).
-pub fn running_kernel_prototypes(module: &PatchModule) -> Result<DebugKnowledge> {
-    let btf =
-        std::fs::read(RUNNING_KERNEL_BTF).map_err(|error| format!("{RUNNING_KERNEL_BTF}: {error}"));
-    Ok(debuginfo::prototypes_from_btf(
-        btf,
-        RUNNING_KERNEL_BTF,
-        &module.path,
-        &queries(module),
-    )?)
-}
-
-/// One debug-information question per patched function.
-fn queries(module: &PatchModule) -> Vec<Query> {
-    module
-        .patched_functions()
-        .map(|(object, function)| Query {
-            object: object.clone(),
-            function: function.old_name.clone(),
-            sympos: function.old_sympos,
-            replacement: function.new_func.clone(),
-        })
-        .collect()
-}
-
 /// Renders a check report in `format`.
 pub fn render(report: &CheckReport, format: Format) -> String {
     match format {
@@ -97,15 +68,6 @@ pub fn render(report: &CheckReport, format: Format) -> String {
             text
         }
     }
-}
-
-/// The default rules plus the user's files.
-pub fn rule_set(files: &[impl AsRef<Path>]) -> Result<RuleSet> {
-    let mut rules = RuleSet::default_rules();
-    for file in files {
-        rules.merge_file(file.as_ref())?;
-    }
-    Ok(rules)
 }
 
 /// Kernel facts: from the files given, or from the running kernel when none is.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use lpcheck_live::sampler::StackSourceKind;
 
 /// Safety analyzer and validator for Linux kernel live patches.
 ///
@@ -242,6 +243,15 @@ pub enum StackSourceArg {
     Auto,
     /// `/proc/*/task/*/stack` only.
     Proc,
+}
+
+impl From<StackSourceArg> for StackSourceKind {
+    fn from(arg: StackSourceArg) -> Self {
+        match arg {
+            StackSourceArg::Auto => Self::Auto,
+            StackSourceArg::Proc => Self::Proc,
+        }
+    }
 }
 
 /// Arguments of `watch`.

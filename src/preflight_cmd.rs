@@ -4,13 +4,14 @@ use anyhow::{Context, Result};
 use lpcheck_analyzer::patch::PatchModule;
 use serde::Serialize;
 
-use crate::check_cmd::rule_set;
+use lpcheck_live::blockers::{always_on_stack_patterns, find_blockers, resolve_targets};
+use lpcheck_live::host;
+use lpcheck_live::inputs::rule_set;
+use lpcheck_live::livepatch::LivepatchSysfs;
+use lpcheck_live::preflight::{run_preflight, HostPaths, PreflightInputs, PreflightReport, Status};
+use lpcheck_live::sampler::sampler;
+
 use crate::cli::{LiveFormat, PreflightArgs};
-use crate::host;
-use crate::live::blockers::{always_on_stack_patterns, find_blockers, resolve_targets};
-use crate::live::livepatch::LivepatchSysfs;
-use crate::live::preflight::{run_preflight, HostPaths, PreflightInputs, PreflightReport, Status};
-use crate::watch_cmd::sampler;
 
 /// Version of the JSON schema of `preflight` output.
 const SCHEMA_VERSION: u32 = 1;
@@ -34,7 +35,7 @@ pub fn run(args: &PreflightArgs) -> Result<i32> {
     let facts = host::running_kernel_facts();
     let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));
     let blockers = match facts.symbols.value() {
-        Some(symbols) => sampler(args.source)
+        Some(symbols) => sampler(args.source.into())
             .snapshot()
             .map(|snapshot| find_blockers(&snapshot, symbols, &targets, Some(std::process::id()))),
         None => Err(format!("no symbol table: {}", facts.symbols.describe())),

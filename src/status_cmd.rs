@@ -4,10 +4,11 @@ use std::fmt::Write;
 
 use anyhow::Result;
 
+use lpcheck_live::journal;
+use lpcheck_live::module_syscalls::KernelPaths;
+use lpcheck_live::status::{gather, Status};
+
 use crate::cli::{StatusArgs, StatusFormat};
-use crate::live::journal;
-use crate::live::module_syscalls::KernelPaths;
-use crate::live::status::{gather, Status};
 
 /// Exit code when the kernel has no livepatch support.
 const EXIT_UNSUPPORTED: i32 = 2;

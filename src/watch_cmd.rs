@@ -2,51 +2,31 @@
 //! prediction per task; or, with `--wait-safe`, a wait for a moment without any.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 use lpcheck_analyzer::kernel::{Fact, KernelFacts};
 use lpcheck_analyzer::patch::PatchModule;
-use lpcheck_ebpf::{ProcFs, ScanRequest, StackSampler, StackSource};
+use lpcheck_ebpf::StackSource;
 use serde::Serialize;
 
-use crate::check_cmd::rule_set;
-use crate::cli::{LiveFormat, StackSourceArg, WatchArgs};
-use crate::live::blockers::{
+use lpcheck_live::blockers::{
     always_on_stack_patterns, find_blockers, resolve_targets, BlockerReport, PartKind, PatchTarget,
     Prediction,
 };
-use crate::live::safe_moment::{
-    wait_for_safe_moment, SafeMoment, SafeMomentPolicy, SnapshotSource, WallClock,
-};
+use lpcheck_live::inputs::rule_set;
+use lpcheck_live::safe_moment::{wait_for_safe_moment, SafeMoment, SafeMomentPolicy, WallClock};
+use lpcheck_live::sampler::{sampler, symbol_table};
+
+use crate::cli::{LiveFormat, WatchArgs};
 
 /// Version of the JSON schema of `watch` output.
 const SCHEMA_VERSION: u32 = 1;
-
-/// The running kernel's symbol table.
-const PROC_KALLSYMS: &str = "/proc/kallsyms";
 
 /// Exit codes of `watch`.
 const EXIT_CLEAR: i32 = 0;
 const EXIT_BLOCKED: i32 = 1;
 const EXIT_UNAVAILABLE: i32 = 2;
-
-/// The snapshot source the user chose.
-pub fn sampler(source: StackSourceArg) -> Box<dyn SnapshotSource> {
-    match source {
-        StackSourceArg::Auto => Box::new(StackSampler::new(ScanRequest::FromProcKallsyms)),
-        StackSourceArg::Proc => Box::new(ProcFs::default()),
-    }
-}
-
-/// Reads the symbol table from `path` (or `/proc/kallsyms`).
-pub fn symbol_table(path: Option<&Path>) -> Result<(Kallsyms, String)> {
-    let path = path.unwrap_or(Path::new(PROC_KALLSYMS));
-    let table = Kallsyms::from_file(path)?;
-    Ok((table, path.display().to_string()))
-}
 
 /// A `watch` report as JSON prints it.
 #[derive(Debug, Serialize)]
@@ -105,7 +85,7 @@ pub fn run(args: &WatchArgs) -> Result<i32> {
         bail!("{}: no patched functions found", args.module.display());
     }
     let interval = seconds(args.interval, "--interval")?;
-    let mut source = sampler(args.source);
+    let mut source = sampler(args.source.into());
     if let Some(in_a_row) = args.wait_safe {
         let policy = SafeMomentPolicy {
             in_a_row,

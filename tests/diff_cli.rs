@@ -81,3 +81,23 @@ fn verdicts_map_to_exit_codes_and_formats_parse() {
         }
     }
 }
+
+#[test]
+fn objects_of_different_sources_exit_2_with_the_reason() {
+    let Some(dir) = corpus_dir() else {
+        println!("skipped: shared/corpus/kpatch-unit-objs not found and LPCHECK_CORPUS unset");
+        return;
+    };
+    let orig = dir.join("new-function.ORIG.o");
+    let patched = dir.join("data-new.PATCHED.o");
+    let output = lpcheck(&[&orig, &patched]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("data-new.PATCHED.o: not a build of the same source")
+            && stderr.contains("`meminfo.c`")
+            && stderr.contains("`n_tty.c`"),
+        "{stderr}"
+    );
+}

@@ -1,11 +1,11 @@
 //! `lpcheck diff` on small C files compiled twice (before/after) with gcc and kernel-like flags,
-//! one pair per rule plus accept and no-change cases. Sources: `tests/diff-fixtures/`.
+//! one pair per rule plus accept and no-change cases; waived findings count as `RULE~waived`. Sources: `tests/diff-fixtures/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lpcheck_analyzer::diff::{diff_files, DiffOptions, DiffReport};
-use lpcheck_analyzer::report::Severity;
+use lpcheck_analyzer::report::{human, Severity};
 
 /// Flags close to a kernel build: per-function/data sections, ftrace entries with mcount
 /// records, the kernel code model.
@@ -125,6 +125,60 @@ const CASES: &[Case] = &[
         changed_data: &[],
     },
     Case {
+        fixture: "line-helpers",
+        defines: &[],
+        verdict: "no-change",
+        rules: &[],
+        changed: &[],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "unique-id",
+        defines: &[],
+        verdict: "no-change",
+        rules: &[],
+        changed: &[],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "callbacks",
+        defines: &[],
+        verdict: "accept",
+        rules: &[],
+        changed: &[],
+        new: &["pre_patch_reset", "reset_limit"],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "directives",
+        defines: &[],
+        verdict: "accept",
+        rules: &["LD012~waived", "LD013~waived"],
+        changed: &["handle"],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "special-entries",
+        defines: &[],
+        verdict: "no-change",
+        rules: &["LD014"],
+        changed: &[],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
+        fixture: "static-call-keys",
+        defines: &[],
+        verdict: "accept",
+        rules: &["LD015"],
+        changed: &["notify"],
+        new: &[],
+        changed_data: &[],
+    },
+    Case {
         fixture: "static-local",
         defines: &[],
         verdict: "accept",
@@ -164,15 +218,19 @@ fn compile(cc: &str, source: &Path, defines: &[&str], out: &Path) {
     );
 }
 
-fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
-    let source: PathBuf = [
+fn fixture_source(name: &str) -> PathBuf {
+    [
         env!("CARGO_MANIFEST_DIR"),
         "tests",
         "diff-fixtures",
-        &format!("{}.c", case.fixture),
+        &format!("{name}.c"),
     ]
     .iter()
-    .collect();
+    .collect()
+}
+
+fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
+    let source = fixture_source(case.fixture);
     let orig = dir.join(format!("{}{}.orig.o", case.fixture, case.defines.concat()));
     let patched = dir.join(format!(
         "{}{}.patched.o",
@@ -198,11 +256,14 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
     let mut failures = Vec::new();
     for case in CASES {
         let report = run_case(&cc, dir.path(), case);
-        let mut rules: Vec<&str> = report
+        let mut rules: Vec<String> = report
             .findings
             .iter()
             .filter(|f| f.severity != Severity::Note)
-            .map(|f| f.rule.as_str())
+            .map(|f| match f.waiver {
+                Some(_) => format!("{}~waived", f.rule),
+                None => f.rule.clone(),
+            })
             .collect();
         rules.dedup();
         let label = format!("{}{}", case.fixture, case.defines.concat());
@@ -215,7 +276,7 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
         );
         let want = (
             case.verdict,
-            case.rules.to_vec(),
+            case.rules.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
             case.changed
                 .iter()
                 .map(|s| s.to_string())
@@ -232,4 +293,91 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn unrelated_objects_and_impossible_directives_are_refused_with_the_reason() {
+    let Some(cc) = compiler() else {
+        println!(
+            "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (accept, local) = (
+        dir.path().join("accept.o"),
+        dir.path().join("static-local.o"),
+    );
+    compile(&cc, &fixture_source("accept"), &[], &accept);
+    compile(&cc, &fixture_source("static-local"), &["-DPATCHED"], &local);
+    let error = diff_files(&accept, &local, &DiffOptions::default())
+        .expect_err("objects of two source files are refused")
+        .to_string();
+    assert!(
+        error.contains("not a build of the same source")
+            && error.contains("`static-local.c`")
+            && error.contains("`accept.c`"),
+        "{error}"
+    );
+
+    let (orig, patched) = (
+        dir.path().join("unrelated.o"),
+        dir.path().join("unrelated.p.o"),
+    );
+    compile(&cc, &fixture_source("unrelated"), &[], &orig);
+    compile(&cc, &fixture_source("unrelated"), &["-DPATCHED"], &patched);
+    let error = diff_files(&orig, &patched, &DiffOptions::default())
+        .expect_err("objects with almost nothing in common are refused")
+        .to_string();
+    assert!(
+        error.contains("not a build of the same source") && error.contains("only 0 of its 5"),
+        "{error}"
+    );
+}
+
+#[test]
+fn ignored_and_forced_items_are_visible_waivers_in_json_and_human_output() {
+    let Some(cc) = compiler() else {
+        println!(
+            "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let case = CASES
+        .iter()
+        .find(|c| c.fixture == "directives")
+        .expect("directives case");
+    let report = run_case(&cc, dir.path(), case);
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("JSON");
+    let waived: Vec<(String, String)> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| !f["waiver"].is_null())
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["waiver"]["source"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (rule, source) in [
+        ("LD012", "KPATCH_IGNORE_FUNCTION (.kpatch.ignore.functions)"),
+        ("LD012", "KPATCH_IGNORE_SECTION (.kpatch.ignore.sections)"),
+        ("LD013", "KPATCH_FORCE_UNSAFE (.kpatch.force)"),
+    ] {
+        assert!(
+            waived.contains(&(rule.to_string(), source.to_string())),
+            "{rule} {source} not in {waived:?}"
+        );
+    }
+    let text = human::render(&report);
+    assert!(
+        text.contains("waived warning[LD012/author-ignored]: function `dump_state` changed")
+            && text.contains("evidence: part dump_state.cold:")
+            && text.contains("evidence: stats: bytes differ")
+            && text.ends_with("diff: accept (0 error(s), 0 warning(s), 0 note(s), 3 waived)\n"),
+        "{text}"
+    );
 }

@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use lpcheck_tui::snapshot::Outcome;
 
+use lpcheck_live::apply::ApplyRequest;
+use lpcheck_live::events::{self, ApplyObserver};
+use lpcheck_live::module_syscalls::kernel_module_name;
+use lpcheck_live::session::{apply_on_running_kernel, prepare, Prepared, SafeMomentArgs};
+
 use super::apply::{ApplyEvent, PatchApplier};
-use crate::apply_cmd::{self, Prepared, SafeMomentArgs};
-use crate::live::apply::ApplyRequest;
-use crate::live::events::{self, ApplyObserver};
+use crate::event_printer::warn_journal;
 
 /// The apply engine with the settings `lpcheck tui` passes on.
 #[derive(Debug, Clone)]
@@ -37,7 +40,7 @@ impl PatchApplier for EngineApplier {
             release,
             host_checks,
             mut gate,
-        } = apply_cmd::prepare(module, &[], self.safe_moment)?;
+        } = prepare(module, &[], self.safe_moment)?;
         let request = ApplyRequest {
             module: module.to_path_buf(),
             params: Vec::new(),
@@ -53,7 +56,7 @@ impl PatchApplier for EngineApplier {
             timeout: self.timeout,
             summary: None,
         };
-        let outcome = apply_cmd::run_engine(
+        let run = apply_on_running_kernel(
             &request,
             &check_report,
             &release,
@@ -61,7 +64,9 @@ impl PatchApplier for EngineApplier {
             &self.journal,
             &mut forward,
         )?;
-        let patch = crate::live::module_syscalls::kernel_module_name(&check_report.module_name);
+        warn_journal(&run, &self.journal);
+        let outcome = run.outcome;
+        let patch = kernel_module_name(&check_report.module_name);
         let summary = forward.summary.unwrap_or_else(|| format!("{outcome:?}"));
         Ok(view_outcome(outcome, patch, summary))
     }

@@ -2,7 +2,7 @@
 //! watch its transition.
 //!
 //! The view (layout, keys, dialogs) is the `lpcheck-tui` crate; this module owns the terminal,
-//! the event loop, the live snapshots ([`crate::live::tui_source`]) and the actions (revert,
+//! the event loop, the live snapshots ([`lpcheck_live::tui_source`]) and the actions (revert,
 //! apply).
 
 mod apply;
@@ -14,13 +14,13 @@ mod terminal;
 
 use std::time::Duration;
 
+use lpcheck_live::journal;
+use lpcheck_live::session::SafeMomentArgs;
+use lpcheck_live::tui_source::{Clocks, LiveSource, SourcePaths};
 use lpcheck_tui::snapshot::{LogLevel, Outcome};
 use lpcheck_tui::Snapshot;
 
-use crate::apply_cmd::SafeMomentArgs;
 use crate::cli::TuiArgs;
-use crate::live::journal;
-use crate::live::tui_source::{Clocks, LiveSource, SourcePaths};
 use apply::{ApplyRun, ApplyView};
 use engine::EngineApplier;
 use event_loop::{Exit, Parts, SnapshotSource, TerminalInput};

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crate::live::events::{ApplyEvent, ApplyObserver};
-use crate::revert_cmd::revert_loaded;
+use lpcheck_live::events::{ApplyEvent, ApplyObserver};
+use lpcheck_live::session::revert_loaded;
+
+use crate::event_printer::warn_journal;
 
 /// Starts the revert of a patch.
 pub trait Reverter {
@@ -61,9 +63,12 @@ impl Reverter for EngineReverter {
             .spawn(move || {
                 let mut summary = LastSummary::default();
                 match revert_loaded(&name, timeout, &journal, &mut summary) {
-                    Ok(outcome) => summary
-                        .0
-                        .unwrap_or_else(|| format!("revert of {name}: {outcome:?}")),
+                    Ok(run) => {
+                        warn_journal(&run, &journal);
+                        summary
+                            .0
+                            .unwrap_or_else(|| format!("revert of {name}: {:?}", run.outcome))
+                    }
                     Err(error) => format!("revert of {name} failed: {error:#}"),
                 }
             })?;
@@ -89,7 +94,7 @@ impl ApplyObserver for LastSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::events::Outcome;
+    use lpcheck_live::events::Outcome;
 
     #[test]
     fn the_summary_of_the_end_is_kept() {

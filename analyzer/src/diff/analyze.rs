@@ -1,20 +1,27 @@
 //! The diff itself: compare every paired function and data object, decide what the patch must
 //! contain, and apply the rules.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use super::compare::{Difference, Pair, Region, Side};
 use super::correlate::{role, Correlation, Role};
+use super::directives::Directives;
 use super::elf::{Binding, ObjectModel, SymbolId, SymbolKind};
 use super::functions::FunctionTable;
 use super::lineonly::only_line_numbers_differ;
 use super::names::canonical;
+use super::provenance::check_same_source;
 use super::report::{Change, ChangeKind, DiffReport, DiffVerdict};
 use super::resolve::{Resolution, Target};
 use super::rules::{self, Rule};
 use super::sections::{classify, function_home, untraceable_reason, SectionClass};
-use super::special::{first_entry_difference, key_of, SpecialKind, SpecialTable};
+use super::special::{
+    entry_counts, entry_difference, key_of, EntryDifference, SpecialKind, SpecialTable,
+};
 use super::target::{PatchTarget, TargetFact};
+use super::waivers::AuthorWaivers;
+use crate::error::Result;
 use crate::report::Finding;
 
 /// Settings of one diff.
@@ -24,18 +31,21 @@ pub struct DiffOptions {
     pub target: Option<PatchTarget>,
 }
 
-/// Compares `orig` with `patched`.
+/// Compares `orig` with `patched`; objects that are not builds of the same source are an
+/// error (see [`check_same_source`]).
 pub fn diff_models(
     orig: &ObjectModel<'_>,
     patched: &ObjectModel<'_>,
     options: &DiffOptions,
-) -> DiffReport {
+) -> Result<DiffReport> {
     let (orig_res, patched_res) = (Resolution::build(orig), Resolution::build(patched));
     let (orig_fns, patched_fns) = (
         FunctionTable::build(orig, &orig_res),
         FunctionTable::build(patched, &patched_res),
     );
     let corr = Correlation::build(orig, &orig_res, patched, &patched_res);
+    check_same_source(orig, patched, &corr)?;
+    let directives = Directives::read(patched, &patched_res)?;
     let orig_special = SpecialTable::build(orig, &orig_res, &orig_fns);
     let patched_special = SpecialTable::build(patched, &patched_res, &patched_fns);
     let pair = Pair {
@@ -62,16 +72,23 @@ pub fn diff_models(
         file: patched.path.display().to_string(),
         findings: Vec::new(),
         changes: Vec::new(),
+        waivers: AuthorWaivers::new(&directives, patched),
+        directives: &directives,
+        entries_only: RefCell::new(Vec::new()),
     };
     let mut changed_roots = diff.changed_roots();
     diff.check_changed_functions(&mut changed_roots);
+    diff.report_entry_differences();
     let included = diff.included_functions(&changed_roots);
+    diff.report_callbacks();
     let new_functions = diff.new_functions(&included);
     let removed_functions = diff.removed_functions();
     let changed_data = diff.check_data();
     diff.check_symbols();
     diff.check_keys(&included, &target);
     diff.check_unreadable();
+    let waived = diff.waivers.findings(&diff.file);
+    diff.findings.extend(waived);
 
     let changed_functions: BTreeSet<String> = changed_roots
         .keys()
@@ -79,12 +96,15 @@ pub fn diff_models(
         .collect();
     let verdict = if diff.findings.iter().any(Finding::rejects) {
         DiffVerdict::Reject
-    } else if changed_functions.is_empty() && !diff.has_new_globals() {
+    } else if changed_functions.is_empty()
+        && !diff.has_new_globals()
+        && directives.callbacks.is_empty()
+    {
         DiffVerdict::NoChange
     } else {
         DiffVerdict::Accept
     };
-    DiffReport {
+    Ok(DiffReport {
         orig: orig.path.display().to_string(),
         patched: patched.path.display().to_string(),
         verdict,
@@ -95,7 +115,39 @@ pub fn diff_models(
         changed_data,
         changes: diff.changes,
         findings: diff.findings,
+    })
+}
+
+/// Prefix of static-call trampolines (`__SCT__name`); a call site keyed by one is resolved by
+/// the kernel through vmlinux's trampoline-to-key table, whoever defines the key.
+const STATIC_CALL_TRAMPOLINE_PREFIX: &str = "__SCT__";
+
+/// One jump label or static call in included code, with its key.
+struct KeyUse {
+    kind: SpecialKind,
+    function: String,
+    key: String,
+    /// Whether the key is defined in the patched object.
+    defined_here: bool,
+}
+
+impl KeyUse {
+    fn what(&self) -> &'static str {
+        match self.kind {
+            SpecialKind::JumpLabel => "jump label",
+            _ => "static call",
+        }
     }
+}
+
+/// A paired function whose code and relocations are the same but whose entries are not.
+struct EntriesOnly {
+    orig: SymbolId,
+    patched: SymbolId,
+    /// The first kind of entry that differs.
+    kind: SpecialKind,
+    /// The first difference between entries that line up.
+    detail: Option<String>,
 }
 
 struct Diff<'p, 'a, 'd> {
@@ -105,6 +157,10 @@ struct Diff<'p, 'a, 'd> {
     file: String,
     findings: Vec<Finding>,
     changes: Vec<Change>,
+    directives: &'p Directives,
+    waivers: AuthorWaivers,
+    /// Paired functions that differ only in their special-section entries.
+    entries_only: RefCell<Vec<EntriesOnly>>,
 }
 
 impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
@@ -154,12 +210,116 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                 if only_line_numbers_differ(self.pair, o_region, p_region) => {}
             Some(difference) => reasons.push(difference.to_string()),
         }
-        if let Some(kind) =
-            first_entry_difference(self.pair, self.orig_special, o, self.patched_special, p)
-        {
-            reasons.push(format!("its {} entries differ", kind.section_name()));
+        match entry_difference(self.pair, self.orig_special, o, self.patched_special, p) {
+            Some(EntryDifference::Code(kind)) => reasons.push(format!(
+                "code that its {} entries point to differs",
+                kind.section_name()
+            )),
+            Some(EntryDifference::Entries { kind, detail }) if reasons.is_empty() => {
+                self.entries_only.borrow_mut().push(EntriesOnly {
+                    orig: o,
+                    patched: p,
+                    kind,
+                    detail,
+                });
+            }
+            _ => {}
         }
         reasons
+    }
+
+    /// Warns about paired functions whose code and relocations are the same but whose
+    /// special-section entries differ; entries that moved to or from other functions are
+    /// named with both sides' counts.
+    fn report_entry_differences(&mut self) {
+        let pairs: Vec<(SymbolId, SymbolId)> = self
+            .pair
+            .orig
+            .functions
+            .iter()
+            .filter_map(|f| Some((f.symbol, self.pair.corr.patched_of(f.symbol)?)))
+            .collect();
+        let delta = |o: SymbolId, p: SymbolId, kind: SpecialKind| -> i64 {
+            let count = |table: &SpecialTable, f| {
+                entry_counts(table, f)
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .map_or(0, |&(_, n)| n as i64)
+            };
+            count(self.patched_special, p) - count(self.orig_special, o)
+        };
+        let describe = |o: SymbolId, p: SymbolId, kind: SpecialKind| {
+            let before = entry_counts(self.orig_special, o)
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(0, |&(_, n)| n);
+            let after = entry_counts(self.patched_special, p)
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(0, |&(_, n)| n);
+            format!(
+                "{}: {before} -> {after} {} entries",
+                self.orig().symbols[o].name,
+                kind.section_name()
+            )
+        };
+        let entries_only = std::mem::take(&mut *self.entries_only.borrow_mut());
+        let mut warnings: Vec<(String, String, Vec<String>)> = Vec::new();
+        for EntriesOnly {
+            orig: o,
+            patched: p,
+            kind,
+            detail,
+        } in entries_only
+        {
+            let section = self.pair.patched.functions.get(p).map(|f| f.section);
+            if self
+                .waivers
+                .ignored_function(self.pair.patched.functions, p)
+                .is_some()
+                || section.is_some_and(|s| {
+                    self.waivers
+                        .ignores_section(self.patched().sections[s].name)
+                })
+            {
+                continue;
+            }
+            let name = self.orig().symbols[o].name.to_string();
+            let mine = delta(o, p, kind);
+            let mut evidence = vec![describe(o, p, kind)];
+            evidence.extend(detail);
+            let partners: Vec<String> = pairs
+                .iter()
+                .filter(|&&(po, pp)| {
+                    po != o && mine != 0 && delta(po, pp, kind).signum() == -mine.signum()
+                })
+                .map(|&(po, pp)| {
+                    evidence.push(describe(po, pp, kind));
+                    self.orig().symbols[po].name.to_string()
+                })
+                .collect();
+            let message = if partners.is_empty() {
+                format!(
+                    "the {} entries of `{name}` differ, but its code and relocations do not: not counted as a change",
+                    kind.section_name()
+                )
+            } else {
+                format!(
+                    "{} entries moved between `{name}` and {}; `{name}`'s code and relocations are unchanged, so it is not counted as a change",
+                    kind.section_name(),
+                    partners.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                )
+            };
+            warnings.push((message, name, evidence));
+        }
+        for (message, name, evidence) in warnings {
+            self.report(
+                rules::SPECIAL_ENTRIES_DIFFER,
+                message,
+                Some(&name),
+                evidence,
+            );
+        }
     }
 
     /// Changed top-level functions (patched ids) with their reasons. A function counts as
@@ -181,13 +341,27 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
             if reasons.is_empty() {
                 continue;
             }
-            let entry = roots.entry(root).or_default();
-            if root == p {
-                entry.extend(reasons);
+            let name = self.patched().symbols[p].name;
+            let reasons = if root == p {
+                reasons
             } else {
-                let name = self.patched().symbols[p].name;
-                entry.extend(reasons.into_iter().map(|r| format!("part {name}: {r}")));
+                reasons
+                    .into_iter()
+                    .map(|r| format!("part {name}: {r}"))
+                    .collect()
+            };
+            if let Some(ignored) = self.waivers.ignored_function(patched_fns, p) {
+                let ignored = ignored.to_string();
+                self.waivers.hide_in_function(&ignored, reasons);
+                continue;
             }
+            let section = self.patched().sections[function.section].name;
+            if self.waivers.ignores_section(section) {
+                let owner = self.orig_name(root).to_string();
+                self.waivers.hide_in_section(section, &owner, &reasons);
+                continue;
+            }
+            roots.entry(root).or_default().extend(reasons);
         }
         for function in orig_fns.iter() {
             let o = function.symbol;
@@ -196,11 +370,17 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                 continue;
             }
             if let Some(p_root) = corr.patched_of(root) {
-                let name = self.orig().symbols[o].name;
-                roots
-                    .entry(p_root)
-                    .or_default()
-                    .push(format!("part {name} removed"));
+                let reason = format!("part {} removed", self.orig().symbols[o].name);
+                match self
+                    .waivers
+                    .ignored_function(self.pair.patched.functions, p_root)
+                {
+                    Some(ignored) => {
+                        let ignored = ignored.to_string();
+                        self.waivers.hide_in_function(&ignored, vec![reason]);
+                    }
+                    None => roots.entry(p_root).or_default().push(reason),
+                }
             }
         }
         for (&p, reasons) in &roots {
@@ -273,6 +453,15 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
             }
         }
         queue.extend(self.new_globals());
+        // A new callback and what it calls are part of the patch
+        // (kpatch_include_callback_elements); an existing one is carried only when it changed.
+        queue.extend(
+            self.directives
+                .callbacks
+                .iter()
+                .map(|c| c.function)
+                .filter(|&f| self.pair.corr.orig_of(f).is_none()),
+        );
         let mut places: HashSet<(usize, i64)> = HashSet::new();
         let mut regions: VecDeque<Region> = VecDeque::new();
         while !queue.is_empty() || !regions.is_empty() {
@@ -329,7 +518,19 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
         seen
     }
 
-    /// New global functions and objects (a patch may add them with no changed function).
+    /// Lists the callbacks the patch registers among the changes.
+    fn report_callbacks(&mut self) {
+        for callback in &self.directives.callbacks {
+            self.changes.push(Change {
+                kind: ChangeKind::Callback,
+                name: self.patched().symbols[callback.function].name.to_string(),
+                reasons: vec![format!("{} callback", callback.kind.label())],
+            });
+        }
+    }
+
+    /// New global functions and objects (a patch may add them with no changed function); not
+    /// the directives' markers, nor symbols in sections the author ignored.
     fn new_globals(&self) -> Vec<SymbolId> {
         let patched = self.patched();
         (0..patched.symbols.len())
@@ -340,10 +541,11 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                     && role(patched, id) == Role::Named
                     && self.pair.corr.orig_of(id).is_none()
                     && s.section().is_some_and(|sec| {
+                        let name = patched.sections[sec].name;
                         !matches!(
-                            classify(patched.sections[sec].name, patched.sections[sec].is_code()),
-                            SectionClass::Metadata
-                        )
+                            classify(name, patched.sections[sec].is_code()),
+                            SectionClass::Metadata | SectionClass::Directive
+                        ) && !self.waivers.ignores_section(name)
                     })
             })
             .collect()
@@ -449,6 +651,12 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
             };
             let name = os.name.to_string();
             let section = orig.sections[osec].name;
+            let p_section = patched.sections[psec].name;
+            if self.waivers.ignores_section(p_section) {
+                self.waivers
+                    .hide_in_section(p_section, &name, &[difference.to_string()]);
+                continue;
+            }
             changed.insert(name.clone());
             self.changes.push(Change {
                 kind: ChangeKind::Data,
@@ -497,7 +705,14 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                     })
                     .into_owned()
                 };
-                if home(a) != home(b) {
+                let ignored = self.waivers.ignores_section(a)
+                    || self.waivers.ignores_section(b)
+                    || (ps.kind == SymbolKind::Func
+                        && self
+                            .waivers
+                            .ignored_function(self.pair.patched.functions, p)
+                            .is_some());
+                if home(a) != home(b) && !ignored {
                     what.push(format!("section {a} -> {b}"));
                 }
             }
@@ -516,9 +731,14 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
     }
 
     /// Jump labels and static calls in included code must not use keys that live in a module.
+    /// Ownership is decided per key (kpatch's jump_table_group_filter and
+    /// static_call_sites_group_filter): a key defined in this object is the object's, so a
+    /// module's; a `__SCT__` trampoline used as a static-call key is resolved by the kernel
+    /// through vmlinux's trampoline-to-key table; a key this object only refers to may live in
+    /// vmlinux or in another object of the module, which the object cannot tell.
     fn check_keys(&mut self, included: &HashSet<SymbolId>, target: &TargetFact) {
         let patched = self.patched();
-        let mut uses: Vec<(SpecialKind, String, String)> = Vec::new();
+        let mut uses: Vec<KeyUse> = Vec::new();
         let mut ordered: Vec<SymbolId> = included.iter().copied().collect();
         ordered.sort_unstable();
         for function in ordered {
@@ -534,14 +754,22 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
                 // gate inert tracing and printing code.
                 let harmless = key_sym.name.starts_with("__tracepoint_")
                     || key_sym.name.starts_with("__SCK__tp_func_")
+                    || key_sym.name.starts_with("__SCT__tp_func_")
                     || role(patched, key) == Role::PerSite
                     || key_sym
                         .section()
                         .is_some_and(|s| patched.sections[s].name == "__dyndbg");
-                if !harmless {
-                    let func = self.orig_name(function).to_string();
-                    uses.push((entry.kind, func, key_sym.name.to_string()));
+                let through_vmlinux = entry.kind == SpecialKind::StaticCall
+                    && key_sym.name.starts_with(STATIC_CALL_TRAMPOLINE_PREFIX);
+                if harmless || through_vmlinux {
+                    continue;
                 }
+                uses.push(KeyUse {
+                    kind: entry.kind,
+                    function: self.orig_name(function).to_string(),
+                    key: key_sym.name.to_string(),
+                    defined_here: key_sym.section().is_some(),
+                });
             }
         }
         if uses.is_empty() {
@@ -550,25 +778,40 @@ impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
         match target.kind {
             Some(PatchTarget::Vmlinux) => {}
             Some(PatchTarget::Module) => {
-                for (kind, func, key) in uses {
-                    let (rule, what) = match kind {
-                        SpecialKind::JumpLabel => (rules::MODULE_JUMP_LABEL, "jump label"),
-                        _ => (rules::MODULE_STATIC_CALL, "static call"),
-                    };
-                    self.report(
-                        rule,
-                        format!("{what} in `{func}` uses key `{key}`, which lives in a module"),
-                        Some(&func),
-                        vec![format!("module: {}", target.evidence)],
-                    );
+                for using in uses {
+                    let what = using.what();
+                    let (func, key) = (&using.function, &using.key);
+                    if using.defined_here {
+                        let rule = match using.kind {
+                            SpecialKind::JumpLabel => rules::MODULE_JUMP_LABEL,
+                            _ => rules::MODULE_STATIC_CALL,
+                        };
+                        self.report(
+                            rule,
+                            format!("{what} in `{func}` uses key `{key}`, which lives in a module"),
+                            Some(func),
+                            vec![
+                                format!("`{key}` is defined in this object"),
+                                format!("module: {}", target.evidence),
+                            ],
+                        );
+                    } else {
+                        self.report(
+                            rules::KEY_OWNER_UNKNOWN,
+                            format!("{what} in `{func}` uses key `{key}`, which this module object does not define: it may live in vmlinux (supported) or in another object of the module (not supported)"),
+                            Some(func),
+                            vec![
+                                format!("`{key}` is undefined in this object"),
+                                format!("module: {}", target.evidence),
+                            ],
+                        );
+                    }
                 }
             }
             None => {
                 let evidence = uses
                     .iter()
-                    .map(|(kind, func, key)| {
-                        format!("{} in {func} uses {key}", kind.section_name())
-                    })
+                    .map(|u| format!("{} in {} uses {}", u.kind.section_name(), u.function, u.key))
                     .collect();
                 self.report(
                     rules::TARGET_UNKNOWN,

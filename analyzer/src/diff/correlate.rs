@@ -1,9 +1,11 @@
 //! Pairing the symbols of the original object with those of the patched one.
 //!
 //! Order of evidence:
-//! 1. identical names that are unique on both sides;
+//! 1. identical names that are unique on both sides (not `__UNIQUE_ID_` names, whose counter
+//!    values may have shifted onto other things);
 //! 2. names equal once compiler numbering is removed (`foo.isra.3` ↔ `foo.isra.5`,
-//!    `foo.cold.1` ↔ `foo.cold.2`), paired in symbol-table order within each name;
+//!    `foo.cold.1` ↔ `foo.cold.2`, `__UNIQUE_ID_ddebug12` ↔ `__UNIQUE_ID_ddebug13`), paired in
+//!    symbol-table order within each name;
 //! 3. numbered static locals (`count.1234` ↔ `count.1240`) through the paired functions and
 //!    objects that refer to them, in order of first reference;
 //! 4. static locals left over whose base name is unique on both sides.
@@ -14,7 +16,7 @@
 use std::collections::HashMap;
 
 use super::elf::{Binding, ObjectModel, Placement, SymbolId, SymbolKind};
-use super::names::{canonical, has_numeric_suffix, is_per_site_static};
+use super::names::{canonical, has_counter, has_numeric_suffix, is_per_site_static};
 use super::resolve::{Resolution, Target};
 
 /// How a symbol takes part in correlation.
@@ -122,7 +124,7 @@ impl Correlation {
         patched_roles: &[Role],
     ) {
         for (id, symbol) in orig.symbols.iter().enumerate() {
-            if orig_roles[id] != Role::Named {
+            if orig_roles[id] != Role::Named || has_counter(symbol.name) {
                 continue;
             }
             let mine: Vec<_> = orig

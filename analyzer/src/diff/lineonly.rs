@@ -1,30 +1,53 @@
-//! Recognizing changes that only move `__LINE__`: a WARN, might_sleep or printk call site
-//! passes its line number as an immediate (`mov $0x1f7,%esi`), so adding a line above it
-//! changes the function's bytes without changing what it does.
+//! Recognizing changes that only move `__LINE__`: a WARN, might_sleep, printk or subsystem
+//! error-helper call site passes its line number as an immediate (`mov $0x1f7,%esi`), so
+//! adding a line above it changes the function's bytes without changing what it does. The
+//! callees are data: `rules/diff-line-macros.toml`.
+
+use std::sync::OnceLock;
 
 use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Register};
+use serde::Deserialize;
 
 use super::compare::{Pair, Region};
 use super::correlate::{role, Role};
 use super::resolve::Target;
 
-/// Functions that take a source line number as an argument.
-const LINE_TAKING_CALLEES: &[&str] = &[
-    "__warn_printk",
-    "__warn",
-    "__might_sleep",
-    "___might_sleep",
-    "__might_resched",
-    "__might_fault",
-    "__cant_sleep",
-    "__cant_migrate",
-    "printk",
-    "_printk",
-    "lockdep_rcu_suspicious",
-];
+/// The line-taking callees and what may sit between a line immediate and its call, as data
+/// (`rules/diff-line-macros.toml`, after kpatch's `kpatch_line_macro_change_only`).
+const LINE_MACROS_TOML: &str = include_str!("../../../rules/diff-line-macros.toml");
 
-/// Prefix of the older WARN helpers (`warn_slowpath_null`, `warn_slowpath_fmt`, ...).
-const WARN_SLOWPATH_PREFIX: &str = "warn_slowpath_";
+/// Names matched exactly or by prefix.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameSet {
+    #[serde(default)]
+    exact: Vec<String>,
+    #[serde(default)]
+    prefix: Vec<String>,
+}
+
+impl NameSet {
+    fn contains(&self, name: &str) -> bool {
+        self.exact.iter().any(|e| e == name) || self.prefix.iter().any(|p| name.starts_with(p))
+    }
+}
+
+/// The parsed `rules/diff-line-macros.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineMacros {
+    /// Functions that take a source line number as an argument.
+    callees: NameSet,
+    /// Symbols allowed between the immediate and the call.
+    between: NameSet,
+}
+
+fn line_macros() -> &'static LineMacros {
+    static TABLE: OnceLock<LineMacros> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        toml::from_str(LINE_MACROS_TOML).expect("rules/diff-line-macros.toml parses (unit-tested)")
+    })
+}
 
 /// Registers the line number is passed in (second to fourth argument).
 const LINE_REGISTERS: &[Register] = &[Register::ESI, Register::EDX, Register::ECX];
@@ -76,15 +99,39 @@ fn next_call_takes_a_line(pair: &Pair<'_, '_>, o: Region, after: u64) -> bool {
         match *target {
             Target::Place { section: s, .. } if model.sections[s].is_strings() => continue,
             Target::Symbol { symbol, .. } => {
-                if role(model, symbol) == Role::PerSite {
+                let name = model.symbols[symbol].name;
+                if role(model, symbol) == Role::PerSite || line_macros().between.contains(name) {
                     continue;
                 }
-                let name = model.symbols[symbol].name;
-                return name.starts_with(WARN_SLOWPATH_PREFIX)
-                    || LINE_TAKING_CALLEES.contains(&name);
+                return line_macros().callees.contains(name);
             }
             _ => return false,
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_macro_table_parses_and_has_the_reference_callees() {
+        let table = line_macros();
+        for name in [
+            "warn_slowpath_fmt",
+            "__warn_printk",
+            "__might_sleep",
+            "_printk",
+            "lockdep_rcu_suspicious",
+            "__btrfs_abort_transaction",
+            "__btrfs_handle_fs_error",
+            "__btrfs_panic",
+        ] {
+            assert!(table.callees.contains(name), "{name}");
+        }
+        assert!(!table.callees.contains("kmalloc"));
+        assert!(table.between.contains("__warned.12"));
+        assert!(!table.between.contains("counter.3"));
+    }
 }

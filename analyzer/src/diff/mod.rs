@@ -4,16 +4,20 @@
 //! Pipeline: [`elf`] loads and validates both objects; [`resolve`] turns every relocation into
 //! a target that survives recompilation; [`functions`] finds functions and their compiler-split
 //! parts; [`correlate`] pairs symbols across the two objects (clones, renumbered static locals);
+//! [`directives`] reads the author's callbacks and ignore/force markers;
+//! [`provenance`] refuses objects that are not builds of the same source;
 //! [`special`] attributes special-section entries to functions; [`compare`] and [`lineonly`]
 //! decide what differs; [`analyze`] applies the [`rules`] and builds the [`report`].
 
 pub mod analyze;
 pub mod compare;
 pub mod correlate;
+pub mod directives;
 pub mod elf;
 pub mod functions;
 pub mod lineonly;
 pub mod names;
+pub mod provenance;
 pub mod report;
 pub mod resolve;
 pub mod rules;
@@ -22,6 +26,7 @@ pub mod special;
 pub mod target;
 #[cfg(test)]
 mod testobj;
+pub mod waivers;
 
 use std::path::Path;
 
@@ -32,7 +37,8 @@ pub use target::{PatchTarget, TargetFact};
 use crate::error::Result;
 use elf::LoadedObject;
 
-/// Reads, validates and compares `orig` and `patched`.
+/// Reads, validates and compares `orig` and `patched`. Objects that are not builds of the same
+/// source, and directives in `patched` that name nothing in it, are errors (exit 2).
 pub fn diff_files(orig: &Path, patched: &Path, options: &DiffOptions) -> Result<DiffReport> {
     let orig = LoadedObject::read(orig)?;
     let patched = LoadedObject::read(patched)?;
@@ -47,5 +53,5 @@ pub fn diff_loaded(
 ) -> Result<DiffReport> {
     let orig = orig.parse()?;
     let patched = patched.parse()?;
-    Ok(analyze::diff_models(&orig, &patched, options))
+    analyze::diff_models(&orig, &patched, options)
 }

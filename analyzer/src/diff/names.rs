@@ -3,31 +3,58 @@
 
 use std::borrow::Cow;
 
-/// `name` with every `.<digits>` component removed: `foo.isra.3` → `foo.isra`,
-/// `__func__.1234` → `__func__`, `foo.cold.12` → `foo.cold`. The numbers are compiler-assigned
-/// and change between builds for reasons unrelated to the patch.
+/// Prefix of the names `__UNIQUE_ID()` makes: the prefix, the author's tag, then the value of
+/// `__COUNTER__`, which shifts with every other use of the counter earlier in the file.
+const UNIQUE_ID_PREFIX: &str = "__UNIQUE_ID_";
+
+/// `name` with every compiler- or preprocessor-assigned number removed: each `.<digits>`
+/// component (`foo.isra.3` → `foo.isra`, `__func__.1234` → `__func__`, `foo.cold.12` →
+/// `foo.cold`) and the `__COUNTER__` digits that end a `__UNIQUE_ID_` component, where it
+/// stands first (gcc: `__UNIQUE_ID_ddebug1131.186` → `__UNIQUE_ID_ddebug`) or after a function
+/// name (clang: `f.__UNIQUE_ID_ddebug1131` → `f.__UNIQUE_ID_ddebug`). The numbers change between
+/// builds for reasons unrelated to the patch (kpatch's `kpatch_mangled_strcmp`).
 pub fn canonical(name: &str) -> Cow<'_, str> {
     if !has_numeric_component(name) {
         return Cow::Borrowed(name);
     }
     let mut out = String::with_capacity(name.len());
     for (index, part) in name.split('.').enumerate() {
-        let numeric = index > 0 && !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-        if numeric {
+        if index > 0 && is_number(part) {
             continue;
         }
         if index > 0 {
             out.push('.');
         }
-        out.push_str(part);
+        out.push_str(strip_counter(part));
     }
     Cow::Owned(out)
 }
 
-fn has_numeric_component(name: &str) -> bool {
+fn is_number(part: &str) -> bool {
+    !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A `__UNIQUE_ID_` component without its trailing counter digits; other components as they are.
+fn strip_counter(part: &str) -> &str {
+    if part.starts_with(UNIQUE_ID_PREFIX) {
+        part.trim_end_matches(|c: char| c.is_ascii_digit())
+    } else {
+        part
+    }
+}
+
+/// Whether `name` carries a `__COUNTER__` value (a `__UNIQUE_ID_` component): equal names on
+/// both sides may then denote different things, so such names pair by [`canonical`] name in
+/// symbol-table order, never by exact name.
+pub fn has_counter(name: &str) -> bool {
     name.split('.')
-        .skip(1)
-        .any(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        .any(|part| part.starts_with(UNIQUE_ID_PREFIX))
+}
+
+fn has_numeric_component(name: &str) -> bool {
+    name.split('.').enumerate().any(|(index, part)| {
+        (index > 0 && is_number(part)) || strip_counter(part).len() != part.len()
+    })
 }
 
 /// Whether `name` ends in a compiler-assigned `.<digits>` (the shape of a static local such as
@@ -115,6 +142,31 @@ mod tests {
         assert_eq!(canonical("__func__.1234"), "__func__");
         assert_eq!(canonical("plain"), "plain");
         assert_eq!(canonical(".rodata.str1.1"), ".rodata.str1");
+        assert_eq!(canonical("x86_64"), "x86_64");
+    }
+
+    #[test]
+    fn unique_id_counters_compare_equal() {
+        assert_eq!(
+            canonical("__UNIQUE_ID_ddebug1131.186"),
+            "__UNIQUE_ID_ddebug"
+        );
+        assert_eq!(
+            canonical("__UNIQUE_ID_ddebug1131.186"),
+            canonical("__UNIQUE_ID_ddebug1132.187")
+        );
+        assert_eq!(
+            canonical("do_thing.__UNIQUE_ID_ddebug704"),
+            "do_thing.__UNIQUE_ID_ddebug"
+        );
+        assert_eq!(
+            canonical("__UNIQUE_ID___addressable___SCK__tp_func_exit509.0"),
+            "__UNIQUE_ID___addressable___SCK__tp_func_exit"
+        );
+        assert_ne!(
+            canonical("__UNIQUE_ID_ddebug12"),
+            canonical("__UNIQUE_ID_other12")
+        );
         assert_eq!(canonical("x86_64"), "x86_64");
     }
 

@@ -49,6 +49,8 @@ pub enum ChangeKind {
     RemovedFunction,
     /// A data object that exists on both sides and differs.
     Data,
+    /// A callback the patch registers (`KPATCH_PRE_PATCH_CALLBACK` and friends).
+    Callback,
 }
 
 /// One changed thing with the reasons it counts as changed.
@@ -121,6 +123,7 @@ impl Renderable for DiffReport {
                 ChangeKind::NewFunction => "new function",
                 ChangeKind::RemovedFunction => "removed function",
                 ChangeKind::Data => "changed data",
+                ChangeKind::Callback => "callback",
             };
             if change.reasons.is_empty() {
                 lines.push(format!("  {label} {}", change.name));

@@ -117,6 +117,43 @@ pub const UNUSED_NEW_FUNCTION: Rule = Rule {
     reference: "Documentation/livepatch/livepatch.rst",
 };
 
+/// A function or section the patch author told the builder to treat as unchanged.
+pub const AUTHOR_IGNORED: Rule = Rule {
+    id: "LD012",
+    name: "author-ignored",
+    severity: Severity::Warning,
+    hint: "the change stays in the running kernel unpatched; make sure that is what the patch needs (KPATCH_IGNORE_FUNCTION / KPATCH_IGNORE_SECTION in the patch)",
+    reference: "kpatch doc/patch-author-guide.md",
+};
+
+/// A function the patch author forced past the activeness safety check.
+pub const FORCED_UNSAFE: Rule = Rule {
+    id: "LD013",
+    name: "forced-unsafe",
+    severity: Severity::Warning,
+    hint: "the function may be replaced while a task runs the old one; prove that is safe, or drop KPATCH_FORCE_UNSAFE",
+    reference: "kpatch doc/patch-author-guide.md",
+};
+
+/// Special-section entries of a function differ (or moved between functions) while its code
+/// and relocations do not.
+pub const SPECIAL_ENTRIES_DIFFER: Rule = Rule {
+    id: "LD014",
+    name: "special-entries-differ",
+    severity: Severity::Warning,
+    hint: "the patch keeps only the entries of the functions it replaces; if the entries' change matters (a different jump-label key, bug flags), change the function's code too, or review it by hand",
+    reference: "kpatch kpatch-build/create-diff-object.c (kpatch_regenerate_special_section)",
+};
+
+/// A jump label or static call in patched module code uses a key the object does not define.
+pub const KEY_OWNER_UNKNOWN: Rule = Rule {
+    id: "LD015",
+    name: "key-owner-unknown",
+    severity: Severity::Warning,
+    hint: "a key in vmlinux is supported, one in a module is not: check where the key is defined (in the running kernel's /proc/kallsyms it carries no [module] tag when it is vmlinux's), or use static_key_enabled() / static_call_query()",
+    reference: "Documentation/livepatch/module-elf-format.rst",
+};
+
 /// Every diff rule, in id order.
 pub const ALL: &[Rule] = &[
     INIT_CHANGE,
@@ -130,6 +167,10 @@ pub const ALL: &[Rule] = &[
     SPECIAL_UNREADABLE,
     REMOVED_FUNCTION,
     UNUSED_NEW_FUNCTION,
+    AUTHOR_IGNORED,
+    FORCED_UNSAFE,
+    SPECIAL_ENTRIES_DIFFER,
+    KEY_OWNER_UNKNOWN,
 ];
 
 impl Rule {

@@ -1,6 +1,8 @@
 //! What each section is for, from its name and flags: where code may be patched, which data
 //! counts as kernel state, and which sections are metadata the diff does not compare.
 
+use super::directives::is_directive_section;
+
 /// The role of a section in a live patch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SectionClass {
@@ -17,6 +19,9 @@ pub enum SectionClass {
     Data,
     /// Tables the diff parses entry by entry and attributes to functions.
     Special,
+    /// The patch author's instructions to the builder (`.kpatch.*`: callbacks, ignore and force
+    /// directives): never code or data of the patch.
+    Directive,
     /// Build metadata and tables regenerated for the patch module (exports, ftrace locations,
     /// unwind data, notes, debug info): never compared.
     Metadata,
@@ -109,6 +114,9 @@ pub fn classify(name: &str, code: bool) -> SectionClass {
     if METADATA_PREFIXES.iter().any(|p| name.starts_with(p)) {
         return SectionClass::Metadata;
     }
+    if is_directive_section(name) {
+        return SectionClass::Directive;
+    }
     if SPECIAL.contains(&name) {
         return SectionClass::Special;
     }
@@ -164,6 +172,14 @@ mod tests {
         assert_eq!(classify("__bug_table", false), SectionClass::Special);
         assert_eq!(classify(".rela__bug_table", false), SectionClass::Metadata);
         assert_eq!(classify(".fixup", true), SectionClass::CodeFragments);
+        assert_eq!(
+            classify(".kpatch.callbacks.pre_patch", false),
+            SectionClass::Directive
+        );
+        assert_eq!(
+            classify(".kpatch.ignore.functions", false),
+            SectionClass::Directive
+        );
         assert_eq!(classify("___ksymtab+kfree", false), SectionClass::Metadata);
         assert_eq!(classify(".data.counter", false), SectionClass::Data);
         assert_eq!(classify(".rodata.str1.1", false), SectionClass::Data);

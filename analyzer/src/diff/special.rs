@@ -11,6 +11,7 @@ use super::compare::{same_kind, Pair};
 use super::elf::{ObjectModel, SectionId, SymbolId};
 use super::functions::FunctionTable;
 use super::resolve::{Resolution, Target};
+use super::sections::{classify, SectionClass};
 
 /// The kinds of special-section entries the diff understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -231,52 +232,120 @@ fn fits(
     next == relocs.len()
 }
 
-/// Whether the entries attributed to original function `o` and patched function `p` describe
-/// the same things; on a difference, which kind of entry differs.
-pub fn first_entry_difference(
+/// How the special-section entries of two paired functions differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryDifference {
+    /// The entries line up, but code one of them points into (a `.fixup` stub, an
+    /// `.altinstr_replacement` sequence) differs: the function's own code changed.
+    Code(SpecialKind),
+    /// The entries differ in number, place, key or other fields while the code they point
+    /// into does not: not a change of the function (create-diff-object compares a function by
+    /// its own code and relocations and only keeps the entries that point into it).
+    Entries {
+        /// The kind of entry.
+        kind: SpecialKind,
+        /// The first difference between two entries that line up (none when their numbers
+        /// differ).
+        detail: Option<String>,
+    },
+}
+
+/// How the entries attributed to original function `o` and patched function `p` differ, if
+/// they do.
+pub fn entry_difference(
     pair: &Pair<'_, '_>,
     orig: &SpecialTable,
     o: SymbolId,
     patched: &SpecialTable,
     p: SymbolId,
-) -> Option<SpecialKind> {
+) -> Option<EntryDifference> {
     let (a, b) = (orig.entries(o), patched.entries(p));
     if a.len() != b.len() {
         let kind = a.iter().chain(b).map(|e| e.kind).find(|&k| {
             a.iter().filter(|e| e.kind == k).count() != b.iter().filter(|e| e.kind == k).count()
         });
-        return kind.or_else(|| a.first().or(b.first()).map(|e| e.kind));
+        return kind
+            .or_else(|| a.first().or(b.first()).map(|e| e.kind))
+            .map(|kind| EntryDifference::Entries { kind, detail: None });
     }
-    a.iter()
-        .zip(b)
-        .find(|(x, y)| !same_entry(pair, x, y))
-        .map(|(x, _)| x.kind)
+    let mut found = None;
+    for (x, y) in a.iter().zip(b) {
+        match compare_entry(pair, x, y) {
+            EntryMatch::Same => {}
+            EntryMatch::CodeDiffers => return Some(EntryDifference::Code(x.kind)),
+            EntryMatch::Differs(detail) => {
+                found.get_or_insert(EntryDifference::Entries {
+                    kind: x.kind,
+                    detail: Some(detail),
+                });
+            }
+        }
+    }
+    found
 }
 
-fn same_entry(pair: &Pair<'_, '_>, x: &Entry, y: &Entry) -> bool {
+/// How many entries of each kind are attributed to `function`.
+pub fn entry_counts(table: &SpecialTable, function: SymbolId) -> Vec<(SpecialKind, usize)> {
+    let mut counts: Vec<(SpecialKind, usize)> = Vec::new();
+    for entry in table.entries(function) {
+        match counts.iter_mut().find(|(k, _)| *k == entry.kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((entry.kind, 1)),
+        }
+    }
+    counts.sort();
+    counts
+}
+
+enum EntryMatch {
+    Same,
+    /// Same layout and targets except code in a fragment section.
+    CodeDiffers,
+    /// Differs otherwise, with the first difference.
+    Differs(String),
+}
+
+fn compare_entry(pair: &Pair<'_, '_>, x: &Entry, y: &Entry) -> EntryMatch {
     if x.kind != y.kind || x.size != y.size || x.anchor != y.anchor {
-        return false;
+        return EntryMatch::Differs(format!(
+            "an entry describes +{:#x} of the function before and +{:#x} after",
+            x.anchor, y.anchor
+        ));
     }
     let o_sec = &pair.orig.model.sections[x.section];
     let p_sec = &pair.patched.model.sections[y.section];
     let o_range = o_sec.reloc_range(x.start, x.start + x.size);
     let p_range = p_sec.reloc_range(y.start, y.start + y.size);
     if o_range.len() != p_range.len() {
-        return false;
+        return EntryMatch::Differs(format!(
+            "an entry has {} relocated fields before and {} after",
+            o_range.len(),
+            p_range.len()
+        ));
     }
     let o_targets = &pair.orig.resolution.targets(x.section)[o_range.clone()];
     let p_targets = &pair.patched.resolution.targets(y.section)[p_range.clone()];
     let mut relocated_end = 0;
+    let mut code_differs = false;
     for (i, (or, pr)) in o_sec.relocs[o_range]
         .iter()
         .zip(&p_sec.relocs[p_range])
         .enumerate()
     {
-        if or.offset - x.start != pr.offset - y.start || !same_kind(or.r_type, pr.r_type) {
-            return false;
+        let field = or.offset - x.start;
+        if field != pr.offset - y.start || !same_kind(or.r_type, pr.r_type) {
+            return EntryMatch::Differs("an entry's relocated fields differ".to_string());
         }
         if !pair.same_target(o_targets[i], p_targets[i], 0) {
-            return false;
+            if points_into_fragment(pair, o_targets[i], p_targets[i]) {
+                code_differs = true;
+            } else {
+                return EntryMatch::Differs(format!(
+                    "entry field +{field:#x}: {} -> {}",
+                    pair.orig.describe(o_targets[i]),
+                    pair.patched.describe(p_targets[i])
+                ));
+            }
         }
         let width = if or.r_type == elf::R_X86_64_64 { 8 } else { 4 };
         relocated_end = relocated_end.max(or.offset - x.start + width);
@@ -289,11 +358,36 @@ fn same_entry(pair: &Pair<'_, '_>, x: &Entry, y: &Entry) -> bool {
     };
     let a = o_sec.bytes(x.start, x.start + x.size);
     let b = p_sec.bytes(y.start, y.start + y.size);
-    a.len() == b.len()
+    let same_bytes = a.len() == b.len()
         && a.iter()
             .zip(b)
             .enumerate()
-            .all(|(i, (u, v))| u == v || ignored.contains(&(i as u64)))
+            .all(|(i, (u, v))| u == v || ignored.contains(&(i as u64)));
+    match (same_bytes, code_differs) {
+        (false, _) => EntryMatch::Differs("an entry's bytes differ".to_string()),
+        (true, true) => EntryMatch::CodeDiffers,
+        (true, false) => EntryMatch::Same,
+    }
+}
+
+/// Whether both targets are places in the same code-fragment section (`.fixup`,
+/// `.altinstr_replacement`).
+fn points_into_fragment(pair: &Pair<'_, '_>, o: Target, p: Target) -> bool {
+    let section_of = |side: &super::compare::Side<'_, '_>, t: Target| match t {
+        Target::Place { section, .. } => Some(section),
+        Target::Symbol { symbol, .. } => side.model.symbols[symbol].section(),
+        Target::Nothing => None,
+    };
+    match (section_of(&pair.orig, o), section_of(&pair.patched, p)) {
+        (Some(a), Some(b)) => {
+            let (a, b) = (
+                &pair.orig.model.sections[a],
+                &pair.patched.model.sections[b],
+            );
+            a.name == b.name && classify(a.name, a.is_code()) == SectionClass::CodeFragments
+        }
+        _ => false,
+    }
 }
 
 /// The key symbol of a jump-label or static-call entry (its last relocated field).

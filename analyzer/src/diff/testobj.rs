@@ -132,6 +132,20 @@ impl ObjBuilder {
         })
     }
 
+    /// An `STT_FILE` symbol naming the source file.
+    pub fn file(&mut self, name: &str) -> SymbolId {
+        self.object.add_symbol(Symbol {
+            name: name.as_bytes().to_vec(),
+            value: 0,
+            size: 0,
+            kind: SymbolKind::File,
+            scope: SymbolScope::Compilation,
+            weak: false,
+            section: SymbolSection::None,
+            flags: SymbolFlags::None,
+        })
+    }
+
     /// A mergeable string section holding `bytes`; returns its section symbol.
     pub fn strings(&mut self, name: &str, bytes: &[u8]) -> SymbolId {
         let section = self.section(name.to_string(), SectionKind::ReadOnlyString, bytes);
