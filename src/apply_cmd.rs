@@ -1,11 +1,14 @@
 //! `lpcheck apply`: gathers the static verdict against the running kernel, opens the journal,
 //! and runs the apply engine with a printer and the journal as observers.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 use lpcheck_live::apply::ApplyRequest;
+use lpcheck_live::events::Outcome;
 use lpcheck_live::journal;
+use lpcheck_live::kexec::fallback;
 use lpcheck_live::session::{apply_on_running_kernel, prepare, Prepared, SafeMomentArgs};
 
 use crate::cli::ApplyArgs;
@@ -48,5 +51,10 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         &mut Printer,
     )?;
     warn_journal(&run, &journal_path);
+    if run.outcome == Outcome::Refused {
+        if let Some(line) = fallback::fallback_line(&report, Path::new("/boot")) {
+            println!("{line}");
+        }
+    }
     Ok(i32::from(run.outcome.exit_code()))
 }

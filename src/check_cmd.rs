@@ -14,6 +14,7 @@ use lpcheck_analyzer::patch::PatchModule;
 use lpcheck_analyzer::report::{human, sarif};
 use lpcheck_live::host;
 use lpcheck_live::inputs::{queries, rule_set, running_kernel_prototypes};
+use lpcheck_live::kexec::fallback;
 
 use crate::cli::{CheckArgs, Format, KernelArgs};
 
@@ -40,6 +41,11 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
             .with_context(|| format!("{}: cannot write the call graph", path.display()))?;
     }
     print!("{}", render(&report, args.format));
+    if args.format == Format::Human {
+        if let Some(line) = fallback::fallback_line(&report, Path::new("/boot")) {
+            println!("{line}");
+        }
+    }
     Ok(report.verdict.exit_code())
 }
 

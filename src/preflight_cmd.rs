@@ -1,12 +1,16 @@
 //! `lpcheck preflight`: the host-side preconditions for loading a patch, one result per check.
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
+use lpcheck_analyzer::check::{check, CheckOptions};
 use lpcheck_analyzer::patch::PatchModule;
 use serde::Serialize;
 
 use lpcheck_live::blockers::{always_on_stack_patterns, find_blockers, resolve_targets};
 use lpcheck_live::host;
 use lpcheck_live::inputs::rule_set;
+use lpcheck_live::kexec::fallback;
 use lpcheck_live::livepatch::LivepatchSysfs;
 use lpcheck_live::preflight::{run_preflight, HostPaths, PreflightInputs, PreflightReport, Status};
 use lpcheck_live::sampler::sampler;
@@ -64,6 +68,12 @@ pub fn run(args: &PreflightArgs) -> Result<i32> {
         }
     };
     print!("{text}");
+    if code != 0 && args.format == LiveFormat::Human {
+        let report = check(&patch, &facts, &rules, CheckOptions { strict: false });
+        if let Some(line) = fallback::fallback_line(&report, Path::new("/boot")) {
+            println!("{line}");
+        }
+    }
     Ok(code)
 }
 

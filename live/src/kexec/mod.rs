@@ -3,6 +3,7 @@
 //! unloads and boots it.
 
 pub mod boot_tree;
+pub mod fallback;
 pub mod host;
 pub mod image;
 pub mod plan;
