@@ -14,6 +14,7 @@ pub mod events;
 pub mod fake_kernel;
 pub mod host;
 pub mod inputs;
+pub mod install;
 pub mod journal;
 pub mod journal_reader;
 pub mod kexec;
