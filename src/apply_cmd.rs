@@ -25,15 +25,18 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         in_a_row: if args.dry_run { 0 } else { args.safe_moment },
         max_wait: Duration::from_secs(args.safe_moment_wait),
     };
+    let Some(module) = &args.module else {
+        return crate::install_cmd::apply_installed(args, safe_moment);
+    };
     let Prepared {
         report,
         release,
         host_checks,
         mut gate,
-    } = prepare(&args.module, &args.rules, safe_moment)?;
+    } = prepare(module, &args.rules, safe_moment)?;
     let journal_path = journal::path_from(args.journal.as_deref());
     let request = ApplyRequest {
-        module: args.module.clone(),
+        module: module.clone(),
         params: args.params.clone(),
         timeout: Duration::from_secs(args.timeout),
         revert_timeout: Duration::from_secs(args.revert_timeout),

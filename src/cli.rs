@@ -40,6 +40,14 @@ pub enum Command {
     /// Live: every precondition for loading the patch on this host, one pass/warn/fail/unknown
     /// line each (exit 0 no failure, 1 a failure, 2 could not analyze).
     Preflight(PreflightArgs),
+    /// Check a patch against the target kernel and keep it, so that `apply --installed` (the
+    /// boot service) applies it at every boot of that release (exit 0 installed, 1 refused).
+    Install(InstallArgs),
+    /// Remove an installed patch (a loaded patch stays loaded).
+    Uninstall(UninstallArgs),
+    /// Loaded and installed patches per release: installed-not-loaded, loaded-not-installed,
+    /// files that changed (exit 0, 1 when some state cannot be trusted).
+    List(ListArgs),
     /// The fallback when no live patch can be safe: plan, load and start a fast reboot into an
     /// installed kernel with kexec (exit 0 possible/done, 1 refused, 2 could not run).
     Kexec(KexecArgs),
@@ -154,8 +162,16 @@ pub struct TuiArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
     /// The livepatch module (`.ko`).
-    #[arg(value_name = "PATCH.ko")]
-    pub module: PathBuf,
+    #[arg(value_name = "PATCH.ko", required_unless_present = "installed")]
+    pub module: Option<PathBuf>,
+    /// Apply every patch installed for the running release (`lpcheck install`), in install
+    /// order, each with the full procedure; go on past a failure (exit 1 if any failed).
+    #[arg(long, conflicts_with_all = ["module", "params", "dry_run", "force_on_stall"])]
+    pub installed: bool,
+    /// With --installed: the state directory (default `$LPCHECK_STATE_DIR`, else
+    /// /var/lib/lpcheck).
+    #[arg(long, value_name = "DIR", requires = "installed")]
+    pub state_dir: Option<PathBuf>,
     /// Module parameters, passed to the module as `finit_module(2)` would (`NAME=VALUE`).
     #[arg(value_name = "PARAM")]
     pub params: Vec<String>,
@@ -321,6 +337,9 @@ pub const SUBCOMMANDS: &[&str] = &[
     "revert",
     "tui",
     "kexec",
+    "install",
+    "uninstall",
+    "list",
     "help",
 ];
 
@@ -497,4 +516,46 @@ pub struct KexecArgs {
     /// lpcheck's journal (default: `$LPCHECK_JOURNAL`, else /var/lib/lpcheck/journal.jsonl).
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+}
+
+/// Arguments of `install`.
+#[derive(Debug, Clone, Args)]
+pub struct InstallArgs {
+    /// The livepatch module (`.ko`).
+    #[arg(value_name = "PATCH.ko")]
+    pub module: PathBuf,
+    /// The release to install it for (default: the running one, checked against its facts).
+    #[arg(long, value_name = "REL")]
+    pub kernel: Option<String>,
+    /// The state directory (default `$LPCHECK_STATE_DIR`, else /var/lib/lpcheck).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// A rule file that adds or overrides rules and declares waivers (repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+}
+
+/// Arguments of `uninstall`.
+#[derive(Debug, Clone, Args)]
+pub struct UninstallArgs {
+    /// The patch (module) name; `-` and `_` are the same.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The release it is installed for (default: the running one).
+    #[arg(long, value_name = "REL")]
+    pub kernel: Option<String>,
+    /// The state directory (default `$LPCHECK_STATE_DIR`, else /var/lib/lpcheck).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Arguments of `list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// The state directory (default `$LPCHECK_STATE_DIR`, else /var/lib/lpcheck).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LiveFormat::Human)]
+    pub format: LiveFormat,
 }

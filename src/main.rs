@@ -5,6 +5,7 @@ mod check_cmd;
 mod cli;
 mod diff_cmd;
 mod event_printer;
+mod install_cmd;
 mod kexec_cmd;
 mod preflight_cmd;
 mod revert_cmd;
@@ -44,6 +45,9 @@ fn main() -> ExitCode {
         Command::Watch(args) => watch_cmd::run(args),
         Command::Preflight(args) => preflight_cmd::run(args),
         Command::Kexec(args) => kexec_cmd::run(args),
+        Command::Install(args) => install_cmd::install(args),
+        Command::Uninstall(args) => install_cmd::uninstall(args),
+        Command::List(args) => install_cmd::list(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

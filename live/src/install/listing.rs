@@ -129,10 +129,7 @@ pub fn list_release(dir: &Path, release: &str, loaded: Option<&[String]>) -> Rel
             .map(|f| f.file_name().to_string_lossy().into_owned())
             .filter(|name| {
                 name.ends_with(".ko")
-                    && !listing
-                        .patches
-                        .iter()
-                        .any(|p| p.entry.file_name() == *name)
+                    && !listing.patches.iter().any(|p| p.entry.file_name() == *name)
             })
             .collect();
         stray.sort();
@@ -151,7 +148,10 @@ pub fn list(state: &Path, running_release: Option<&str>, livepatch: &LivepatchSy
     } else {
         (
             Vec::new(),
-            Some(format!("{}: no livepatch support", livepatch.root().display())),
+            Some(format!(
+                "{}: no livepatch support",
+                livepatch.root().display()
+            )),
         )
     };
     let mut releases: Vec<String> = std::fs::read_dir(state.join("patches"))

@@ -78,15 +78,17 @@ pub fn read(dir: &Path) -> Result<Manifest, ManifestError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
         Err(e) => return Err(LiveError::io(&path, e).into()),
     };
-    let manifest: Manifest =
-        serde_json::from_str(&text).map_err(|e| ManifestError::Corrupt {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| ManifestError::Corrupt {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
     if manifest.version != VERSION {
         return Err(ManifestError::Corrupt {
             path,
-            reason: format!("version {} (this lpcheck reads {VERSION})", manifest.version),
+            reason: format!(
+                "version {} (this lpcheck reads {VERSION})",
+                manifest.version
+            ),
         });
     }
     let mut seen = std::collections::HashSet::new();
@@ -105,7 +107,10 @@ pub fn read(dir: &Path) -> Result<Manifest, ManifestError> {
         if entry.sha256.len() != 64 || !entry.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(ManifestError::Corrupt {
                 path,
-                reason: format!("{}: sha256 {:?} is not 64 hex digits", entry.name, entry.sha256),
+                reason: format!(
+                    "{}: sha256 {:?} is not 64 hex digits",
+                    entry.name, entry.sha256
+                ),
             });
         }
     }
@@ -120,7 +125,11 @@ mod tests {
     fn missing_is_empty_and_truncated_is_corrupt() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(read(dir.path()).unwrap(), Manifest::default());
-        std::fs::write(dir.path().join(FILE_NAME), "{\"version\":1,\"patches\":[{\"na").unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "{\"version\":1,\"patches\":[{\"na",
+        )
+        .unwrap();
         let error = read(dir.path()).unwrap_err();
         assert!(error.to_string().contains("corrupt manifest"), "{error}");
     }
@@ -132,6 +141,9 @@ mod tests {
             "name": "../../etc/x", "sha256": "0".repeat(64), "source": "s",
             "installed_at": 0, "verdict": "accept", "replace": null}]});
         std::fs::write(dir.path().join(FILE_NAME), text.to_string()).unwrap();
-        assert!(read(dir.path()).unwrap_err().to_string().contains("bad or repeated"));
+        assert!(read(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("bad or repeated"));
     }
 }

@@ -79,7 +79,12 @@ pub fn install(
             Fact::unknown(why),
         )
     };
-    let report = check(&patch, &facts, &rule_set(rules)?, CheckOptions { strict: false });
+    let report = check(
+        &patch,
+        &facts,
+        &rule_set(rules)?,
+        CheckOptions { strict: false },
+    );
     if report.verdict.exit_code() != 0 {
         return Ok(InstallOutcome::Refused {
             report: Box::new(report),
@@ -261,9 +266,8 @@ pub fn apply_installed(
     let mut runs = Vec::new();
     for (patch, decision) in release_listing.patches.iter().zip(decisions) {
         before(&patch.entry.name, &decision);
-        let result = (decision == Decision::Apply).then(|| {
-            apply_one(patch, settings, observer).map_err(|error| format!("{error:#}"))
-        });
+        let result = (decision == Decision::Apply)
+            .then(|| apply_one(patch, settings, observer).map_err(|error| format!("{error:#}")));
         runs.push(PatchRun {
             name: patch.entry.name.clone(),
             decision,
@@ -284,7 +288,9 @@ fn apply_one(
     observer: &mut dyn ApplyObserver,
 ) -> Result<u8> {
     // Checked again just before loading: the file may have changed since it was listed.
-    if let FileState::HashMismatch { actual } = listing::file_state(&patch.path, &patch.entry.sha256) {
+    if let FileState::HashMismatch { actual } =
+        listing::file_state(&patch.path, &patch.entry.sha256)
+    {
         anyhow::bail!(
             "{} changed since it was listed (sha256 {actual}): refused",
             patch.path.display()
@@ -339,7 +345,14 @@ mod tests {
             installed("lp_a", FileState::Intact, false, false),
             installed("lp_b", FileState::Intact, true, false),
             installed("lp_c", FileState::Intact, false, true),
-            installed("lp_d", FileState::HashMismatch { actual: "1".repeat(64) }, true, false),
+            installed(
+                "lp_d",
+                FileState::HashMismatch {
+                    actual: "1".repeat(64),
+                },
+                true,
+                false,
+            ),
             installed("lp_e", FileState::Missing, false, false),
             installed("lp_f", FileState::Intact, false, false),
         ];
@@ -352,8 +365,12 @@ mod tests {
         );
         assert_eq!(decisions[1], Decision::Apply);
         assert_eq!(decisions[2], Decision::AlreadyLoaded);
-        assert!(matches!(&decisions[3], Decision::Refused { reason } if reason.contains("changed")));
-        assert!(matches!(&decisions[4], Decision::Refused { reason } if reason.contains("missing")));
+        assert!(
+            matches!(&decisions[3], Decision::Refused { reason } if reason.contains("changed"))
+        );
+        assert!(
+            matches!(&decisions[4], Decision::Refused { reason } if reason.contains("missing"))
+        );
         assert_eq!(decisions[5], Decision::Apply);
     }
 

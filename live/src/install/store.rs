@@ -24,7 +24,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LiveError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| LiveError::io(dir, e))?;
-    let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let temp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let result = (|| {
         let mut file = File::create(&temp).map_err(|e| LiveError::io(&temp, e))?;
@@ -184,7 +186,10 @@ mod tests {
         assert!(manifest::read(&dir).unwrap().patches.is_empty());
         assert!(!dir.join("lp_a.ko").exists());
         let error = uninstall(&dir, "r", "lp_a").unwrap_err();
-        assert!(error.to_string().contains("lp_a is not installed for r"), "{error}");
+        assert!(
+            error.to_string().contains("lp_a is not installed for r"),
+            "{error}"
+        );
     }
 
     #[test]
