@@ -107,14 +107,14 @@ pub fn list_release(dir: &Path, release: &str, loaded: Option<&[String]>) -> Rel
         patches: Vec::new(),
         stray_files: Vec::new(),
     };
-    let manifest = match manifest::read(dir) {
-        Ok(manifest) => manifest,
+    let entries = match manifest::read(dir) {
+        Ok(manifest) => manifest.patches,
         Err(error) => {
             listing.manifest_error = Some(error.to_string());
-            return listing;
+            Vec::new()
         }
     };
-    for entry in manifest.patches {
+    for entry in entries {
         let path = dir.join(entry.file_name());
         listing.patches.push(InstalledPatch {
             file: file_state(&path, &entry.sha256),

@@ -224,3 +224,146 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod host_tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::kexec::image::tests::fake_bzimage;
+
+    /// A host tree: /proc (cmdline, meminfo, sysctls), /sys (lockdown, kexec_loaded) and a boot
+    /// directory with a fake image of release `r` and its initrd.
+    fn host(
+        root: &Path,
+        lockdown: &str,
+        disabled: &str,
+        mem_kb: u64,
+        signed: bool,
+    ) -> (HostPaths, PlanRequest) {
+        let write = |path: &str, text: &[u8]| {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("proc/cmdline", b"BOOT_IMAGE=/vmlinuz-6.1.0-57-amd64 root=/dev/vda ro\n");
+        write(
+            "proc/meminfo",
+            format!("MemTotal: 1 kB\nMemAvailable: {mem_kb} kB\n").as_bytes(),
+        );
+        write("proc/sys/kernel/kexec_load_disabled", disabled.as_bytes());
+        write("proc/sys/kernel/osrelease", b"6.1.0-57-amd64\n");
+        write("sys/kernel/kexec_loaded", b"0\n");
+        write("sys/kernel/security/lockdown", lockdown.as_bytes());
+        write(
+            "boot/config-6.1.0-57-amd64",
+            b"CONFIG_KEXEC_SIG=y\n# CONFIG_KEXEC_SIG_FORCE is not set\n",
+        );
+        write(
+            "boot/vmlinuz-6.1.0-57-amd64",
+            &fake_bzimage(16 << 20, signed.then_some(0x700)),
+        );
+        write("boot/initrd.img-6.1.0-57-amd64", &[0u8; 4096]);
+        (
+            HostPaths {
+                proc: root.join("proc"),
+                sys: root.join("sys"),
+                running_boot: root.join("boot"),
+                probe_syscall: false,
+            },
+            PlanRequest {
+                boot: root.join("boot"),
+                ..PlanRequest::default()
+            },
+        )
+    }
+
+    fn status_of(plan: &KexecPlan, check: host::KexecCheckId) -> Status {
+        plan.checks
+            .iter()
+            .find(|c| c.check == check)
+            .unwrap()
+            .status
+    }
+
+    #[test]
+    fn a_permitted_host_passes_every_known_check() {
+        let root = tempfile::tempdir().unwrap();
+        let (paths, request) = host(
+            root.path(),
+            "[none] integrity confidentiality\n",
+            "0\n",
+            1 << 20,
+            false,
+        );
+        let plan = plan(&request, &paths).unwrap();
+        assert_eq!(plan.release, "6.1.0-57-amd64");
+        assert_eq!(plan.cmdline, "root=/dev/vda ro");
+        assert_eq!(plan.initrd_naming, Some(InitrdNaming::Debian));
+        assert_eq!(plan.loaded, Some(false));
+        for check in &plan.checks {
+            let expected = match check.check {
+                // Not probed in tests: unknown, so the plan cannot say "possible".
+                host::KexecCheckId::KexecFileLoad => Status::Unknown,
+                _ => Status::Pass,
+            };
+            assert_eq!(check.status, expected, "{check:?}");
+        }
+        assert!(!plan.possible && !plan.has_failure());
+    }
+
+    #[test]
+    fn disabled_lockdown_unsigned_and_memory_fail() {
+        let root = tempfile::tempdir().unwrap();
+        let (paths, request) = host(
+            root.path(),
+            "none [integrity] confidentiality\n",
+            "1\n",
+            1024,
+            false,
+        );
+        let plan = plan(&request, &paths).unwrap();
+        assert_eq!(
+            status_of(&plan, host::KexecCheckId::KexecLoadDisabled),
+            Status::Fail
+        );
+        assert_eq!(
+            status_of(&plan, host::KexecCheckId::Signature),
+            Status::Fail
+        );
+        assert_eq!(status_of(&plan, host::KexecCheckId::Memory), Status::Fail);
+        assert!(plan.has_failure() && !plan.possible);
+    }
+
+    #[test]
+    fn lockdown_with_a_signed_image_leaves_it_to_the_kernel() {
+        let root = tempfile::tempdir().unwrap();
+        let (paths, request) = host(
+            root.path(),
+            "none [integrity] confidentiality\n",
+            "0\n",
+            1 << 20,
+            true,
+        );
+        let plan = plan(&request, &paths).unwrap();
+        assert_eq!(
+            status_of(&plan, host::KexecCheckId::Signature),
+            Status::Warn
+        );
+    }
+
+    #[test]
+    fn a_missing_initrd_and_an_unknown_release_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let (paths, mut request) = host(root.path(), "[none]\n", "0\n", 1 << 20, false);
+        request.initrd = Some(root.path().join("boot/none.img"));
+        let plan = plan(&request, &paths).unwrap();
+        assert_eq!(status_of(&plan, host::KexecCheckId::Initrd), Status::Fail);
+        request.release = Some("9.9".into());
+        let error = super::plan(&request, &paths).unwrap_err();
+        assert!(
+            error.to_string().contains("no vmlinuz-9.9 (installed: 6.1.0-57-amd64)"),
+            "{error}"
+        );
+    }
+}
