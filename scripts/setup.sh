@@ -10,6 +10,7 @@ packages=(
     clang llvm libbpf-dev
     qemu-system-x86 busybox-static e2fsprogs
     tmux python3 ca-certificates curl time hyperfine
+    nodejs npm
 )
 
 as_root() {
@@ -35,3 +36,14 @@ fi
 if [ -z "$(apt-cache depends linux-image-amd64 2>/dev/null)" ]; then
     as_root apt-get update -q
 fi
+
+# Microsoft's SARIF validator, which tests/sarif_validator.rs runs on lpcheck's SARIF output (the
+# checks GitHub code scanning applies included). npm may skip the package's postinstall step that
+# makes the binary executable, so that is done here.
+sarif_dir="$(cd "$(dirname "$0")/.." && pwd)/target/tools/sarif-multitool"
+if [ ! -x "$sarif_dir/node_modules/.bin/sarif-multitool" ]; then
+    echo "setup: installing @microsoft/sarif-multitool into $sarif_dir" >&2
+    npm install --prefix "$sarif_dir" --no-audit --no-fund --loglevel=error \
+        @microsoft/sarif-multitool@5.7.0
+fi
+chmod u+x "$sarif_dir"/node_modules/@microsoft/sarif-multitool-*/Sarif.Multitool

@@ -13,9 +13,11 @@ use lpcheck_live::session::{apply_on_running_kernel, prepare, Prepared, SafeMome
 
 use crate::cli::ApplyArgs;
 use crate::event_printer::{warn_journal, Printer};
+use crate::progress;
 
-/// Runs `apply`; returns the exit code.
-pub fn run(args: &ApplyArgs) -> Result<i32> {
+/// Runs `apply`; returns the exit code. `show_progress` (`--progress`) reports the safe-moment
+/// wait on stderr even when it is not a terminal.
+pub fn run(args: &ApplyArgs, show_progress: bool) -> Result<i32> {
     for param in &args.params {
         if param.is_empty() || param.contains(char::is_whitespace) || param.contains('\0') {
             bail!("module parameter {param:?}: expected NAME or NAME=VALUE without spaces");
@@ -26,14 +28,19 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         max_wait: Duration::from_secs(args.safe_moment_wait),
     };
     let Some(module) = &args.module else {
-        return crate::install_cmd::apply_installed(args, safe_moment);
+        bail!("apply needs PATCH.ko or --installed");
     };
     let Prepared {
         report,
         release,
         host_checks,
         mut gate,
-    } = prepare(module, &args.rules, safe_moment)?;
+    } = prepare(
+        module,
+        &args.rules,
+        safe_moment,
+        Box::new(progress::WaitReporter::new(show_progress).into_sink()),
+    )?;
     let journal_path = journal::path_from(args.journal.as_deref());
     let request = ApplyRequest {
         module: module.clone(),
@@ -51,7 +58,10 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         &release,
         gate.as_mut(),
         &journal_path,
-        &mut Printer,
+        &mut Printer {
+            timeout: request.timeout,
+            revert_timeout: request.revert_timeout,
+        },
     )?;
     warn_journal(&run, &journal_path);
     if run.outcome == Outcome::Refused {

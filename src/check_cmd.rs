@@ -1,5 +1,6 @@
 //! `lpcheck check`: gather the inputs, run the analyzer, print the report.
 
+use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -11,6 +12,7 @@ use lpcheck_analyzer::kernel::regions::TextRegion;
 use lpcheck_analyzer::kernel::vmlinux;
 use lpcheck_analyzer::kernel::{Fact, KernelFacts};
 use lpcheck_analyzer::patch::PatchModule;
+use lpcheck_analyzer::report::style::Palette;
 use lpcheck_analyzer::report::{human, sarif};
 use lpcheck_live::host;
 use lpcheck_live::inputs::{queries, rule_set, running_kernel_prototypes};
@@ -19,17 +21,18 @@ use lpcheck_live::kexec::fallback;
 use crate::cli::{CheckArgs, Format, KernelArgs};
 
 /// Runs `check` and prints its report; returns the exit code.
-pub fn run(args: &CheckArgs) -> Result<i32> {
-    let module = PatchModule::load(&args.module)?;
+pub fn run(args: &CheckArgs, palette: Palette) -> Result<i32> {
+    let input = ModuleInput::open(&args.module)?;
+    let module = &input.module;
     let mut facts = kernel_facts(&args.kernel)?;
     if let Some(vmlinux) = &args.kernel.vmlinux {
-        facts.debuginfo = Some(debug_knowledge(vmlinux, &module)?);
+        facts.debuginfo = Some(debug_knowledge(vmlinux, module, input.file())?);
     } else if !args.kernel.is_offline() {
-        facts.debuginfo = Some(running_kernel_prototypes(&module)?);
+        facts.debuginfo = Some(running_kernel_prototypes(module, input.file())?);
     }
     let rules = rule_set(&args.rules)?;
     let report = check(
-        &module,
+        module,
         &facts,
         &rules,
         CheckOptions {
@@ -40,38 +43,85 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         std::fs::write(path, module.call_graph.to_dot())
             .with_context(|| format!("{}: cannot write the call graph", path.display()))?;
     }
-    print!("{}", render(&report, args.format));
+    let code = report.verdict.exit_code();
+    print!("{}", render(&report, args.format, code, palette));
     if args.format == Format::Human {
         if let Some(line) = fallback::fallback_line(&report, Path::new("/boot")) {
             println!("{line}");
         }
     }
-    Ok(report.verdict.exit_code())
+    Ok(code)
 }
 
-/// What `vmlinux`'s debug information says about the module's targets (cached per build id).
-fn debug_knowledge(vmlinux: &Path, module: &PatchModule) -> Result<DebugKnowledge> {
+/// The module to check: a file, or standard input (`-`) spooled to a temporary file, which the
+/// debug-information readers open by path.
+struct ModuleInput {
+    module: PatchModule,
+    spool: Option<tempfile::NamedTempFile>,
+}
+
+/// The name standard input has in reports and errors.
+const STDIN_NAME: &str = "<stdin>";
+
+impl ModuleInput {
+    fn open(path: &Path) -> Result<Self> {
+        if path != Path::new("-") {
+            return Ok(Self {
+                module: PatchModule::load(path)?,
+                spool: None,
+            });
+        }
+        let mut data = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut data)
+            .context("<stdin>: cannot read the module")?;
+        let module = PatchModule::from_bytes(Path::new(STDIN_NAME), &data)?;
+        let mut spool = tempfile::NamedTempFile::new()
+            .context("cannot create a temporary file for the module read from <stdin>")?;
+        spool
+            .write_all(&data)
+            .context("cannot spool the module read from <stdin>")?;
+        Ok(Self {
+            module,
+            spool: Some(spool),
+        })
+    }
+
+    /// A path the module's bytes can be read from.
+    fn file(&self) -> &Path {
+        self.spool
+            .as_ref()
+            .map_or(&self.module.path, |spool| spool.path())
+    }
+}
+
+/// What `vmlinux`'s debug information says about the module's targets (cached per build id);
+/// `file` holds the module's bytes.
+fn debug_knowledge(vmlinux: &Path, module: &PatchModule, file: &Path) -> Result<DebugKnowledge> {
     Ok(debuginfo::gather(
         vmlinux,
-        &module.path,
+        file,
         &queries(module),
         &CachePolicy::default_dir(),
     )?)
 }
 
-/// Renders a check report in `format`.
-pub fn render(report: &CheckReport, format: Format) -> String {
+/// Renders a check report in `format`; `exit_code` is the one the process ends with.
+fn render(report: &CheckReport, format: Format, exit_code: i32, palette: Palette) -> String {
     match format {
-        Format::Human => human::render(report),
+        Format::Human => human::render_with(report, palette),
         Format::Json => {
             let mut text = serde_json::to_string_pretty(report).expect("reports serialize");
             text.push('\n');
             text
         }
         Format::Sarif => {
-            let mut text = sarif::render(report);
-            text.push('\n');
-            text
+            let base_dir = crate::sarif_out::base_dir();
+            let invocation = sarif::Invocation {
+                base_dir: &base_dir,
+                exit_code,
+            };
+            sarif::render(report, &invocation) + "\n"
         }
     }
 }

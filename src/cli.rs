@@ -1,8 +1,9 @@
 //! Command-line definition.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 use lpcheck_live::sampler::StackSourceKind;
 
 /// Safety analyzer and validator for Linux kernel live patches.
@@ -14,6 +15,25 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour severities and verdicts: `auto` (on a terminal, unless `NO_COLOR` is set),
+    /// `always` or `never`.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+    /// Report the progress of waits (the safe moment) on stderr, one line per change, even when
+    /// stderr is not a terminal (where a spinner shows it anyway).
+    #[arg(long, global = true)]
+    pub progress: bool,
+}
+
+/// When output is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// When stdout is a terminal and `NO_COLOR` is unset or empty.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// The subcommands.
@@ -51,6 +71,19 @@ pub enum Command {
     /// The fallback when no live patch can be safe: plan, load and start a fast reboot into an
     /// installed kernel with kexec (exit 0 possible/done, 1 refused, 2 could not run).
     Kexec(KexecArgs),
+    /// Print a shell completion script (e.g. `lpcheck completions bash >
+    /// /usr/share/bash-completion/completions/lpcheck`).
+    Completions(CompletionsArgs),
+    /// Print lpcheck's manual page (roff; e.g. `lpcheck man | man -l -`).
+    Man,
+}
+
+/// Arguments of `completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: Shell,
 }
 
 /// Output formats.
@@ -94,7 +127,7 @@ impl KernelArgs {
 /// Arguments of `check`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
-    /// The livepatch module (`.ko`).
+    /// The livepatch module (`.ko`); `-` reads it from standard input.
     #[arg(value_name = "PATCH.ko")]
     pub module: PathBuf,
     /// Kernel facts.
@@ -242,7 +275,6 @@ pub struct RevertArgs {
     pub journal: Option<PathBuf>,
 }
 
-/// The subcommand names, for the `lpcheck PATCH.ko` shorthand.
 /// Output formats of the live commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LiveFormat {
@@ -326,28 +358,16 @@ pub struct PreflightArgs {
     pub format: LiveFormat,
 }
 
-/// The subcommand names, for the `lpcheck PATCH.ko` shorthand.
-pub const SUBCOMMANDS: &[&str] = &[
-    "check",
-    "diff",
-    "preflight",
-    "watch",
-    "apply",
-    "status",
-    "revert",
-    "tui",
-    "kexec",
-    "install",
-    "uninstall",
-    "list",
-    "help",
-];
-
-/// Rewrites `lpcheck PATCH.ko ...` as `lpcheck check PATCH.ko ...`.
+/// Rewrites `lpcheck PATCH.ko ...` as `lpcheck check PATCH.ko ...` when the first argument is a
+/// module: `-` (standard input), an existing file, or a path (it has a `/` or a `.`, which no
+/// subcommand has, so a missing module is reported as one). Anything else is left to clap, which
+/// suggests the subcommand a typo meant.
 pub fn with_default_subcommand(mut args: Vec<String>) -> Vec<String> {
     if let Some(first) = args.get(1) {
-        let is_flag = first.starts_with('-');
-        if !is_flag && !SUBCOMMANDS.contains(&first.as_str()) {
+        let is_module = first == "-"
+            || (!first.starts_with('-')
+                && (Path::new(first).is_file() || first.contains(['/', '.'])));
+        if is_module {
             args.insert(1, "check".to_string());
         }
     }
@@ -375,6 +395,30 @@ mod tests {
         assert_eq!(
             with_default_subcommand(argv(&["lpcheck", "--version"])),
             argv(&["lpcheck", "--version"])
+        );
+    }
+
+    #[test]
+    fn typos_are_left_to_clap_which_suggests_the_subcommand() {
+        for typo in ["stauts", "chek"] {
+            let args = with_default_subcommand(argv(&["lpcheck", typo, "x.ko"]));
+            assert_eq!(args[1], typo);
+            let error = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(error.kind(), clap::error::ErrorKind::InvalidSubcommand);
+        }
+        let error = Cli::try_parse_from(argv(&["lpcheck", "stauts"])).unwrap_err();
+        assert!(error.to_string().contains("'status'"), "{error}");
+        assert_eq!(
+            with_default_subcommand(argv(&["lpcheck", "-", "--format", "json"])),
+            argv(&["lpcheck", "check", "-", "--format", "json"])
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let bare = dir.path().join("patch");
+        std::fs::write(&bare, b"").unwrap();
+        let bare = bare.display().to_string();
+        assert_eq!(
+            with_default_subcommand(argv(&["lpcheck", &bare])),
+            argv(&["lpcheck", "check", &bare])
         );
     }
 

@@ -2,13 +2,14 @@
 
 use anyhow::{Context, Result};
 use lpcheck_analyzer::diff::{diff_files, DiffOptions, DiffReport, PatchTarget};
+use lpcheck_analyzer::report::style::Palette;
 use lpcheck_analyzer::report::{human, sarif};
 
 use crate::cli::{DiffArgs, Format, TargetKind};
 
 /// Runs `diff` and prints its report; returns the exit code (0 accept, 1 reject, 3 no change).
 /// Inputs that cannot be analyzed are an `Err` (exit 2).
-pub fn run(args: &DiffArgs) -> Result<i32> {
+pub fn run(args: &DiffArgs, palette: Palette) -> Result<i32> {
     let options = DiffOptions {
         target: args.target.map(|kind| match kind {
             TargetKind::Vmlinux => PatchTarget::Vmlinux,
@@ -17,15 +18,23 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
     };
     let report = diff_files(&args.orig, &args.patched, &options)
         .context("diff: cannot analyze the objects")?;
-    print!("{}", render(&report, args.format));
-    Ok(report.verdict.exit_code())
+    let code = report.verdict.exit_code();
+    print!("{}", render(&report, args.format, code, palette));
+    Ok(code)
 }
 
-/// Renders a diff report in `format`.
-pub fn render(report: &DiffReport, format: Format) -> String {
+/// Renders a diff report in `format`; `exit_code` is the one the process ends with.
+fn render(report: &DiffReport, format: Format, exit_code: i32, palette: Palette) -> String {
     match format {
-        Format::Human => human::render(report),
+        Format::Human => human::render_with(report, palette),
         Format::Json => report.to_json() + "\n",
-        Format::Sarif => sarif::render(report) + "\n",
+        Format::Sarif => {
+            let base_dir = crate::sarif_out::base_dir();
+            let invocation = sarif::Invocation {
+                base_dir: &base_dir,
+                exit_code,
+            };
+            sarif::render(report, &invocation) + "\n"
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use lpcheck_live::apply_preflight::CheckStatus;
 use lpcheck_live::events::{ApplyEvent, ApplyObserver};
@@ -18,15 +19,33 @@ pub fn warn_journal(run: &EngineRun, path: &Path) {
     }
 }
 
-/// Prints the engines' events for a person, on stdout.
-#[derive(Debug, Default)]
-pub struct Printer;
+/// Prints the engines' events for a person, on stdout, saying before each transition how long
+/// it may take (the progress lines that follow are the engine's, one per change).
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// How long a transition to the patched state may take.
+    pub timeout: Duration,
+    /// How long a reverse transition may take.
+    pub revert_timeout: Duration,
+}
 
 impl ApplyObserver for Printer {
     fn on_event(&mut self, patch: &str, event: &ApplyEvent) {
         let mut out = std::io::stdout().lock();
         let _ = match event {
             ApplyEvent::Started { .. } => writeln!(out, "{}: {}", patch, event.message()),
+            ApplyEvent::Loaded => writeln!(
+                out,
+                "{}; waiting up to {} s for every task to switch to the patched code",
+                event.message(),
+                self.timeout.as_secs()
+            ),
+            ApplyEvent::Reverting { .. } => writeln!(
+                out,
+                "{}; waiting up to {} s for every task to switch back",
+                event.message(),
+                self.revert_timeout.as_secs()
+            ),
             _ => write_event(&mut out, event),
         };
         let _ = out.flush();

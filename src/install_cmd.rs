@@ -11,10 +11,14 @@ use lpcheck_live::install::session::{self, ApplySettings, Decision, InstallOutco
 use lpcheck_live::install::state_dir;
 use lpcheck_live::journal;
 use lpcheck_live::livepatch::LivepatchSysfs;
+use lpcheck_live::safe_moment::WaitUpdate;
 use lpcheck_live::session::SafeMomentArgs;
 
-use crate::cli::{ApplyArgs, Format, InstallArgs, ListArgs, LiveFormat, UninstallArgs};
+use lpcheck_analyzer::report::human;
+
+use crate::cli::{ApplyArgs, InstallArgs, ListArgs, LiveFormat, UninstallArgs};
 use crate::event_printer::Printer;
+use crate::progress::WaitReporter;
 
 /// Exit code of a refusal, or of a state that cannot be trusted.
 const EXIT_REFUSED: i32 = 1;
@@ -39,7 +43,7 @@ pub fn install(args: &InstallArgs) -> Result<i32> {
             Ok(0)
         }
         InstallOutcome::Refused { report, release } => {
-            print!("{}", crate::check_cmd::render(&report, Format::Human));
+            print!("{}", human::render(report.as_ref()));
             println!(
                 "refused: lpcheck check does not accept {} for {release}; nothing installed",
                 args.module.display()
@@ -157,7 +161,11 @@ fn render_listing(listing: &Listing) -> String {
 }
 
 /// Runs `apply --installed`.
-pub fn apply_installed(args: &ApplyArgs, safe_moment: SafeMomentArgs) -> Result<i32> {
+pub fn apply_installed(args: &ApplyArgs, show_progress: bool) -> Result<i32> {
+    let safe_moment = SafeMomentArgs {
+        in_a_row: args.safe_moment,
+        max_wait: Duration::from_secs(args.safe_moment_wait),
+    };
     let state = state_dir(args.state_dir.as_deref());
     let settings = ApplySettings {
         timeout: Duration::from_secs(args.timeout),
@@ -167,16 +175,27 @@ pub fn apply_installed(args: &ApplyArgs, safe_moment: SafeMomentArgs) -> Result<
         rules: args.rules.clone(),
         journal: journal::path_from(args.journal.as_deref()),
     };
-    let run = session::apply_installed(&state, &settings, &mut Printer, &mut |name, decision| {
-        match decision {
+    let mut printer = Printer {
+        timeout: settings.timeout,
+        revert_timeout: settings.revert_timeout,
+    };
+    let mut progress = || -> Box<dyn FnMut(&WaitUpdate)> {
+        Box::new(WaitReporter::new(show_progress).into_sink())
+    };
+    let run = session::apply_installed(
+        &state,
+        &settings,
+        &mut printer,
+        &mut |name, decision| match decision {
             Decision::Apply => println!("== {name}: applying"),
             Decision::AlreadyLoaded => println!("== {name}: already loaded"),
             Decision::Superseded { by } => {
                 println!("== {name}: skipped, superseded by {by} (atomic replace)")
             }
             Decision::Refused { reason } => println!("== {name}: refused: {reason}"),
-        }
-    })?;
+        },
+        &mut progress,
+    )?;
     if let Some(error) = &run.manifest_error {
         println!("refused: {error}: no patch of {} is applied", run.release);
     }

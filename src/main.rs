@@ -7,15 +7,18 @@ mod diff_cmd;
 mod event_printer;
 mod install_cmd;
 mod kexec_cmd;
+mod output;
 mod preflight_cmd;
+mod progress;
 mod revert_cmd;
+mod sarif_out;
 mod status_cmd;
 mod tui_cmd;
 mod watch_cmd;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
 
@@ -35,24 +38,42 @@ fn main() -> ExitCode {
             });
         }
     };
+    let palette = output::palette(cli.color);
     let result = match &cli.command {
-        Command::Check(args) => check_cmd::run(args),
-        Command::Diff(args) => diff_cmd::run(args),
+        Command::Check(args) => check_cmd::run(args, palette),
+        Command::Diff(args) => diff_cmd::run(args, palette),
         Command::Tui(args) => tui_cmd::run(args),
-        Command::Apply(args) => apply_cmd::run(args),
+        Command::Apply(args) if args.installed => install_cmd::apply_installed(args, cli.progress),
+        Command::Apply(args) => apply_cmd::run(args, cli.progress),
         Command::Status(args) => status_cmd::run(args),
         Command::Revert(args) => revert_cmd::run(args),
-        Command::Watch(args) => watch_cmd::run(args),
-        Command::Preflight(args) => preflight_cmd::run(args),
+        Command::Watch(args) => watch_cmd::run(args, cli.progress),
+        Command::Preflight(args) => preflight_cmd::run(args, palette),
         Command::Kexec(args) => kexec_cmd::run(args),
         Command::Install(args) => install_cmd::install(args),
         Command::Uninstall(args) => install_cmd::uninstall(args),
         Command::List(args) => install_cmd::list(args),
+        Command::Completions(args) => {
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "lpcheck",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Command::Man => output::man_page(Cli::command()),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
-            eprintln!("lpcheck: error: {error:#}");
+            let text = output::error_text(&error);
+            if let Some(log) =
+                sarif_out::failure_log(&cli.command, &text, EXIT_CANNOT_ANALYZE.into())
+            {
+                print!("{log}");
+            }
+            eprintln!("lpcheck: error: {text}");
             ExitCode::from(EXIT_CANNOT_ANALYZE)
         }
     }

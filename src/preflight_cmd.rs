@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use lpcheck_analyzer::check::{check, CheckOptions};
 use lpcheck_analyzer::patch::PatchModule;
+use lpcheck_analyzer::report::style::Palette;
 use serde::Serialize;
 
 use lpcheck_live::blockers::{always_on_stack_patterns, find_blockers, resolve_targets};
@@ -33,7 +34,7 @@ struct PreflightJson<'a> {
 }
 
 /// Runs `preflight`; returns the exit code.
-pub fn run(args: &PreflightArgs) -> Result<i32> {
+pub fn run(args: &PreflightArgs, palette: Palette) -> Result<i32> {
     let patch = PatchModule::load(&args.module)?;
     let rules = rule_set(&args.rules)?;
     let facts = host::running_kernel_facts();
@@ -54,7 +55,7 @@ pub fn run(args: &PreflightArgs) -> Result<i32> {
     });
     let code = report.exit_code(args.strict);
     let text = match args.format {
-        LiveFormat::Human => render_human(&patch.name(), &report, code),
+        LiveFormat::Human => render_human(&patch.name(), &report, code, palette),
         LiveFormat::Json => {
             let json = PreflightJson {
                 schema_version: SCHEMA_VERSION,
@@ -77,8 +78,8 @@ pub fn run(args: &PreflightArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// One line per check, then the tally.
-fn render_human(name: &str, report: &PreflightReport, code: i32) -> String {
+/// One line per check (its status coloured by `palette`), then the tally.
+fn render_human(name: &str, report: &PreflightReport, code: i32, palette: Palette) -> String {
     let mut out = format!("lpcheck preflight {name}\n");
     for check in &report.checks {
         let label = check.id.name();
@@ -88,7 +89,8 @@ fn render_human(name: &str, report: &PreflightReport, code: i32) -> String {
             Status::Fail => "FAIL",
             Status::Unknown => "unknown",
         };
-        out.push_str(&format!("  {status:<8} {label:<20} {}\n", check.evidence));
+        let column = palette.verdict_text(status, &format!("{status:<8}"));
+        out.push_str(&format!("  {column} {label:<20} {}\n", check.evidence));
     }
     out.push_str(&format!(
         "{} pass, {} warn, {} fail, {} unknown: {}\n",
@@ -97,9 +99,9 @@ fn render_human(name: &str, report: &PreflightReport, code: i32) -> String {
         report.count(Status::Fail),
         report.count(Status::Unknown),
         if code == 0 {
-            "no failed precondition"
+            palette.verdict_text("pass", "no failed precondition")
         } else {
-            "do not load"
+            palette.verdict_text("fail", "do not load")
         }
     ));
     out

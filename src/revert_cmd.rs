@@ -12,11 +12,15 @@ use crate::event_printer::{warn_journal, Printer};
 /// Runs `revert`; returns the exit code.
 pub fn run(args: &RevertArgs) -> Result<i32> {
     let journal_path = journal::path_from(args.journal.as_deref());
+    let timeout = Duration::from_secs(args.timeout);
     let run = revert_loaded(
         &args.name,
-        Duration::from_secs(args.timeout),
+        timeout,
         &journal_path,
-        &mut Printer,
+        &mut Printer {
+            timeout,
+            revert_timeout: timeout,
+        },
     )?;
     warn_journal(&run, &journal_path);
     Ok(i32::from(run.outcome.exit_code()))

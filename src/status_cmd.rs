@@ -44,7 +44,10 @@ fn age(ts_ms: u64) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     match now.checked_sub(ts_ms) {
-        Some(ms) => format!("{}s ago", ms / 1000),
+        Some(ms) => format!(
+            "{} ago",
+            crate::output::human_duration(std::time::Duration::from_millis(ms))
+        ),
         None => format!("at {ts_ms} ms, in the future"),
     }
 }

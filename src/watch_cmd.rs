@@ -70,7 +70,7 @@ impl Summary {
 }
 
 /// Runs `watch`; returns the exit code.
-pub fn run(args: &WatchArgs) -> Result<i32> {
+pub fn run(args: &WatchArgs, show_progress: bool) -> Result<i32> {
     let module = PatchModule::load(&args.module)?;
     let rules = rule_set(&args.rules)?;
     let (symbols, symbols_source) = symbol_table(args.kallsyms.as_deref())?;
@@ -98,6 +98,7 @@ pub fn run(args: &WatchArgs) -> Result<i32> {
             &targets,
             policy,
             &mut WallClock::start(),
+            &mut crate::progress::WaitReporter::new(show_progress).into_sink(),
         );
         println!("{}", outcome.message());
         return Ok(match outcome {

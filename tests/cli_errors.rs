@@ -98,6 +98,14 @@ fn json_and_sarif_outputs() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["verdict"], "reject");
     assert_eq!(json["schema_version"], 1);
+    let release = &json["kernel"]["release"];
+    assert_eq!(release["value"], "6.1.0-56-amd64", "{release}");
+    assert_eq!(release["source"], "--kernel-release", "{release}");
+    assert!(json["kernel"]["symbols"]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("kallsyms"));
+    assert!(json["kernel"]["ftrace"].get("unknown").is_none());
     let names: Vec<&str> = json["findings"]
         .as_array()
         .unwrap()
@@ -113,6 +121,19 @@ fn json_and_sarif_outputs() {
     assert_eq!(sarif["version"], "2.1.0");
     assert_eq!(sarif["runs"][0]["results"][0]["level"], "error");
     assert_eq!(output.status.code(), Some(1));
+
+    let output = fixture.check(Path::new("/nonexistent/p.ko"), &["--format", "sarif"]);
+    assert_eq!(output.status.code(), Some(2));
+    let sarif: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let run = &sarif["runs"][0];
+    assert_eq!(run["invocations"][0]["exitCode"], 2);
+    assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+    let why = run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(why.starts_with("/nonexistent/p.ko: cannot read"), "{why}");
+    assert!(run["tool"]["driver"]["rules"].as_array().unwrap().len() >= 21);
+    assert!(stderr(&output).contains("/nonexistent/p.ko: cannot read"));
 }
 
 #[test]
@@ -162,7 +183,7 @@ fn non_elf_missing_and_foreign_inputs_exit_2() {
     let output = fixture.check(&arm, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("unsupported ELF target"),
+        stderr(&output).contains("unsupported ELF target: ELF64 aarch64 (little endian)"),
         "{}",
         stderr(&output)
     );
@@ -252,5 +273,110 @@ fn bad_fact_and_rule_files_exit_2_with_place() {
         stderr(&output)
     );
     let output = lpcheck(&["check"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn subcommand_typos_get_clap_suggestions() {
+    for (typo, meant) in [
+        ("stauts", "status"),
+        ("chek", "check"),
+        ("prefligth", "preflight"),
+    ] {
+        let output = lpcheck(&[typo, "x.ko"]);
+        assert_eq!(output.status.code(), Some(2));
+        let text = stderr(&output);
+        assert!(
+            text.contains(&format!("unrecognized subcommand '{typo}'"))
+                && text.contains(&format!("a similar subcommand exists: '{meant}'")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn errors_say_each_cause_once() {
+    let fixture = Fixture::new();
+    let output = fixture.check(fixture.dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert_eq!(text.matches("os error 21").count(), 1, "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.starts_with("lpcheck: error: "), "{text}");
+}
+
+#[test]
+fn a_dash_reads_the_module_from_stdin() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let fixture = Fixture::new();
+    let kallsyms = fixture.path("kallsyms");
+    let ftrace = fixture.path("ftrace");
+    let run = |data: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lpcheck"))
+            .args(["-", "--kallsyms", &kallsyms, "--ftrace-functions", &ftrace])
+            .args(["--kernel-release", "6.1.0-56-amd64", "--format", "json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(data).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let output = run(&ModuleSpec::patching("schedule").build());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["module"], "<stdin>");
+    assert_eq!(json["verdict"], "reject");
+    let output = run(b"not a module");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("<stdin>: not an ELF file"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let fixture = Fixture::new();
+    let bad = fixture.write("bad.ko", &ModuleSpec::patching("schedule").build());
+    let stdout = |output: Output| String::from_utf8_lossy(&output.stdout).into_owned();
+    let piped = stdout(fixture.check(&bad, &[]));
+    assert!(!piped.contains('\x1b'), "{piped}");
+    let forced = stdout(fixture.check(&bad, &["--color", "always"]));
+    assert!(
+        forced.contains("\x1b[1;31merror\x1b[0m") && forced.contains("check: \x1b[1;31mreject"),
+        "{forced}"
+    );
+    assert!(!stdout(fixture.check(&bad, &["--color", "never"])).contains('\x1b'));
+}
+
+#[test]
+fn completions_and_man_page() {
+    for (shell, marker) in [
+        ("bash", "complete -F _lpcheck"),
+        ("zsh", "#compdef lpcheck"),
+        ("fish", "complete -c lpcheck"),
+    ] {
+        let output = lpcheck(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0));
+        let script = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            script.contains(marker) && script.contains("preflight"),
+            "{shell}: {script}"
+        );
+    }
+    let output = lpcheck(&["man"]);
+    assert_eq!(output.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&output.stdout);
+    assert!(page.contains(".TH lpcheck 1"), "{page}");
+    assert!(
+        page.contains("preflight") && page.contains("\\-\\-color"),
+        "{page}"
+    );
+    let output = lpcheck(&["completions", "tcsh"]);
     assert_eq!(output.status.code(), Some(2));
 }

@@ -115,7 +115,7 @@ fn watch_finds_threads_sleeping_in_targets_with_predictions() {
         assert_eq!(reader["prediction"], "after_signal_round");
         assert_eq!(matched_parts(reader), ["ksys_read"], "{source}");
 
-        let bpf = report["source"].get("BpfTaskIter").is_some();
+        let bpf = report["source"]["kind"] == "bpf_task_iter";
         let hidden = report["hidden_targets"].as_array().unwrap();
         if bpf {
             // The raw scan sees the __sched do_nanosleep frame the unwinder hides.

@@ -9,7 +9,7 @@ use crate::debuginfo::TargetKnowledge;
 use crate::kernel::kallsyms::KernelObject;
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::{PatchFormat, PatchModule};
-use crate::report::{Finding, Renderable, Severity, Tally, Verdict};
+use crate::report::{Finding, Renderable, RuleDescriptor, Severity, Tally, Verdict};
 use crate::rules::targets::{resolve, TargetResolution};
 use crate::rules::{evaluate, RuleSet};
 
@@ -107,12 +107,59 @@ impl TargetDebugInfo {
 /// Where each kernel fact came from, or why it is unknown.
 #[derive(Debug, Clone, Serialize)]
 pub struct FactsSummary {
-    /// Kernel release.
-    pub release: String,
+    /// Kernel release (with its value).
+    pub release: FactOrigin,
     /// Symbol table.
-    pub symbols: String,
+    pub symbols: FactOrigin,
     /// ftrace function list.
-    pub ftrace: String,
+    pub ftrace: FactOrigin,
+}
+
+/// One kernel fact in a report: its value (when it is a short one) and where it came from, or
+/// why it is unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FactOrigin {
+    /// The value, for facts that are one (the release).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Where it came from (a file, a flag, a kernel interface).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Why it is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
+}
+
+impl FactOrigin {
+    fn of<T>(fact: &Fact<T>, value: impl Fn(&T) -> Option<String>) -> Self {
+        match fact {
+            Fact::Known {
+                value: known,
+                source,
+            } => Self {
+                value: value(known),
+                source: Some(source.clone()),
+                unknown: None,
+            },
+            Fact::Unknown { reason } => Self {
+                value: None,
+                source: None,
+                unknown: Some(reason.clone()),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for FactOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.value, &self.source, &self.unknown) {
+            (_, _, Some(reason)) => write!(f, "unknown: {reason}"),
+            (Some(value), Some(source), None) => write!(f, "{value} ({source})"),
+            (None, Some(source), None) => f.write_str(source),
+            (Some(value), None, None) => f.write_str(value),
+            (None, None, None) => f.write_str("unknown"),
+        }
+    }
 }
 
 /// The result of checking one module.
@@ -143,6 +190,9 @@ pub struct CheckReport {
     pub tally: Tally,
     /// The findings, in rule order.
     pub findings: Vec<Finding>,
+    /// The rules that ran (for SARIF's rule list).
+    #[serde(skip)]
+    pub rules: Vec<RuleDescriptor>,
 }
 
 /// Checks `patch` against `facts` with `rules`.
@@ -193,12 +243,9 @@ pub fn check(
         vermagic: patch.modinfo.vermagic().map(|v| v.trim().to_string()),
         targets,
         kernel: FactsSummary {
-            release: match &facts.release {
-                Fact::Known { value, source } => format!("{value} ({source})"),
-                Fact::Unknown { reason } => format!("unknown: {reason}"),
-            },
-            symbols: describe(&facts.symbols),
-            ftrace: describe(&facts.ftrace),
+            release: FactOrigin::of(&facts.release, |release| Some(release.clone())),
+            symbols: FactOrigin::of(&facts.symbols, |_| None),
+            ftrace: FactOrigin::of(&facts.ftrace, |_| None),
         },
         debuginfo_notes: facts
             .debuginfo
@@ -207,13 +254,12 @@ pub fn check(
             .unwrap_or_default(),
         tally: Tally::of(&findings),
         findings,
-    }
-}
-
-fn describe<T>(fact: &Fact<T>) -> String {
-    match fact {
-        Fact::Known { source, .. } => source.clone(),
-        Fact::Unknown { reason } => format!("unknown: {reason}"),
+        rules: rules
+            .rules
+            .iter()
+            .filter(|rule| rule.enabled)
+            .map(|rule| rule.descriptor())
+            .collect(),
     }
 }
 
@@ -272,6 +318,10 @@ impl Renderable for CheckReport {
 
     fn primary_input(&self) -> &str {
         &self.module
+    }
+
+    fn rules(&self) -> Vec<RuleDescriptor> {
+        self.rules.clone()
     }
 
     fn summary_lines(&self) -> Vec<String> {

@@ -113,7 +113,14 @@ impl<'data> ElfObject<'data> {
         if machine != elf::EM_X86_64 || !matches!(endian, Endianness::Little) {
             return Err(AnalyzeError::WrongTarget {
                 path: path.to_path_buf(),
-                detail: format!("ELF64 machine {machine} ({endian:?} endian)"),
+                detail: format!(
+                    "ELF64 {} ({} endian)",
+                    machine_name(machine),
+                    match endian {
+                        Endianness::Little => "little",
+                        Endianness::Big => "big",
+                    }
+                ),
             });
         }
         let e_type = header.e_type(endian);
@@ -396,6 +403,30 @@ fn describe_magic(data: &[u8]) -> String {
     }
     let head: Vec<String> = data.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("starts with bytes {}", head.join(" "))
+}
+
+/// The architecture an ELF `e_machine` stands for, as `uname -m` and the kernel's `ARCH` spell it
+/// (the number for machines the kernel does not run on).
+pub fn machine_name(machine: u16) -> String {
+    let name = match machine {
+        elf::EM_X86_64 => "x86_64",
+        elf::EM_386 => "i386",
+        elf::EM_AARCH64 => "aarch64",
+        elf::EM_ARM => "arm",
+        elf::EM_RISCV => "riscv",
+        elf::EM_PPC64 => "ppc64",
+        elf::EM_PPC => "ppc",
+        elf::EM_S390 => "s390",
+        elf::EM_LOONGARCH => "loongarch",
+        elf::EM_MIPS => "mips",
+        elf::EM_SPARCV9 => "sparc64",
+        elf::EM_PARISC => "parisc",
+        elf::EM_SH => "sh",
+        elf::EM_CSKY => "csky",
+        elf::EM_BPF => "bpf",
+        other => return format!("machine {other}"),
+    };
+    name.to_string()
 }
 
 fn elf_type_name(e_type: u16) -> String {

@@ -24,6 +24,7 @@ impl StackSnapshot {
 
 /// The source of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StackSource {
     /// The BPF task iterator (`iter/task` with `bpf_get_task_stack`).
     BpfTaskIter {
@@ -41,6 +42,7 @@ pub enum StackSource {
 
 /// Whether the BPF source scanned raw stack words for hidden frames.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CandidateScan {
     /// Scanned up to `words` stack words per sleeping thread, keeping kernel text addresses.
     Enabled {
@@ -57,6 +59,7 @@ pub enum CandidateScan {
 /// The task iterator can skip processes (observed: pid 1 and its threads on some hosts), so
 /// after each run its process ids are compared with `/proc`'s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Completeness {
     /// Compared; the processes the iterator did not return were read from `/proc` instead.
     Checked {
@@ -73,6 +76,7 @@ pub enum Completeness {
 
 /// Something a stack source cannot see or guarantee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum SourceLimit {
     /// Scheduler (`__sched`) functions never appear in the reported frames.
     HidesSchedulerFrames,
@@ -185,6 +189,24 @@ impl fmt::Display for SourceLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_are_tagged_by_kind_in_json() {
+        let source = StackSource::BpfTaskIter {
+            candidate_scan: CandidateScan::Enabled { words: 64 },
+            completeness: Completeness::Checked {
+                read_from_proc: vec![1],
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&source).unwrap(),
+            r#"{"kind":"bpf_task_iter","candidate_scan":{"kind":"enabled","words":64},"completeness":{"kind":"checked","read_from_proc":[1]}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&SourceLimit::DepthLimit(127)).unwrap(),
+            r#"{"kind":"depth_limit","value":127}"#
+        );
+    }
 
     #[test]
     fn proc_source_says_it_hides_addresses_and_needs_privilege() {

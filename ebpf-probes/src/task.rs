@@ -5,8 +5,10 @@ use serde::Serialize;
 /// `PF_KTHREAD` in `task_struct::flags` and in field 9 of `/proc/*/task/*/stat`.
 pub(crate) const PF_KTHREAD: u32 = 0x0020_0000;
 
-/// Scheduler state of a thread, as `/proc/PID/stat` reports it (`R S D T t X Z P I`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Scheduler state of a thread, as `/proc/PID/stat` reports it (`R S D T t X Z P I`). In JSON a
+/// snake_case string (`"interruptible"`); other bits are `"other_0x…"`, an unknown `/proc` letter
+/// `"other_L"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskState {
     /// Running or runnable (`R`).
     Running,
@@ -50,6 +52,24 @@ mod bits {
 }
 
 impl TaskState {
+    /// The state's name in JSON.
+    pub fn json_name(self) -> std::borrow::Cow<'static, str> {
+        let name = match self {
+            Self::Running => "running",
+            Self::Interruptible => "interruptible",
+            Self::Uninterruptible => "uninterruptible",
+            Self::Stopped => "stopped",
+            Self::Traced => "traced",
+            Self::Dead => "dead",
+            Self::Zombie => "zombie",
+            Self::Parked => "parked",
+            Self::Idle => "idle",
+            Self::Other(bits) => return format!("other_{bits:#x}").into(),
+            Self::UnknownLetter(letter) => return format!("other_{letter}").into(),
+        };
+        name.into()
+    }
+
     /// Maps `task_struct::__state` and `::exit_state` the way the kernel's `task_state_index()`
     /// does (the highest reported bit wins), except that unreported non-zero bits give
     /// [`TaskState::Other`] instead of `Running`.
@@ -112,8 +132,15 @@ pub struct SymbolOffset {
     pub module: Option<String>,
 }
 
+impl Serialize for TaskState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.json_name())
+    }
+}
+
 /// One kernel stack entry, innermost first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Frame {
     /// A kernel text address (the BPF source); symbolize it with kallsyms.
     Address(u64),
@@ -123,6 +150,7 @@ pub enum Frame {
 
 /// A thread's kernel stack, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum KernelStack {
     /// The frames the unwinder reported, innermost first.
     Frames {
@@ -172,6 +200,32 @@ impl TaskStack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_names_are_snake_case_with_one_shape() {
+        let json = |value: &dyn erased::Json| value.json();
+        assert_eq!(json(&TaskState::Interruptible), "\"interruptible\"");
+        assert_eq!(json(&TaskState::Other(0x1000_0000)), "\"other_0x10000000\"");
+        assert_eq!(
+            json(&KernelStack::Unavailable("EACCES".into())),
+            r#"{"kind":"unavailable","value":"EACCES"}"#
+        );
+        assert_eq!(
+            json(&Frame::Address(16)),
+            r#"{"kind":"address","value":16}"#
+        );
+    }
+
+    mod erased {
+        pub trait Json {
+            fn json(&self) -> String;
+        }
+        impl<T: serde::Serialize> Json for T {
+            fn json(&self) -> String {
+                serde_json::to_string(self).unwrap()
+            }
+        }
+    }
 
     #[test]
     fn kernel_bits_map_like_task_state_index() {

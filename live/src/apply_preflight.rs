@@ -19,9 +19,9 @@ use super::target::PatchTarget;
 pub use super::preflight::Status as CheckStatus;
 use super::preflight::{CheckId, CheckResult as HostCheckResult};
 
-/// Which check.
+/// Which check; in JSON always its id as a string (a host check's is `lpcheck preflight`'s id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(into = "&'static str")]
 pub enum PreflightCheck {
     /// `lpcheck check`'s verdict against the running kernel.
     StaticVerdict,
@@ -38,6 +38,20 @@ pub enum PreflightCheck {
     /// One of `lpcheck preflight`'s host checks that the ones above do not cover (lockdown,
     /// module loading and signatures, taint, ftrace state and conflicts, BPF, loaded patches).
     Host(CheckId),
+}
+
+impl From<PreflightCheck> for &'static str {
+    fn from(check: PreflightCheck) -> Self {
+        match check {
+            PreflightCheck::StaticVerdict => "static-verdict",
+            PreflightCheck::Vermagic => "vermagic",
+            PreflightCheck::LivepatchSupport => "livepatch-support",
+            PreflightCheck::NotLoaded => "not-loaded",
+            PreflightCheck::NoTransition => "no-transition",
+            PreflightCheck::Kprobes => "kprobes",
+            PreflightCheck::Host(id) => id.name(),
+        }
+    }
 }
 
 impl PreflightCheck {
@@ -428,6 +442,13 @@ mod tests {
                 function: "lpc_target_sleep".into(),
             },
         ]
+    }
+
+    #[test]
+    fn a_check_is_a_string_in_json_host_checks_included() {
+        let json = |check| serde_json::to_value(check).unwrap();
+        assert_eq!(json(PreflightCheck::StaticVerdict), "static-verdict");
+        assert_eq!(json(PreflightCheck::Host(CheckId::Lockdown)), "lockdown");
     }
 
     #[test]

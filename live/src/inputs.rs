@@ -21,14 +21,14 @@ pub fn rule_set(files: &[impl AsRef<Path>]) -> Result<RuleSet> {
 }
 
 /// The replacements' prototypes against the running kernel's BTF (inline sites and callers need
-/// the debug vmlinux and are not looked for).
-pub fn running_kernel_prototypes(module: &PatchModule) -> Result<DebugKnowledge> {
+/// the debug vmlinux and are not looked for); `file` holds the module's bytes.
+pub fn running_kernel_prototypes(module: &PatchModule, file: &Path) -> Result<DebugKnowledge> {
     let btf =
         std::fs::read(RUNNING_KERNEL_BTF).map_err(|error| format!("{RUNNING_KERNEL_BTF}: {error}"));
     Ok(debuginfo::prototypes_from_btf(
         btf,
         RUNNING_KERNEL_BTF,
-        &module.path,
+        file,
         &queries(module),
     )?)
 }

@@ -8,7 +8,7 @@ use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 
 use super::blockers::PatchTarget;
 use super::safe_moment::{
-    wait_for_safe_moment, SafeMoment, SafeMomentPolicy, SnapshotSource, WallClock,
+    wait_for_safe_moment, SafeMoment, SafeMomentPolicy, SnapshotSource, WaitUpdate, WallClock,
 };
 
 /// Decides when loading may start.
@@ -33,6 +33,8 @@ pub struct SafeMomentGate {
     /// What the wait needs, or why it cannot run (no symbol table, no target).
     inputs: Result<GateInputs, String>,
     policy: SafeMomentPolicy,
+    /// Told what the wait awaits and how it goes.
+    progress: Box<dyn FnMut(&WaitUpdate)>,
 }
 
 /// What a safe-moment wait looks at.
@@ -49,7 +51,17 @@ impl SafeMomentGate {
     /// A gate over `source`, matching `targets` through `symbols`; `Err(reason)` for inputs
     /// that are missing makes every wait "unknown".
     pub fn new(inputs: Result<GateInputs, String>, policy: SafeMomentPolicy) -> Self {
-        Self { inputs, policy }
+        Self {
+            inputs,
+            policy,
+            progress: Box::new(|_| {}),
+        }
+    }
+
+    /// The gate, reporting the wait's progress to `progress`.
+    pub fn with_progress(mut self, progress: Box<dyn FnMut(&WaitUpdate)>) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// The policy for `in_a_row` clear snapshots within `max_wait`.
@@ -71,6 +83,7 @@ impl LoadGate for SafeMomentGate {
                 &inputs.targets,
                 self.policy,
                 &mut WallClock::start(),
+                self.progress.as_mut(),
             ),
             Err(reason) => SafeMoment::Unavailable(reason.clone()),
         };

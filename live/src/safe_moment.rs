@@ -200,19 +200,93 @@ fn transient_obstacles(report: &BlockerReport) -> Vec<String> {
         .collect()
 }
 
+/// What a safe-moment wait reports as it goes, for a person watching it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitUpdate {
+    /// Before the first snapshot: what is awaited, and for how long at most.
+    Started {
+        /// Clear snapshots needed in a row.
+        in_a_row: u32,
+        /// The longest wait.
+        max_wait: Duration,
+    },
+    /// A snapshot changed the picture: the clear run grew or broke, or other tasks block.
+    Changed {
+        /// Time since the wait began.
+        elapsed: Duration,
+        /// Clear snapshots in a row so far.
+        clear_run: u32,
+        /// Clear snapshots needed in a row.
+        in_a_row: u32,
+        /// The tasks holding a target (`PID (COMM)`), or why the snapshot was not clear.
+        blockers: Vec<String>,
+    },
+    /// The wait is over (its outcome follows).
+    Ended,
+}
+
+impl WaitUpdate {
+    /// One line for the user.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Started { in_a_row, max_wait } => format!(
+                "waiting up to {} s for a safe moment: {in_a_row} clear snapshot(s) in a row",
+                max_wait.as_secs_f64()
+            ),
+            Self::Changed {
+                elapsed,
+                clear_run,
+                in_a_row,
+                blockers,
+            } if blockers.is_empty() => format!(
+                "{:.1} s: {clear_run} of {in_a_row} clear snapshot(s) in a row",
+                elapsed.as_secs_f64()
+            ),
+            Self::Changed {
+                elapsed, blockers, ..
+            } => format!(
+                "{:.1} s: not clear: {}",
+                elapsed.as_secs_f64(),
+                abridged(blockers.clone(), ", ")
+            ),
+            Self::Ended => "the wait for a safe moment is over".to_string(),
+        }
+    }
+}
+
 /// Takes snapshots every `policy.interval` until `policy.in_a_row` consecutive ones show no
-/// blocker of `targets`, or `policy.max_wait` has passed. This process's own threads are not
-/// blockers (one of them is reading the snapshot).
+/// blocker of `targets`, or `policy.max_wait` has passed, telling `progress` what it waits for
+/// before it starts, each time a snapshot changes the picture, and when it ends. This process's
+/// own threads are not blockers (one of them is reading the snapshot).
 pub fn wait_for_safe_moment(
     source: &mut dyn SnapshotSource,
     symbols: &Kallsyms,
     targets: &[PatchTarget],
     policy: SafeMomentPolicy,
     pacer: &mut dyn Pacer,
+    progress: &mut dyn FnMut(&WaitUpdate),
+) -> SafeMoment {
+    let outcome = wait_reporting(source, symbols, targets, policy, pacer, progress);
+    progress(&WaitUpdate::Ended);
+    outcome
+}
+
+fn wait_reporting(
+    source: &mut dyn SnapshotSource,
+    symbols: &Kallsyms,
+    targets: &[PatchTarget],
+    policy: SafeMomentPolicy,
+    pacer: &mut dyn Pacer,
+    progress: &mut dyn FnMut(&WaitUpdate),
 ) -> SafeMoment {
     let needed = policy.in_a_row.max(1);
     let mut snapshots = 0;
     let mut clear_run = 0;
+    let mut last_sent: Option<(u32, Vec<String>)> = None;
+    progress(&WaitUpdate::Started {
+        in_a_row: needed,
+        max_wait: policy.max_wait,
+    });
     loop {
         let snapshot = match source.snapshot() {
             Ok(snapshot) => snapshot,
@@ -225,14 +299,33 @@ pub fn wait_for_safe_moment(
         }
         if report.is_clear() {
             clear_run += 1;
-            if clear_run >= needed {
-                return SafeMoment::Safe {
-                    snapshots,
-                    waited: pacer.elapsed(),
-                };
-            }
         } else {
             clear_run = 0;
+        }
+        let blockers: Vec<String> = if report.is_clear() {
+            Vec::new()
+        } else if report.blocking().next().is_some() {
+            report
+                .blocking()
+                .map(|b| format!("{} ({}) holds a target", b.pid, b.comm))
+                .collect()
+        } else {
+            transient_obstacles(&report)
+        };
+        if last_sent.as_ref() != Some(&(clear_run, blockers.clone())) {
+            progress(&WaitUpdate::Changed {
+                elapsed: pacer.elapsed(),
+                clear_run,
+                in_a_row: needed,
+                blockers: blockers.clone(),
+            });
+            last_sent = Some((clear_run, blockers));
+        }
+        if clear_run >= needed {
+            return SafeMoment::Safe {
+                snapshots,
+                waited: pacer.elapsed(),
+            };
         }
         if pacer.elapsed() + policy.interval > policy.max_wait {
             return SafeMoment::TimedOut {
@@ -316,6 +409,7 @@ mod tests {
             &targets(),
             policy(),
             &mut FakeClock::default(),
+            &mut |_| {},
         )
     }
 
@@ -333,6 +427,34 @@ mod tests {
         };
         assert_eq!(snapshots, 7, "the run restarts after the busy 4th snapshot");
         assert_eq!(waited, Duration::from_millis(600));
+    }
+
+    #[test]
+    fn progress_says_what_it_awaits_then_each_change() {
+        let mut lines = Vec::new();
+        let outcome = wait_for_safe_moment(
+            &mut Script(vec![Ok(busy()), Ok(busy()), Ok(idle()), Ok(idle()), Ok(idle())].into()),
+            &symbols(),
+            &targets(),
+            policy(),
+            &mut FakeClock::default(),
+            &mut |update| lines.push(update.message()),
+        );
+        assert!(
+            matches!(outcome, SafeMoment::Safe { snapshots: 5, .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            lines,
+            [
+                "waiting up to 2 s for a safe moment: 3 clear snapshot(s) in a row",
+                "0.0 s: not clear: 5 (task5) holds a target",
+                "0.2 s: 1 of 3 clear snapshot(s) in a row",
+                "0.3 s: 2 of 3 clear snapshot(s) in a row",
+                "0.4 s: 3 of 3 clear snapshot(s) in a row",
+                "the wait for a safe moment is over",
+            ]
+        );
     }
 
     #[test]
@@ -383,6 +505,7 @@ mod tests {
             &sched,
             policy(),
             &mut FakeClock::default(),
+            &mut |_| {},
         );
         assert!(
             matches!(&outcome, SafeMoment::Unavailable(r) if r.contains(".sched.text")),

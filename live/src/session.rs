@@ -21,6 +21,7 @@ use crate::load_gate::{GateInputs, LoadGate, Now, SafeMomentGate};
 use crate::module_syscalls::{kernel_module_name, loaded_modules, KernelPaths, Syscalls};
 use crate::preflight::{run_preflight, CheckResult as HostCheckResult, HostPaths, PreflightInputs};
 use crate::revert::{revert, LiveKernel};
+use crate::safe_moment::WaitUpdate;
 use crate::sampler::{sampler, StackSourceKind};
 
 /// Time between polls of a transition.
@@ -58,11 +59,16 @@ pub struct Prepared {
 }
 
 /// Checks `module` against the running kernel (with the rule files `rules`) and readies the
-/// safe-moment wait for its targets.
-pub fn prepare(module: &Path, rules: &[PathBuf], safe_moment: SafeMomentArgs) -> Result<Prepared> {
+/// safe-moment wait for its targets; `progress` hears how the wait goes.
+pub fn prepare(
+    module: &Path,
+    rules: &[PathBuf],
+    safe_moment: SafeMomentArgs,
+    progress: Box<dyn FnMut(&WaitUpdate)>,
+) -> Result<Prepared> {
     let patch = PatchModule::load(module)?;
     let mut facts = host::running_kernel_facts();
-    facts.debuginfo = Some(running_kernel_prototypes(&patch)?);
+    facts.debuginfo = Some(running_kernel_prototypes(&patch, &patch.path)?);
     let rules = rule_set(rules)?;
     let report = check(&patch, &facts, &rules, CheckOptions { strict: false });
     let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));
@@ -86,10 +92,13 @@ pub fn prepare(module: &Path, rules: &[PathBuf], safe_moment: SafeMomentArgs) ->
             }),
             Fact::Unknown { reason } => Err(format!("symbol table unknown: {reason}")),
         };
-        Box::new(SafeMomentGate::new(
-            inputs,
-            SafeMomentGate::policy(safe_moment.in_a_row, safe_moment.max_wait),
-        ))
+        Box::new(
+            SafeMomentGate::new(
+                inputs,
+                SafeMomentGate::policy(safe_moment.in_a_row, safe_moment.max_wait),
+            )
+            .with_progress(progress),
+        )
     };
     Ok(Prepared {
         report,

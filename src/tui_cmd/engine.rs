@@ -40,7 +40,7 @@ impl PatchApplier for EngineApplier {
             release,
             host_checks,
             mut gate,
-        } = prepare(module, &[], self.safe_moment)?;
+        } = prepare(module, &[], self.safe_moment, Box::new(|_| {}))?;
         let request = ApplyRequest {
             module: module.to_path_buf(),
             params: Vec::new(),

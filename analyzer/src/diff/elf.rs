@@ -244,7 +244,10 @@ impl<'d> ObjectModel<'d> {
         if header.e_machine(endian) != elf::EM_X86_64 {
             return Err(AnalyzeError::WrongTarget {
                 path: path.to_path_buf(),
-                detail: format!("ELF64 for machine {}", header.e_machine(endian)),
+                detail: format!(
+                    "ELF64 {}",
+                    crate::elf::machine_name(header.e_machine(endian))
+                ),
             });
         }
         if header.e_type(endian) != elf::ET_REL {

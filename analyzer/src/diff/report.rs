@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::target::TargetFact;
-use crate::report::{Finding, Renderable};
+use crate::report::{Finding, Renderable, RuleDescriptor};
 
 /// The outcome of a diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -39,7 +39,7 @@ impl DiffVerdict {
 
 /// What kind of thing changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A function that exists on both sides and differs.
     Function,
@@ -113,6 +113,13 @@ impl Renderable for DiffReport {
 
     fn primary_input(&self) -> &str {
         &self.patched
+    }
+
+    fn rules(&self) -> Vec<RuleDescriptor> {
+        super::rules::ALL
+            .iter()
+            .map(|rule| rule.descriptor())
+            .collect()
     }
 
     fn summary_lines(&self) -> Vec<String> {

@@ -7,7 +7,9 @@ pub mod kpatch;
 pub mod layout;
 pub mod modinfo;
 pub mod signature;
+pub mod source_lines;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind, SymbolSection};
@@ -17,6 +19,7 @@ use crate::callgraph::CallGraph;
 use crate::elf::{strip_signature, ElfObject};
 use crate::error::{AnalyzeError, Result};
 use crate::kernel::kallsyms::KernelObject;
+use crate::report::SourceLine;
 pub use klp_symbols::{KlpRelocationSection, KlpSymbol};
 use layout::KlpLayout;
 use modinfo::ModInfo;
@@ -167,6 +170,9 @@ pub struct PatchModule {
     pub imports: Vec<String>,
     /// Whether the module carries DWARF.
     pub has_debug_info: bool,
+    /// Where each replacement function is defined in source (from the module's DWARF).
+    #[serde(skip)]
+    pub source_lines: HashMap<String, SourceLine>,
     /// What the module's functions call and reference.
     #[serde(skip)]
     pub call_graph: CallGraph,
@@ -213,6 +219,12 @@ impl PatchModule {
         };
         let (klp_relocation_sections, klp_symbols) = klp_symbols::read(&elf)?;
         let (functions, data_objects, imports) = read_symbols(&elf);
+        let replacements: Vec<&str> = objects
+            .iter()
+            .flat_map(|object| &object.functions)
+            .filter_map(|function| function.new_func.as_deref())
+            .collect();
+        let source_lines = source_lines::read(&elf, &replacements);
         Ok(Self {
             path: path.to_path_buf(),
             modinfo,
@@ -229,6 +241,7 @@ impl PatchModule {
             data: data_objects,
             imports,
             has_debug_info: elf.section_by_name(".debug_info").is_some(),
+            source_lines,
             call_graph: CallGraph::build(&elf),
         })
     }

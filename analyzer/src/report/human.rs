@@ -2,10 +2,16 @@
 
 use std::fmt::Write;
 
+use super::style::Palette;
 use super::{Finding, Renderable, Tally};
 
-/// Renders `report` for a terminal, findings first by severity (errors first), then the verdict.
+/// Renders `report` without colour, findings first by severity (errors first), then the verdict.
 pub fn render(report: &dyn Renderable) -> String {
+    render_with(report, Palette::Plain)
+}
+
+/// Renders `report` with `palette` for severities and the verdict.
+pub fn render_with(report: &dyn Renderable, palette: Palette) -> String {
     let mut out = String::new();
     for line in report.summary_lines() {
         let _ = writeln!(out, "{line}");
@@ -16,27 +22,28 @@ pub fn render(report: &dyn Renderable) -> String {
     let mut findings: Vec<&Finding> = report.findings().iter().collect();
     findings.sort_by_key(|f| (f.waiver.is_some(), std::cmp::Reverse(f.severity)));
     for finding in findings {
-        render_finding(&mut out, finding);
+        render_finding(&mut out, finding, palette);
     }
     let tally = Tally::of(report.findings());
     let _ = writeln!(
         out,
         "{}: {} ({tally})",
         report.command(),
-        report.verdict_label()
+        palette.verdict(report.verdict_label())
     );
     out
 }
 
-fn render_finding(out: &mut String, finding: &Finding) {
+fn render_finding(out: &mut String, finding: &Finding, palette: Palette) {
     let label = match &finding.waiver {
         Some(_) => format!("waived {}", finding.severity),
-        None => finding.severity.to_string(),
+        None => palette.severity(finding.severity, &finding.severity.to_string()),
     };
     let _ = writeln!(
         out,
-        "{label}[{}/{}]: {}",
-        finding.rule, finding.name, finding.message
+        "{label}{}: {}",
+        palette.bold(&format!("[{}/{}]", finding.rule, finding.name)),
+        finding.message
     );
     if let Some(location) = &finding.location {
         let _ = writeln!(out, "  --> {location}");
@@ -79,6 +86,9 @@ mod tests {
         fn summary_lines(&self) -> Vec<String> {
             vec!["module p".into()]
         }
+        fn rules(&self) -> Vec<super::super::RuleDescriptor> {
+            Vec::new()
+        }
     }
 
     fn finding(severity: Severity, waived: bool) -> Finding {
@@ -116,5 +126,22 @@ mod tests {
         assert!(text.contains("   = waived by waivers.toml: reviewed"));
         assert!(text.contains("  --> p.ko\n"));
         assert!(text.ends_with("check: reject (1 error(s), 1 warning(s), 0 note(s), 1 waived)\n"));
+    }
+
+    #[test]
+    fn colour_marks_severities_and_the_verdict() {
+        let report = Fixture(vec![finding(Severity::Error, false)]);
+        let text = render_with(&report, Palette::Ansi);
+        assert!(
+            text.contains(
+                "\x1b[1;31merror\x1b[0m\x1b[1m[LP001/always-on-stack]\x1b[0m: error message"
+            ),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("check: \x1b[1;31mreject\x1b[0m ("),
+            "{text:?}"
+        );
+        assert!(!render(&report).contains('\x1b'));
     }
 }

@@ -1,7 +1,9 @@
 //! Findings, verdicts, and the three renderings of a report (human, JSON, SARIF).
 
 pub mod human;
+pub mod rule_docs;
 pub mod sarif;
+pub mod style;
 
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +72,18 @@ pub struct Location {
     /// A symbol the finding is about (e.g. the replacement function).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub symbol: Option<String>,
+    /// Where that symbol is defined in source, when the input's DWARF says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceLine>,
+}
+
+/// A line of a source file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLine {
+    /// The file, as the compiler named it (absolute when the compilation directory is known).
+    pub file: String,
+    /// The line, from 1.
+    pub line: u32,
 }
 
 impl Location {
@@ -80,6 +94,7 @@ impl Location {
             section: None,
             offset: None,
             symbol: None,
+            source: None,
         }
     }
 }
@@ -94,7 +109,11 @@ impl std::fmt::Display for Location {
             }
         }
         if let Some(symbol) = &self.symbol {
-            write!(f, " ({symbol})")?;
+            write!(f, " ({symbol}")?;
+            if let Some(source) = &self.source {
+                write!(f, " at {}:{}", source.file, source.line)?;
+            }
+            f.write_str(")")?;
         }
         Ok(())
     }
@@ -186,6 +205,69 @@ impl std::fmt::Display for Tally {
     }
 }
 
+/// A rule as reports describe it: what it checks, why, and where to read more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleDescriptor {
+    /// Stable id (`LP001`, `LD003`).
+    pub id: String,
+    /// Short kebab-case name.
+    pub name: String,
+    /// Default severity of its findings.
+    pub severity: Severity,
+    /// One sentence: what the rule finds.
+    pub summary: String,
+    /// Why it matters and what to do about a finding.
+    pub hint: Option<String>,
+    /// Where to read more (a URL, or a kernel `Documentation/` path).
+    pub reference: Option<String>,
+}
+
+/// Where the kernel's documentation is published.
+const KERNEL_DOCS: &str = "https://docs.kernel.org/";
+
+/// Where kpatch's sources and documentation are published (references `kpatch PATH`).
+const KPATCH_SOURCE: &str = "https://github.com/dynup/kpatch/blob/master/";
+
+impl RuleDescriptor {
+    /// The rule's page in this repository (`docs/rules/ID.md`).
+    pub fn doc_page(&self) -> String {
+        format!("docs/rules/{}.md", self.id)
+    }
+
+    /// An absolute URL for the reference: itself when it is one, the docs.kernel.org page of a
+    /// kernel `Documentation/….rst` path, kpatch's file for `kpatch PATH`, else none.
+    pub fn reference_url(&self) -> Option<String> {
+        let reference = self.reference.as_deref()?;
+        if reference.starts_with("https://") {
+            return Some(reference.to_string());
+        }
+        if let Some(path) = reference.strip_prefix("kpatch ") {
+            let path = path.split_whitespace().next()?;
+            return Some(format!("{KPATCH_SOURCE}{path}"));
+        }
+        let page = reference.strip_prefix("Documentation/")?;
+        let page = page.split_whitespace().next()?.strip_suffix(".rst")?;
+        Some(format!("{KERNEL_DOCS}{page}.html"))
+    }
+
+    /// The rule's documentation in Markdown (the text of its `docs/rules/ID.md` page).
+    pub fn markdown(&self) -> String {
+        let mut text = format!(
+            "# {}: {}\n\nDefault severity: **{}**.\n\n{}\n",
+            self.id, self.name, self.severity, self.summary
+        );
+        if let Some(hint) = &self.hint {
+            text.push_str(&format!("\n## What to do\n\n{hint}\n"));
+        }
+        match (self.reference_url(), &self.reference) {
+            (Some(url), _) => text.push_str(&format!("\n## Read more\n\n<{url}>\n")),
+            (None, Some(reference)) => text.push_str(&format!("\n## Read more\n\n{reference}\n")),
+            (None, None) => {}
+        }
+        text
+    }
+}
+
 /// What the human and SARIF renderers need from a report.
 pub trait Renderable {
     /// The tool's command (`check`, `diff`).
@@ -198,4 +280,6 @@ pub trait Renderable {
     fn primary_input(&self) -> &str;
     /// Lines summarizing what was analyzed (printed before the findings in human output).
     fn summary_lines(&self) -> Vec<String>;
+    /// Every rule the run applied, whether or not it found anything.
+    fn rules(&self) -> Vec<RuleDescriptor>;
 }

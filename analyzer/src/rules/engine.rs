@@ -66,12 +66,42 @@ pub fn evaluate(patch: &PatchModule, facts: &KernelFacts, rules: &RuleSet) -> Ve
         file: patch.path.display().to_string(),
     };
     let mut findings = Vec::new();
-    for rule in rules.rules.iter().filter(|r| r.enabled) {
+    let enabled = || rules.rules.iter().filter(|r| r.enabled);
+    for rule in enabled().filter(|r| r.check != Check::UnusedWaiver) {
         for found in run_check(&rule.check, &inputs) {
             findings.push(finding(rule, found, rules));
         }
     }
+    let unused = unused_waivers(rules, &findings);
+    for rule in enabled().filter(|r| r.check == Check::UnusedWaiver) {
+        for found in unused.iter().cloned() {
+            findings.push(finding(rule, found, rules));
+        }
+    }
     findings
+}
+
+/// The waivers that no finding used, as matches of the unused-waiver check.
+fn unused_waivers(rules: &RuleSet, findings: &[Finding]) -> Vec<Match> {
+    rules
+        .waivers
+        .iter()
+        .filter(|waiver| {
+            !findings.iter().any(|finding| {
+                finding.waiver.as_ref().is_some_and(|used| {
+                    used.source == waiver.source && used.reason == waiver.reason
+                }) && (finding.rule == waiver.rule || finding.name == waiver.rule)
+            })
+        })
+        .map(|waiver| {
+            let target = waiver.target.as_deref().unwrap_or("any target");
+            Match::default()
+                .var("rule", &waiver.rule)
+                .var("target", target)
+                .var("source", &waiver.source)
+                .evidence(format!("waiver reason: {}", waiver.reason))
+        })
+        .collect()
 }
 
 fn finding(rule: &Rule, found: Match, rules: &RuleSet) -> Finding {
@@ -173,6 +203,7 @@ fn run_check(check: &Check, inputs: &Inputs<'_>) -> Vec<Match> {
         ),
         Check::VermagicMismatch => vermagic(inputs),
         Check::FactUnknown => unknown_facts(inputs),
+        Check::UnusedWaiver => Vec::new(),
         Check::InlinedCopy => inlined_copies(inputs),
         Check::UnpatchedCopy => unpatched_copies(inputs),
         Check::PrototypeMismatch => prototype_mismatches(inputs),
@@ -209,6 +240,11 @@ fn target_match(inputs: &Inputs<'_>, target: &Target<'_>) -> Match {
             section: Some(function.place.section.clone()),
             offset: Some(function.place.offset),
             symbol: function.new_func.clone(),
+            source: function
+                .new_func
+                .as_ref()
+                .and_then(|name| inputs.patch.source_lines.get(name))
+                .cloned(),
         }),
         ..Match::default()
     }

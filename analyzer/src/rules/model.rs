@@ -6,6 +6,7 @@
 //! id = "LP001"                  # stable id
 //! name = "always-on-stack"      # short kebab-case name
 //! severity = "error"            # error | warning | note
+//! summary = "what it finds, in one sentence"
 //! message = "`{target}` is always on some task's stack"
 //! hint = "what to do instead"
 //! reference = "where to read more"
@@ -25,7 +26,7 @@ use serde::Deserialize;
 
 use crate::error::{AnalyzeError, Result};
 use crate::kernel::regions::TextRegion;
-use crate::report::Severity;
+use crate::report::{RuleDescriptor, Severity};
 
 /// The default rule set, compiled in from `rules/default.toml`.
 pub const DEFAULT_RULES: &str = include_str!("../../../rules/default.toml");
@@ -82,6 +83,9 @@ pub enum Check {
     UnpatchedCopy,
     /// A replacement's prototype (module DWARF) differs from the original's (kernel BTF).
     PrototypeMismatch,
+    /// A waiver that covered no finding (its rule did not fire, or its target never matched).
+    /// Runs after every other rule.
+    UnusedWaiver,
 }
 
 /// A rule as written in a file: every field optional, so overrides can be partial.
@@ -91,6 +95,7 @@ struct RuleEntry {
     id: String,
     name: Option<String>,
     severity: Option<Severity>,
+    summary: Option<String>,
     message: Option<String>,
     hint: Option<String>,
     reference: Option<String>,
@@ -125,6 +130,8 @@ pub struct Rule {
     pub name: String,
     /// Severity.
     pub severity: Severity,
+    /// What it finds, in one sentence (the name when a user rule gives none).
+    pub summary: String,
     /// Message template; `{placeholders}` are filled from the match.
     pub message: String,
     /// What to do about it.
@@ -137,6 +144,20 @@ pub struct Rule {
     pub enabled: bool,
     /// The file that defined or last changed it.
     pub source: String,
+}
+
+impl Rule {
+    /// How reports describe this rule.
+    pub fn descriptor(&self) -> RuleDescriptor {
+        RuleDescriptor {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            severity: self.severity,
+            summary: self.summary.clone(),
+            hint: self.hint.clone(),
+            reference: self.reference.clone(),
+        }
+    }
 }
 
 /// An explicit acceptance of a rule's findings.
@@ -241,6 +262,9 @@ impl RuleSet {
             if let Some(severity) = entry.severity {
                 existing.severity = severity;
             }
+            if let Some(summary) = entry.summary {
+                existing.summary = summary;
+            }
             if let Some(message) = entry.message {
                 existing.message = message;
             }
@@ -260,8 +284,10 @@ impl RuleSet {
             return Ok(());
         }
         let missing = |field: &str| format!("new rule `{}` needs `{field}`", entry.id);
+        let name = entry.name.ok_or_else(|| missing("name"))?;
         self.rules.push(Rule {
-            name: entry.name.ok_or_else(|| missing("name"))?,
+            summary: entry.summary.unwrap_or_else(|| name.replace('-', " ")),
+            name,
             severity: entry.severity.ok_or_else(|| missing("severity"))?,
             message: entry.message.ok_or_else(|| missing("message"))?,
             check: entry.check.ok_or_else(|| missing("check"))?,

@@ -489,6 +489,37 @@ fn waivers_accept_explicitly_and_show() {
         "tested under load"
     );
     assert_eq!(report.tally.waived, 1);
+    assert!(fired(&report.findings, "unused-waiver").is_empty());
+}
+
+#[test]
+fn a_waiver_that_covers_nothing_is_a_warning() {
+    let spec = ModuleSpec::patching("ksys_read");
+    let mut rules = RuleSet::default_rules();
+    rules
+        .merge_text(
+            "[[waiver]]\nrule = \"always-on-stack\"\ntarget = \"vmlinux:kys_*\"\nreason = \"typo\"\n\
+             [[waiver]]\nrule = \"LP003\"\nreason = \"nothing is __init\"\n",
+            "site.toml",
+        )
+        .unwrap();
+    let report = check(&load(&spec), &facts(), &rules, CheckOptions::default());
+    assert_eq!(
+        report.verdict,
+        Verdict::Reject,
+        "the misspelled waiver waives nothing"
+    );
+    let unused = fired(&report.findings, "unused-waiver");
+    assert_eq!(unused.len(), 2, "{unused:#?}");
+    assert_eq!(unused[0].severity, Severity::Warning);
+    assert_eq!(
+        unused[0].message,
+        "the waiver of `always-on-stack` for vmlinux:kys_* in site.toml covered no finding"
+    );
+    assert_eq!(
+        unused[1].message,
+        "the waiver of `LP003` for any target in site.toml covered no finding"
+    );
 }
 
 #[test]

@@ -19,6 +19,7 @@ use crate::host;
 use crate::inputs::{rule_set, running_kernel_prototypes};
 use crate::livepatch::LivepatchSysfs;
 use crate::module_syscalls::kernel_module_name;
+use crate::safe_moment::WaitUpdate;
 use crate::session::{apply_on_running_kernel, prepare, SafeMomentArgs};
 
 /// How `install` ended.
@@ -69,7 +70,7 @@ pub fn install(
     };
     let facts = if running.as_deref() == Some(release.as_str()) {
         let mut facts = host::running_kernel_facts();
-        facts.debuginfo = Some(running_kernel_prototypes(&patch)?);
+        facts.debuginfo = Some(running_kernel_prototypes(&patch, module)?);
         facts
     } else {
         let why = format!("{release} is not the running kernel");
@@ -248,12 +249,14 @@ impl InstalledRun {
 
 /// Applies every installed patch of the running release, in manifest order, each through the
 /// full apply procedure (static check, preflight, safe moment, follow, revert on stall),
-/// reporting to `observer` and going on past a failure. `before` is called before each patch.
+/// reporting to `observer` and going on past a failure. `before` is called before each patch;
+/// `progress` makes the listener of each patch's safe-moment wait.
 pub fn apply_installed(
     state: &Path,
     settings: &ApplySettings,
     observer: &mut dyn ApplyObserver,
     before: &mut dyn FnMut(&str, &Decision),
+    progress: &mut dyn FnMut() -> Box<dyn FnMut(&WaitUpdate)>,
 ) -> Result<InstalledRun> {
     let release = running_release()?;
     let dir = super::release_dir(state, &release);
@@ -266,8 +269,9 @@ pub fn apply_installed(
     let mut runs = Vec::new();
     for (patch, decision) in release_listing.patches.iter().zip(decisions) {
         before(&patch.entry.name, &decision);
-        let result = (decision == Decision::Apply)
-            .then(|| apply_one(patch, settings, observer).map_err(|error| format!("{error:#}")));
+        let result = (decision == Decision::Apply).then(|| {
+            apply_one(patch, settings, observer, progress()).map_err(|error| format!("{error:#}"))
+        });
         runs.push(PatchRun {
             name: patch.entry.name.clone(),
             decision,
@@ -286,6 +290,7 @@ fn apply_one(
     patch: &InstalledPatch,
     settings: &ApplySettings,
     observer: &mut dyn ApplyObserver,
+    progress: Box<dyn FnMut(&WaitUpdate)>,
 ) -> Result<u8> {
     // Checked again just before loading: the file may have changed since it was listed.
     if let FileState::HashMismatch { actual } =
@@ -296,7 +301,7 @@ fn apply_one(
             patch.path.display()
         );
     }
-    let prepared = prepare(&patch.path, &settings.rules, settings.safe_moment)?;
+    let prepared = prepare(&patch.path, &settings.rules, settings.safe_moment, progress)?;
     let mut gate = prepared.gate;
     let request = ApplyRequest {
         module: patch.path.clone(),

@@ -246,7 +246,10 @@ mod host_tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         };
-        write("proc/cmdline", b"BOOT_IMAGE=/vmlinuz-6.1.0-57-amd64 root=/dev/vda ro\n");
+        write(
+            "proc/cmdline",
+            b"BOOT_IMAGE=/vmlinuz-6.1.0-57-amd64 root=/dev/vda ro\n",
+        );
         write(
             "proc/meminfo",
             format!("MemTotal: 1 kB\nMemAvailable: {mem_kb} kB\n").as_bytes(),
@@ -362,7 +365,9 @@ mod host_tests {
         request.release = Some("9.9".into());
         let error = super::plan(&request, &paths).unwrap_err();
         assert!(
-            error.to_string().contains("no vmlinuz-9.9 (installed: 6.1.0-57-amd64)"),
+            error
+                .to_string()
+                .contains("no vmlinuz-9.9 (installed: 6.1.0-57-amd64)"),
             "{error}"
         );
     }

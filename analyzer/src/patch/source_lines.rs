@@ -1,0 +1,139 @@
+//! Where the module's functions are defined in source: `DW_AT_decl_file` and `DW_AT_decl_line`
+//! of their `DW_TAG_subprogram`s, so findings on a replacement can point at its source line.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use gimli::{AttributeValue, EndianSlice, LittleEndian};
+
+use super::layout::RelocatedDwarf;
+use crate::elf::ElfObject;
+use crate::report::SourceLine;
+
+type Slice<'a> = EndianSlice<'a, LittleEndian>;
+
+/// The source line of each function named in `names` that the object's DWARF defines. Functions
+/// without DWARF (or without a declaration line) are absent.
+pub fn read(object: &ElfObject<'_>, names: &[&str]) -> HashMap<String, SourceLine> {
+    let mut found = HashMap::new();
+    let Some(sections) = RelocatedDwarf::of(object) else {
+        return found;
+    };
+    let Some(dwarf) = sections.dwarf() else {
+        return found;
+    };
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        let Ok(unit) = dwarf.unit(header) else {
+            continue;
+        };
+        let mut entries = unit.entries();
+        while let Ok(Some((_, entry))) = entries.next_dfs() {
+            if entry.tag() != gimli::DW_TAG_subprogram {
+                continue;
+            }
+            let Some(name) = string_attr(&dwarf, &unit, entry, gimli::DW_AT_name) else {
+                continue;
+            };
+            if !names.contains(&name.as_str()) || found.contains_key(&name) {
+                continue;
+            }
+            if let Some(line) = decl_line(&dwarf, &unit, entry) {
+                found.insert(name, line);
+            }
+        }
+    }
+    found
+}
+
+fn string_attr(
+    dwarf: &gimli::Dwarf<Slice<'_>>,
+    unit: &gimli::Unit<Slice<'_>>,
+    entry: &gimli::DebuggingInformationEntry<'_, '_, Slice<'_>>,
+    attr: gimli::DwAt,
+) -> Option<String> {
+    let value = entry.attr_value(attr).ok()??;
+    Some(
+        dwarf
+            .attr_string(unit, value)
+            .ok()?
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+/// The declaration's file (joined with its directory and the unit's compilation directory) and
+/// line.
+fn decl_line(
+    dwarf: &gimli::Dwarf<Slice<'_>>,
+    unit: &gimli::Unit<Slice<'_>>,
+    entry: &gimli::DebuggingInformationEntry<'_, '_, Slice<'_>>,
+) -> Option<SourceLine> {
+    let line = entry
+        .attr_value(gimli::DW_AT_decl_line)
+        .ok()??
+        .udata_value()?;
+    let index = match entry.attr_value(gimli::DW_AT_decl_file).ok()?? {
+        AttributeValue::FileIndex(index) => index,
+        other => other.udata_value()?,
+    };
+    let program = unit.line_program.as_ref()?.header();
+    let file = program.file(index)?;
+    let text = |value| {
+        dwarf
+            .attr_string(unit, value)
+            .ok()
+            .map(|s| s.to_string_lossy().into_owned())
+    };
+    let mut path = PathBuf::new();
+    if let Some(dir) = &unit.comp_dir {
+        path.push(dir.to_string_lossy().as_ref());
+    }
+    if let Some(dir) = file.directory(program).and_then(text) {
+        path.push(dir);
+    }
+    path.push(text(file.path_name())?);
+    Some(SourceLine {
+        file: path.display().to_string(),
+        line: u32::try_from(line).ok().filter(|&line| line > 0)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_without_dwarf_have_no_lines() {
+        let data = crate::testing::ModuleSpec::patching("cmdline_proc_show").build();
+        let object = ElfObject::parse(std::path::Path::new("p.ko"), &data).unwrap();
+        assert!(read(&object, &["livepatch_new"]).is_empty());
+    }
+
+    #[test]
+    fn a_compiled_function_has_its_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("lp.c");
+        std::fs::write(
+            &source,
+            "static int helper(int x) { return x * 3; }\n\nint livepatch_f(int x)\n{\n\treturn helper(x) + 1;\n}\n",
+        )
+        .unwrap();
+        let built = std::process::Command::new("gcc")
+            .current_dir(dir.path())
+            .args(["-g", "-O0", "-c", "lp.c", "-o", "lp.o"])
+            .status()
+            .expect("gcc runs (scripts/setup.sh installs it)");
+        assert!(built.success());
+        let data = std::fs::read(dir.path().join("lp.o")).unwrap();
+        let object = ElfObject::parse(&dir.path().join("lp.o"), &data).unwrap();
+        let lines = read(&object, &["livepatch_f", "absent"]);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line = &lines["livepatch_f"];
+        assert_eq!(line.line, 3);
+        assert_eq!(
+            std::fs::canonicalize(&line.file).unwrap(),
+            std::fs::canonicalize(&source).unwrap()
+        );
+    }
+}
