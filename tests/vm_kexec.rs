@@ -102,12 +102,19 @@ fn kexec_plan_load_and_reboot_in_the_vm() {
         .lines()
         .find_map(|l| l.split("lpc-kexec: exec at wall ").nth(1))
         .and_then(|v| v.trim().parse().ok());
+    // The guests' wall clocks come from the emulated RTC (whole seconds): the time from
+    // --exec to the second kernel's /init is the wall time to the second script, less the
+    // second kernel's uptime between its /init and the script.
+    let init_uptime: f64 = read(&out, "init-uptime").trim().parse().unwrap();
+    let script_uptime: f64 = get("second_uptime_at_script").parse().unwrap();
+    let script_wall: f64 = get("second_wall_at_script").parse().unwrap();
+    let exec_to_init =
+        exec_wall.map(|exec| script_wall - exec as f64 - (script_uptime - init_uptime));
     eprintln!(
-        "vm_kexec: VM wall {:.1}s; second kernel: /init at {}s of its uptime, script at wall {} \
-         (exec at wall {exec_wall:?})",
+        "vm_kexec: VM wall {:.1}s; --exec to the second kernel's /init: {} (±1 s), of which \
+         {init_uptime:.2}s are the second kernel's own uptime",
         started.elapsed().as_secs_f64(),
-        read(&out, "init-uptime").trim(),
-        get("second_wall_at_script"),
+        exec_to_init.map_or_else(|| "unknown".to_string(), |s| format!("{s:.1}s")),
     );
 
     // The first kernel.
