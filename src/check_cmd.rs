@@ -3,9 +3,10 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use lpcheck_analyzer::check::{check, CheckOptions, CheckReport};
 use lpcheck_analyzer::debuginfo::{self, CachePolicy, DebugKnowledge};
+use lpcheck_analyzer::kernel::bundle::{member, Bundle};
 use lpcheck_analyzer::kernel::ftrace::FtraceList;
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 use lpcheck_analyzer::kernel::regions::TextRegion;
@@ -20,33 +21,40 @@ use lpcheck_live::kexec::fallback;
 
 use crate::cli::{CheckArgs, Format, KernelArgs};
 
-/// Runs `check` and prints its report; returns the exit code.
+/// Runs `check` and prints its report (one per kernel with `--all-facts`); returns the exit code.
 pub fn run(args: &CheckArgs, palette: Palette) -> Result<i32> {
     let input = ModuleInput::open(&args.module)?;
     let module = &input.module;
-    let mut facts = kernel_facts(&args.kernel)?;
-    if let Some(vmlinux) = &args.kernel.vmlinux {
-        facts.debuginfo = Some(debug_knowledge(vmlinux, module, input.file())?);
-    } else if !args.kernel.is_offline() {
-        facts.debuginfo = Some(running_kernel_prototypes(module, input.file())?);
-    }
     let rules = rule_set(&args.rules)?;
-    let report = check(
-        module,
-        &facts,
-        &rules,
-        CheckOptions {
-            strict: args.strict,
-        },
-    );
+    let options = CheckOptions {
+        strict: args.strict,
+        allow_unknown: args.allow_unknown,
+    };
+    let mut reports = Vec::new();
+    for mut facts in facts_for(args, &input)? {
+        if let Some(vmlinux) = &args.kernel.vmlinux {
+            facts.debuginfo = Some(debug_knowledge(vmlinux, module, input.file())?);
+        }
+        reports.push(check(module, &facts, &rules, options));
+    }
     if let Some(path) = &args.callgraph {
         std::fs::write(path, module.call_graph.to_dot())
             .with_context(|| format!("{}: cannot write the call graph", path.display()))?;
     }
-    let code = report.verdict.exit_code();
-    print!("{}", render(&report, args.format, code, palette));
+    let code = reports
+        .iter()
+        .map(|r| r.verdict.exit_code())
+        .max()
+        .unwrap_or(0);
+    match (reports.as_slice(), args.all_facts) {
+        ([report], false) => print!("{}", render(report, args.format, code, palette)),
+        _ => print!("{}", render_all(&reports, args.format, palette)?),
+    }
     if args.format == Format::Human {
-        if let Some(line) = fallback::fallback_line(&report, Path::new("/boot")) {
+        if let Some(line) = reports
+            .iter()
+            .find_map(|report| fallback::fallback_line(report, Path::new("/boot")))
+        {
             println!("{line}");
         }
     }
@@ -95,6 +103,99 @@ impl ModuleInput {
     }
 }
 
+/// The kernel facts to check against: the bundles, the files given, or the running kernel when
+/// it is the module's kernel. Each comes with the targets' prototypes from that kernel's BTF
+/// when it has one (files alone give none).
+fn facts_for(args: &CheckArgs, input: &ModuleInput) -> Result<Vec<KernelFacts>> {
+    let module = &input.module;
+    let wanted = module.modinfo.vermagic_release();
+    if !args.kernel.facts.is_empty() {
+        let bundles = bundles_for(&args.kernel, &module.path, wanted, args.all_facts)?;
+        return bundles
+            .iter()
+            .map(|bundle| {
+                let mut facts = bundle.kernel_facts()?;
+                let source = format!("{} in {}", member::BTF, bundle.path.display());
+                facts.debuginfo =
+                    Some(btf_prototypes(bundle.btf(), &source, module, input.file())?);
+                Ok(facts)
+            })
+            .collect();
+    }
+    if args.kernel.is_offline() {
+        return Ok(vec![kernel_facts(&args.kernel)?]);
+    }
+    let running = host::release();
+    match (wanted, running.value()) {
+        (Some(wanted), Some(running)) if wanted == running => {
+            let mut facts = host::running_kernel_facts();
+            facts.debuginfo = Some(running_kernel_prototypes(module, input.file())?);
+            Ok(vec![facts])
+        }
+        (Some(wanted), Some(running)) => bail!(
+            "{}: this module is for {wanted}, this host runs {running}: pass --facts for {wanted} \
+             (lpcheck facts collect on such a host, or lpcheck facts from-package)",
+            module.path.display()
+        ),
+        (None, _) => bail!(
+            "{}: the module has no vermagic, so the kernel it is for is unknown: pass --facts \
+             (or --kallsyms, --ftrace-functions, --kernel-release) for that kernel",
+            module.path.display()
+        ),
+        (Some(wanted), None) => bail!(
+            "{}: this module is for {wanted} and this host's release is unknown ({}): pass \
+             --facts for {wanted}",
+            module.path.display(),
+            running.describe()
+        ),
+    }
+}
+
+/// Reads the `--facts` bundles and picks the one for `wanted` (or all with `all`).
+fn bundles_for(
+    args: &KernelArgs,
+    module: &Path,
+    wanted: Option<&str>,
+    all: bool,
+) -> Result<Vec<Bundle>> {
+    if let Some(flag) = [
+        ("--kallsyms", args.kallsyms.is_some()),
+        ("--ftrace-functions", args.ftrace_functions.is_some()),
+        ("--kernel-release", args.kernel_release.is_some()),
+    ]
+    .iter()
+    .find_map(|(flag, given)| given.then_some(flag))
+    {
+        bail!("{flag} and --facts both give kernel facts: pass one or the other");
+    }
+    let bundles = args
+        .facts
+        .iter()
+        .map(|path| Bundle::read(path))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    if all {
+        return Ok(bundles);
+    }
+    let releases: Vec<String> = bundles.iter().map(|b| b.release().to_string()).collect();
+    let Some(wanted) = wanted else {
+        bail!(
+            "{}: the module has no vermagic, so no bundle can be chosen (bundles for {}): pass \
+             --all-facts",
+            module.display(),
+            releases.join(", ")
+        );
+    };
+    match bundles.into_iter().find(|b| b.release() == wanted) {
+        Some(bundle) => Ok(vec![bundle]),
+        None => bail!(
+            "{}: this module is for {wanted}, the bundles given are for {}: pass --facts for \
+             {wanted} (or --all-facts to check against each)",
+            module.display(),
+            releases.join(", ")
+        ),
+    }
+}
+
 /// What `vmlinux`'s debug information says about the module's targets (cached per build id);
 /// `file` holds the module's bytes.
 fn debug_knowledge(vmlinux: &Path, module: &PatchModule, file: &Path) -> Result<DebugKnowledge> {
@@ -103,6 +204,22 @@ fn debug_knowledge(vmlinux: &Path, module: &PatchModule, file: &Path) -> Result<
         file,
         &queries(module),
         &CachePolicy::default_dir(),
+    )?)
+}
+
+/// The replacements' prototypes against a kernel's BTF (or why it is unknown); `file` holds the
+/// module's bytes.
+fn btf_prototypes(
+    btf: std::result::Result<Vec<u8>, String>,
+    source: &str,
+    module: &PatchModule,
+    file: &Path,
+) -> Result<DebugKnowledge> {
+    Ok(debuginfo::prototypes_from_btf(
+        btf,
+        source,
+        file,
+        &queries(module),
     )?)
 }
 
@@ -126,16 +243,31 @@ fn render(report: &CheckReport, format: Format, exit_code: i32, palette: Palette
     }
 }
 
-/// Kernel facts: from the files given, or from the running kernel when none is.
+/// Renders the reports of `--all-facts`: a JSON array, or the human reports one after another.
+fn render_all(reports: &[CheckReport], format: Format, palette: Palette) -> Result<String> {
+    match format {
+        Format::Human => Ok(reports
+            .iter()
+            .map(|r| human::render_with(r, palette))
+            .collect::<Vec<_>>()
+            .join("\n")),
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(reports).expect("reports serialize");
+            text.push('\n');
+            Ok(text)
+        }
+        Format::Sarif => bail!("--all-facts prints JSON or human reports, not SARIF"),
+    }
+}
+
+/// Kernel facts from the files given (`--kallsyms`, `--ftrace-functions`, `--vmlinux`,
+/// `--kernel-release`); what none of them gives is unknown.
 ///
 /// With `--vmlinux`, the image supplies what the other files do not: its symbol table (when not
 /// stripped), its `__mcount_loc` call sites, `.init.text` and its release.
 pub fn kernel_facts(args: &KernelArgs) -> Result<KernelFacts> {
     fn not_given<T>(flag: &str) -> Fact<T> {
         Fact::unknown(format!("not given (offline mode; pass {flag})"))
-    }
-    if !args.is_offline() {
-        return Ok(host::running_kernel_facts());
     }
     let kallsyms = match &args.kallsyms {
         Some(path) => Some(Kallsyms::from_file(path)?),

@@ -39,7 +39,18 @@ pub enum ColorWhen {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Static analysis of a built livepatch module (exit 0 accept, 1 reject, 2 could not analyze).
+    /// Static analysis of a built livepatch module (exit 0 accept, 1 reject or inconclusive, 2
+    /// could not analyze).
+    ///
+    /// Kernel facts come from, in this order: `--facts BUNDLE` (the bundle whose release is the
+    /// module's vermagic release; every one with `--all-facts`); else the files given
+    /// (`--kallsyms`, `--ftrace-functions`, `--vmlinux`, `--kernel-release`); else, with no fact
+    /// option at all, the running kernel, but only when its release is the module's vermagic
+    /// release (otherwise exit 2: pass --facts for the module's kernel).
+    ///
+    /// The verdict is `inconclusive` (exit 1) when a fact an error rule needs is unknown; the
+    /// report lists each missing fact and how to provide it. `--allow-unknown` accepts anyway,
+    /// and says so.
     Check(CheckArgs),
     /// Compare an object built before a source patch with the same object built after it
     /// (exit 0 accept, 1 reject, 2 could not analyze, 3 no change).
@@ -57,6 +68,9 @@ pub enum Command {
     /// Live: the tasks whose kernel stacks hold a target of the patch, with when each would
     /// switch (exit 0 none blocks, 1 some task blocks or cannot be seen, 2 error).
     Watch(WatchArgs),
+    /// Write a facts bundle (one file with what `check --facts` needs about one kernel): from
+    /// this host, or from a distribution's kernel packages.
+    Facts(FactsArgs),
     /// Live: every precondition for loading the patch on this host, one pass/warn/fail/unknown
     /// line each (exit 0 no failure, 1 a failure, 2 could not analyze).
     Preflight(PreflightArgs),
@@ -100,6 +114,10 @@ pub enum Format {
 /// Where the kernel facts come from: the running kernel unless any file is given.
 #[derive(Debug, Clone, Args)]
 pub struct KernelArgs {
+    /// A facts bundle (`lpcheck facts collect` or `lpcheck facts from-package`); repeatable, one
+    /// per kernel: the one whose release matches the module's vermagic is used.
+    #[arg(long = "facts", value_name = "BUNDLE")]
+    pub facts: Vec<PathBuf>,
     /// A `/proc/kallsyms` dump or a System.map of the target kernel.
     #[arg(long, value_name = "FILE")]
     pub kallsyms: Option<PathBuf>,
@@ -117,7 +135,8 @@ pub struct KernelArgs {
 impl KernelArgs {
     /// Whether any offline fact was given (then nothing is read from the running kernel).
     pub fn is_offline(&self) -> bool {
-        self.kallsyms.is_some()
+        !self.facts.is_empty()
+            || self.kallsyms.is_some()
             || self.ftrace_functions.is_some()
             || self.vmlinux.is_some()
             || self.kernel_release.is_some()
@@ -142,9 +161,57 @@ pub struct CheckArgs {
     /// Reject when a kernel fact is unknown.
     #[arg(long)]
     pub strict: bool,
+    /// Accept (visibly, with the missing facts listed) instead of `inconclusive` when a fact an
+    /// error rule needs is unknown.
+    #[arg(long)]
+    pub allow_unknown: bool,
+    /// Check against every `--facts` bundle, not only the one for the module's release.
+    #[arg(long, requires = "facts")]
+    pub all_facts: bool,
     /// Write the module's call graph (Graphviz DOT) to this file.
     #[arg(long, value_name = "FILE")]
     pub callgraph: Option<PathBuf>,
+}
+
+/// Arguments of `facts`.
+#[derive(Debug, Clone, Args)]
+pub struct FactsArgs {
+    /// Where the facts come from.
+    #[command(subcommand)]
+    pub command: FactsCommand,
+}
+
+/// The ways to build a facts bundle (format: docs/facts-bundle.md).
+#[derive(Debug, Clone, Subcommand)]
+pub enum FactsCommand {
+    /// On the target host (as root): /proc/kallsyms, the ftrace lists, BTF, /proc/modules, the
+    /// config, every kthread's stack; what cannot be read is recorded with the reason.
+    Collect(CollectArgs),
+    /// Offline, from linux-image-REL.deb (and linux-image-REL-dbg.deb): System.map, the
+    /// vmlinux's __mcount_loc, .init.text and .BTF, the config.
+    FromPackage(FromPackageArgs),
+}
+
+/// Arguments of `facts collect`.
+#[derive(Debug, Clone, Args)]
+pub struct CollectArgs {
+    /// The bundle to write (default: lpcheck-facts-RELEASE.tar.zst).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `facts from-package`.
+#[derive(Debug, Clone, Args)]
+pub struct FromPackageArgs {
+    /// linux-image-REL.deb, optionally followed by linux-image-REL-dbg.deb.
+    #[arg(value_name = "DEB", num_args = 0..=2)]
+    pub packages: Vec<PathBuf>,
+    /// Download linux-image-REL with `apt-get download` instead.
+    #[arg(long, value_name = "REL")]
+    pub download: Option<String>,
+    /// The bundle to write (default: lpcheck-facts-RELEASE.tar.zst).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Where the compared object's code runs.

@@ -5,6 +5,8 @@ mod check_cmd;
 mod cli;
 mod diff_cmd;
 mod event_printer;
+mod facts;
+mod facts_cmd;
 mod install_cmd;
 mod kexec_cmd;
 mod output;
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
             Ok(0)
         }
         Command::Man => output::man_page(Cli::command()),
+        Command::Facts(args) => facts_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -70,7 +70,15 @@ pub fn run(args: &PreflightArgs, palette: Palette) -> Result<i32> {
     };
     print!("{text}");
     if code != 0 && args.format == LiveFormat::Human {
-        let report = check(&patch, &facts, &rules, CheckOptions { strict: false });
+        let report = check(
+            &patch,
+            &facts,
+            &rules,
+            CheckOptions {
+                strict: false,
+                allow_unknown: false,
+            },
+        );
         if let Some(line) = fallback::fallback_line(&report, Path::new("/boot")) {
             println!("{line}");
         }

@@ -380,3 +380,152 @@ fn completions_and_man_page() {
     let output = lpcheck(&["completions", "tcsh"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn unknown_facts_are_inconclusive_unless_allowed() {
+    let fixture = Fixture::new();
+    let missing = fixture.write(
+        "missing.ko",
+        &ModuleSpec::patching("no_such_function").build(),
+    );
+    let release = ["--kernel-release", "6.1.0-56-amd64"];
+    let output = lpcheck(&[
+        missing.to_str().unwrap(),
+        release[0],
+        release[1],
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["verdict"], "inconclusive");
+    let facts: Vec<&str> = json["missing_facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["fact"].as_str().unwrap())
+        .collect();
+    assert_eq!(facts, ["symbol_table", "ftrace_functions"]);
+    let output = lpcheck(&[
+        missing.to_str().unwrap(),
+        release[0],
+        release[1],
+        "--allow-unknown",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("accepted anyway: --allow-unknown"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("provide it: pass --facts BUNDLE"),
+        "{stdout}"
+    );
+    // With the facts, the same module is rejected.
+    assert_eq!(fixture.check(&missing, &[]).status.code(), Some(1));
+}
+
+#[test]
+fn without_fact_options_only_the_modules_own_kernel_is_used() {
+    let fixture = Fixture::new();
+    let running = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let running = running.trim();
+    let foreign = fixture.write(
+        "foreign.ko",
+        &ModuleSpec::patching("cmdline_proc_show").build(),
+    );
+    let output = lpcheck(&[foreign.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(&format!(
+            "this module is for 6.1.0-56-amd64, this host runs {running}: pass --facts for 6.1.0-56-amd64"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    let mut spec = ModuleSpec::patching("cmdline_proc_show");
+    let vermagic: &'static str = Box::leak(format!("{running} SMP mod_unload ").into_boxed_str());
+    spec.modinfo.retain(|(key, _)| *key != "vermagic");
+    spec.modinfo.push(("vermagic", vermagic));
+    let own = fixture.write("own.ko", &spec.build());
+    let output = lpcheck(&[own.to_str().unwrap(), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", stderr(&output)));
+    assert_eq!(json["kernel"]["release"]["value"], running);
+    assert_eq!(json["kernel"]["release"]["source"], "running kernel");
+    // This host's tracefs may refuse the ftrace list (EPERM here): then the gate says so.
+    match json["verdict"].as_str().unwrap() {
+        "inconclusive" => assert!(!json["missing_facts"].as_array().unwrap().is_empty()),
+        verdict => assert!(
+            json["missing_facts"].as_array().unwrap().is_empty(),
+            "{verdict} with missing facts: {json}"
+        ),
+    }
+}
+
+#[test]
+fn facts_bundles_are_chosen_by_vermagic() {
+    use lpcheck_analyzer::kernel::bundle::{member, BundleWriter};
+    let fixture = Fixture::new();
+    let bundle = |release: &str, name: &str| {
+        let mut writer = BundleWriter::new(release, None, "test");
+        writer.add(member::KALLSYMS, "test", KALLSYMS.as_bytes().to_vec());
+        writer.add(
+            member::FTRACE,
+            "test",
+            b"cmdline_proc_show\nseq_printf\nschedule\n".to_vec(),
+        );
+        let path = fixture.dir.path().join(name);
+        writer.finish(&path).unwrap();
+        path.display().to_string()
+    };
+    let ours = bundle("6.1.0-56-amd64", "ours.tar.zst");
+    let other = bundle("6.12.118-amd64", "other.tar.zst");
+    let good = fixture.write(
+        "good.ko",
+        &ModuleSpec::patching("cmdline_proc_show").build(),
+    );
+    let good = good.to_str().unwrap();
+    let output = lpcheck(&["check", good, "--facts", &other, "--facts", &ours]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = lpcheck(&["check", good, "--facts", &other]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(
+            "this module is for 6.1.0-56-amd64, the bundles given are for 6.12.118-amd64"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    let output = lpcheck(&[
+        "check",
+        good,
+        "--facts",
+        &other,
+        "--facts",
+        &ours,
+        "--all-facts",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let reports: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let verdicts: Vec<&str> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["reject", "accept"]);
+    let output = lpcheck(&["check", good, "--facts", &ours, "--kallsyms", &ours]);
+    assert_eq!(output.status.code(), Some(2));
+    let junk = fixture.write("junk.tar.zst", b"junk");
+    let output = lpcheck(&["check", good, "--facts", junk.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("junk.tar.zst"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -227,16 +227,22 @@ fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
     assert_eq!(get("stall_insmod"), "ok", "{stdout}");
     assert_eq!(get("stall_exit"), "0", "{stdout}");
     let stall = Recording::read(&out_dir, "stall.bytes");
+    let stalled = stall.before("send=s");
     assert_shows(
-        &stall.before("send=s"),
+        &stalled,
         &[
             "applying lp_target_stall",
             "1 blocking task",
             "Blocking tasks (1)",
             "lpc_target",
             "lpc_target_sleep",
+            // A kthread sleeping in the target: only force would switch it.
+            "never w/o force",
+            // `lpcheck tui` without a patch follows the transition without a timeout.
+            "next: none planned (no timeout)",
         ],
     );
+    assert_signal_countdown(&stalled);
     assert_shows(&stall.before("send=r"), &["Stack", "lpc_target_sleep+0x"]);
     assert_shows(
         &stall.before("send=y"),
@@ -264,6 +270,27 @@ fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
     assert!(
         get("journal_finished").parse::<u32>().unwrap() >= 1,
         "{stdout}"
+    );
+}
+
+/// The transition panel counts down to the kernel's next fake-signal round: `signal round in
+/// Ns` with N within the kernel's 15 s period.
+fn assert_signal_countdown(screen: &str) {
+    let (_, after) = screen
+        .split_once("signal round in ")
+        .unwrap_or_else(|| panic!("no signal countdown on screen:\n{screen}"));
+    let number: String = after.chars().take_while(char::is_ascii_digit).collect();
+    let unit: String = after[number.len()..]
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect();
+    let seconds: u64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("no number in the countdown:\n{screen}"));
+    let seconds = if unit == "ms" { 0 } else { seconds };
+    assert!(
+        (unit == "s" || unit == "ms") && seconds <= 15,
+        "countdown {number}{unit} outside the 15 s round:\n{screen}"
     );
 }
 

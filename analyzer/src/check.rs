@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::debuginfo::clones::copies_in;
 use crate::debuginfo::TargetKnowledge;
+use crate::gate::{missing_facts, MissingFact};
 use crate::kernel::kallsyms::KernelObject;
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::{PatchFormat, PatchModule};
@@ -21,6 +22,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct CheckOptions {
     /// Treat unknown facts (rule `fact-unknown`) as errors.
     pub strict: bool,
+    /// Accept (with the missing facts listed) instead of `inconclusive` when a fact an error
+    /// rule needs is unknown.
+    pub allow_unknown: bool,
 }
 
 /// A patched function as the report lists it.
@@ -169,8 +173,13 @@ pub struct CheckReport {
     pub schema_version: u32,
     /// Always `"check"`.
     pub command: &'static str,
-    /// `accept` or `reject`.
+    /// `accept`, `reject` or `inconclusive`.
     pub verdict: Verdict,
+    /// Facts that error rules needed and did not have (non-empty with `inconclusive`, or with
+    /// `accept` under `--allow-unknown`).
+    pub missing_facts: Vec<MissingFact>,
+    /// Whether `--allow-unknown` turned missing facts into an accept.
+    pub unknown_allowed: bool,
     /// The module file.
     pub module: String,
     /// The module's name.
@@ -203,6 +212,7 @@ pub fn check(
     options: CheckOptions,
 ) -> CheckReport {
     let mut findings = evaluate(patch, facts, rules);
+    let missing = missing_facts(patch, facts, rules);
     if options.strict {
         for finding in &mut findings {
             if finding.name == "fact-unknown" {
@@ -236,7 +246,9 @@ pub fn check(
     CheckReport {
         schema_version: SCHEMA_VERSION,
         command: "check",
-        verdict: Verdict::of(&findings),
+        verdict: Verdict::of(&findings, !missing.is_empty(), options.allow_unknown),
+        unknown_allowed: options.allow_unknown && !missing.is_empty(),
+        missing_facts: missing,
         module: patch.path.display().to_string(),
         module_name: patch.name(),
         format: patch.format,
@@ -306,10 +318,7 @@ impl Renderable for CheckReport {
     }
 
     fn verdict_label(&self) -> &'static str {
-        match self.verdict {
-            Verdict::Accept => "accept",
-            Verdict::Reject => "reject",
-        }
+        self.verdict.label()
     }
 
     fn findings(&self) -> &[Finding] {
@@ -322,6 +331,25 @@ impl Renderable for CheckReport {
 
     fn rules(&self) -> Vec<RuleDescriptor> {
         self.rules.clone()
+    }
+
+    fn missing_facts(&self) -> Vec<String> {
+        self.missing_facts
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}{}: {} (rules {}); {}",
+                    m.fact.describe(),
+                    m.subject
+                        .as_deref()
+                        .map(|s| format!(" for {s}"))
+                        .unwrap_or_default(),
+                    m.reason,
+                    m.rules.join(", "),
+                    m.provide
+                )
+            })
+            .collect()
     }
 
     fn summary_lines(&self) -> Vec<String> {
@@ -379,6 +407,27 @@ impl Renderable for CheckReport {
         }
         for note in &self.debuginfo_notes {
             lines.push(format!("debug info: {note}"));
+        }
+        if !self.missing_facts.is_empty() {
+            lines.push(if self.unknown_allowed {
+                "NOT CHECKED (accepted anyway: --allow-unknown): these facts are unknown".into()
+            } else {
+                "inconclusive: error rules could not run because these facts are unknown".into()
+            });
+            for missing in &self.missing_facts {
+                lines.push(format!(
+                    "  {}{}: {} (rules {})",
+                    missing.fact.describe(),
+                    missing
+                        .subject
+                        .as_deref()
+                        .map(|s| format!(" for {s}"))
+                        .unwrap_or_default(),
+                    missing.reason,
+                    missing.rules.join(", ")
+                ));
+                lines.push(format!("    provide it: {}", missing.provide));
+            }
         }
         lines
     }

@@ -9,6 +9,7 @@ pub mod debuginfo;
 pub mod diff;
 pub mod elf;
 pub mod error;
+pub mod gate;
 pub mod kernel;
 pub mod patch;
 pub mod report;

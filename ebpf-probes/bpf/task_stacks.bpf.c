@@ -106,11 +106,45 @@ static __always_inline __u32 read_on_cpu(struct task_struct *task)
 	return BPF_CORE_READ(task, on_cpu) ? 1 : 0;
 }
 
+/* What the raw scan's loop body reads and updates (bpf_loop callback context). */
+struct scan_ctx {
+	struct scratch *s;
+	__u64 words;
+	__u64 innermost;
+	__u32 nr_frames;
+	__u32 kept;
+};
+
+/*
+ * One word of the raw scan: keep it when it points into kernel text; stop at
+ * the end of the words read, at the innermost reported frame, or when the
+ * record is full. Run by bpf_loop(), so the verifier checks this body once
+ * instead of once per unrolled iteration (load+verify stays short).
+ */
+static long scan_word(__u64 i, void *data)
+{
+	struct scan_ctx *c = data;
+
+	if (i >= c->words || i >= MAX_SCAN_WORDS)
+		return 1;
+	__u64 word = c->s->scan[i];
+	if (c->nr_frames > 0 && word == c->innermost)
+		return 1;
+	if (word < text_start || word >= text_end)
+		return 0;
+	__u32 count = c->kept;
+	__u32 slot = c->nr_frames + count;
+	if (count >= MAX_CANDIDATES || slot >= MAX_FRAMES + MAX_CANDIDATES)
+		return 1;
+	c->s->rec.words[slot] = word;
+	c->kept = count + 1;
+	return 0;
+}
+
 /*
  * Copy words that point into kernel text, from the saved stack pointer
  * upwards, until the innermost frame the unwinder reported (everything
- * below it belongs to frames it skipped). Returns how many were kept
- * (also left in rec->nr_candidates).
+ * below it belongs to frames it skipped). Returns how many were kept.
  */
 static __always_inline __u32 scan_candidates(struct task_struct *task,
 					     struct scratch *s, __u32 nr_frames)
@@ -138,31 +172,15 @@ static __always_inline __u32 scan_candidates(struct task_struct *task,
 	if (bpf_probe_read_kernel(s->scan, words * 8, (void *)sp) != 0)
 		return 0;
 
-	__u64 innermost = nr_frames > 0 ? rec->words[0] : 0;
-	/*
-	 * The count lives in map memory, read and written through a volatile
-	 * pointer: the verifier then sees an unknown bounded scalar instead of
-	 * an exact value, so its states converge across iterations instead of
-	 * forking on every kept/skipped word (which exceeds its 1M-insn limit).
-	 */
-	volatile __u32 *kept = &rec->nr_candidates;
-	*kept = 0;
-	for (__u32 i = 0; i < MAX_SCAN_WORDS; i++) {
-		if (i >= words)
-			break;
-		__u64 word = s->scan[i];
-		if (nr_frames > 0 && word == innermost)
-			break;
-		if (word < text_start || word >= text_end)
-			continue;
-		__u32 count = *kept;
-		__u32 slot = nr_frames + count;
-		if (count >= MAX_CANDIDATES || slot >= MAX_FRAMES + MAX_CANDIDATES)
-			break;
-		rec->words[slot] = word;
-		*kept = count + 1;
-	}
-	return *kept;
+	struct scan_ctx c = {
+		.s = s,
+		.words = words,
+		.innermost = nr_frames > 0 ? rec->words[0] : 0,
+		.nr_frames = nr_frames,
+		.kept = 0,
+	};
+	bpf_loop(MAX_SCAN_WORDS, scan_word, &c, 0);
+	return c.kept;
 }
 
 SEC("iter/task")

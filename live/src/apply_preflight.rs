@@ -188,6 +188,14 @@ fn static_verdict(report: &CheckReport) -> CheckResult {
         .iter()
         .filter(|f| f.waiver.is_none() && f.name == "fact-unknown")
         .map(describe)
+        .chain(report.missing_facts.iter().map(|m| {
+            format!(
+                "{} unknown ({}): rules {} could not run",
+                m.fact.describe(),
+                m.reason,
+                m.rules.join(", ")
+            )
+        }))
         .collect();
     if !unknown.is_empty() {
         return CheckResult::new(

@@ -70,7 +70,7 @@ pub fn prepare(
     let mut facts = host::running_kernel_facts();
     facts.debuginfo = Some(running_kernel_prototypes(&patch, &patch.path)?);
     let rules = rule_set(rules)?;
-    let report = check(&patch, &facts, &rules, CheckOptions { strict: false });
+    let report = check(&patch, &facts, &rules, CheckOptions::default());
     let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));
     let host_checks = run_preflight(&PreflightInputs {
         patch: &patch,

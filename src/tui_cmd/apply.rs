@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use lpcheck_tui::snapshot::{Banner, BannerKind, LogLevel, Outcome};
+use lpcheck_tui::snapshot::{Banner, BannerKind, LogLevel, Outcome, Preflight};
 use lpcheck_tui::Snapshot;
 
 use super::event_loop::SnapshotSource;
@@ -28,6 +28,8 @@ pub enum ApplyEvent {
         /// How long the run waits for the transition, if it has a limit.
         timeout: Option<Duration>,
     },
+    /// The preflight checks ran on this host.
+    Preflight(Preflight),
 }
 
 /// Applies a livepatch module with the safety rules of `lpcheck apply`.
@@ -53,6 +55,7 @@ pub struct ApplyRun {
     thread: Option<JoinHandle<()>>,
     phase: Option<String>,
     transition: Option<(String, Option<Duration>)>,
+    preflight: Option<Preflight>,
     outcome: Option<Outcome>,
 }
 
@@ -82,6 +85,7 @@ impl ApplyRun {
             thread: Some(thread),
             phase: None,
             transition: None,
+            preflight: None,
             outcome: None,
         })
     }
@@ -101,6 +105,9 @@ impl ApplyRun {
                         ApplyEvent::Phase(phase) => self.phase = Some(phase.clone()),
                         ApplyEvent::TransitionStarted { patch, timeout } => {
                             self.transition = Some((patch.clone(), *timeout));
+                        }
+                        ApplyEvent::Preflight(preflight) => {
+                            self.preflight = Some(preflight.clone());
                         }
                     }
                     events.push(event);
@@ -143,8 +150,10 @@ impl ApplyRun {
     }
 
     /// Lays the run's state over a live snapshot: its outcome, its phase as the banner (unless
-    /// the live side reports a problem) and its timeout on the transition it started.
+    /// the live side reports a problem), its preflight checks and its timeout on the transition
+    /// it started.
     fn overlay(&self, snapshot: &mut Snapshot) {
+        snapshot.preflight.clone_from(&self.preflight);
         if let Some(outcome) = &self.outcome {
             snapshot.outcome = Some(outcome.clone());
         } else if snapshot.banner.is_none() {
@@ -171,6 +180,14 @@ fn describe(event: &ApplyEvent) -> String {
     match event {
         ApplyEvent::Phase(phase) => phase.clone(),
         ApplyEvent::TransitionStarted { patch, .. } => format!("transition of {patch} started"),
+        ApplyEvent::Preflight(preflight) => {
+            let checks: Vec<String> = preflight
+                .not_passed()
+                .iter()
+                .map(|check| format!("{} {}", check.status.word(), check.name))
+                .collect();
+            format!("preflight checks not passed: {}", checks.join(", "))
+        }
     }
 }
 
@@ -307,6 +324,18 @@ mod tests {
             snapshot.banner.unwrap().message,
             "applying lp.ko: waiting for a safe moment"
         );
+        let preflight = Preflight {
+            checks: vec![lpcheck_tui::snapshot::PreflightCheck {
+                name: "module-loading".into(),
+                status: lpcheck_tui::snapshot::CheckStatus::Fail,
+                evidence: "modules_disabled is 1".into(),
+            }],
+        };
+        steps
+            .send(Step::Report(ApplyEvent::Preflight(preflight.clone())))
+            .unwrap();
+        let snapshot = snapshot_until(&mut view, |s| s.preflight.is_some());
+        assert_eq!(snapshot.preflight, Some(preflight));
         steps
             .send(Step::Report(ApplyEvent::TransitionStarted {
                 patch: "lp".into(),

@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lpcheck_tui::snapshot::Outcome;
+use lpcheck_tui::snapshot::{CheckStatus, Outcome, Preflight, PreflightCheck};
 
 use lpcheck_live::apply::ApplyRequest;
+use lpcheck_live::apply_preflight::{CheckResult, CheckStatus as Status};
 use lpcheck_live::events::{self, ApplyObserver};
 use lpcheck_live::module_syscalls::kernel_module_name;
 use lpcheck_live::session::{apply_on_running_kernel, prepare, Prepared, SafeMomentArgs};
@@ -88,8 +89,31 @@ impl ApplyObserver for Forward<'_> {
                 timeout: Some(self.timeout),
             }),
             events::ApplyEvent::Finished { summary, .. } => self.summary = Some(summary.clone()),
+            events::ApplyEvent::Preflight { results } => {
+                (self.report)(ApplyEvent::Preflight(view_preflight(results)));
+                (self.report)(ApplyEvent::Phase(event.message()));
+            }
             other => (self.report)(ApplyEvent::Phase(other.message())),
         }
+    }
+}
+
+/// The view's preflight checks for the engine's results.
+fn view_preflight(results: &[CheckResult]) -> Preflight {
+    Preflight {
+        checks: results
+            .iter()
+            .map(|result| PreflightCheck {
+                name: result.check.label().to_string(),
+                status: match result.status {
+                    Status::Pass => CheckStatus::Pass,
+                    Status::Warn => CheckStatus::Warn,
+                    Status::Fail => CheckStatus::Fail,
+                    Status::Unknown => CheckStatus::Unknown,
+                },
+                evidence: result.summary.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -118,6 +142,7 @@ fn view_outcome(outcome: events::Outcome, patch: String, summary: String) -> Out
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lpcheck_live::apply_preflight::PreflightCheck as Check;
 
     #[test]
     fn engine_outcomes_map_to_the_view_with_the_same_exit_meaning() {
@@ -156,6 +181,15 @@ mod tests {
         };
         forward.on_event("lp", &events::ApplyEvent::Loaded);
         forward.on_event("lp", &events::ApplyEvent::Unloaded);
+        let preflight = events::ApplyEvent::Preflight {
+            results: vec![CheckResult {
+                check: Check::Kprobes,
+                status: Status::Unknown,
+                summary: "kprobes list absent".into(),
+                evidence: vec!["/sys/kernel/debug/kprobes/list: ENOENT".into()],
+            }],
+        };
+        forward.on_event("lp", &preflight);
         forward.on_event(
             "lp",
             &events::ApplyEvent::Finished {
@@ -172,6 +206,14 @@ mod tests {
                     timeout: Some(Duration::from_secs(20))
                 },
                 ApplyEvent::Phase(events::ApplyEvent::Unloaded.message()),
+                ApplyEvent::Preflight(Preflight {
+                    checks: vec![PreflightCheck {
+                        name: "kprobes on targets".into(),
+                        status: CheckStatus::Unknown,
+                        evidence: "kprobes list absent".into(),
+                    }],
+                }),
+                ApplyEvent::Phase(preflight.message()),
             ]
         );
     }

@@ -3,7 +3,7 @@
 use std::cell::Cell;
 
 use crate::key::Key;
-use crate::snapshot::{BlockingTask, Livepatch, Snapshot, TargetState, TaskStack};
+use crate::snapshot::{BlockingTask, Livepatch, Prediction, Snapshot, TargetState, TaskStack};
 
 /// Something the caller must do in response to a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,69 @@ pub(crate) struct Viewport {
     pub(crate) log: usize,
 }
 
+/// The order of the blocking tasks table; `o` cycles through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlockerOrder {
+    /// Worst first: by prediction (`never_without_force` first, unknown right after it), then
+    /// longest blocked, then pid.
+    #[default]
+    Worst,
+    /// Longest blocked first, then worst prediction, then pid.
+    LongestBlocked,
+    /// By pid.
+    Pid,
+}
+
+impl BlockerOrder {
+    /// The next order in the cycle.
+    fn next(self) -> Self {
+        match self {
+            Self::Worst => Self::LongestBlocked,
+            Self::LongestBlocked => Self::Pid,
+            Self::Pid => Self::Worst,
+        }
+    }
+
+    /// A few words for the table title.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Worst => "worst first",
+            Self::LongestBlocked => "longest blocked first",
+            Self::Pid => "by pid",
+        }
+    }
+
+    /// Sorts `tasks` in this order.
+    fn sort(self, tasks: &mut [BlockingTask]) {
+        // Unknown predictions rank just below never_without_force: what cannot be told is not
+        // assumed to switch soon.
+        let badness = |task: &BlockingTask| match task.prediction {
+            Some(Prediction::NeverWithoutForce) => 0,
+            None => 1,
+            Some(Prediction::WhenSleepEnds) => 2,
+            Some(Prediction::AfterSignalRound) => 3,
+            Some(Prediction::WhenItLeaves) => 4,
+            Some(Prediction::Now) => 5,
+        };
+        match self {
+            Self::Worst => tasks
+                .sort_by_key(|task| (badness(task), std::cmp::Reverse(task.blocked_for), task.pid)),
+            Self::LongestBlocked => tasks
+                .sort_by_key(|task| (std::cmp::Reverse(task.blocked_for), badness(task), task.pid)),
+            Self::Pid => tasks.sort_by_key(|task| task.pid),
+        }
+    }
+}
+
+/// A window drawn over the panels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlay {
+    /// The keys and what the columns mean (`?`).
+    Help,
+    /// The preflight checks that did not pass (`p`).
+    Preflight,
+}
+
 /// A movement key, resolved independently of the panel it applies to.
 #[derive(Debug, Clone, Copy)]
 enum Movement {
@@ -68,6 +131,8 @@ pub struct App {
     log_scroll: usize,
     pending_revert: Option<String>,
     notice: Option<String>,
+    order: BlockerOrder,
+    overlay: Option<Overlay>,
     viewport: Cell<Viewport>,
 }
 
@@ -90,18 +155,21 @@ impl App {
             log_scroll: 0,
             pending_revert: None,
             notice: None,
+            order: BlockerOrder::default(),
+            overlay: None,
             viewport: Cell::new(Viewport::default()),
         }
     }
 
-    /// Replaces the shown state. The selected task and patch stay selected while they still
-    /// exist; a scrolled-back log keeps showing the same lines while new ones are appended; an
-    /// open revert confirmation is cancelled (with a notice) when its patch can no longer be
-    /// reverted.
-    pub fn on_snapshot(&mut self, snapshot: Snapshot) {
+    /// Replaces the shown state. The blocking tasks are sorted in the current order; the
+    /// selected task and patch stay selected while they still exist; a scrolled-back log keeps
+    /// showing the same lines while new ones are appended; an open revert confirmation is
+    /// cancelled (with a notice) when its patch can no longer be reverted.
+    pub fn on_snapshot(&mut self, mut snapshot: Snapshot) {
         let old_pid = self.selected_blocker().map(|task| task.pid);
         let old_patch = self.selected_patch().map(|patch| patch.name.clone());
         let old_log_len = self.snapshot.log.len();
+        self.order.sort(&mut snapshot.blockers);
         self.snapshot = snapshot;
 
         let blockers = &self.snapshot.blockers;
@@ -146,6 +214,9 @@ impl App {
             return self.answer_confirmation(patch, key);
         }
         self.notice = None;
+        if let Some(overlay) = self.overlay {
+            return self.answer_overlay(overlay, key);
+        }
         let page = self.page_rows();
         match key {
             Key::Char('q') => return Some(Action::Quit),
@@ -164,9 +235,61 @@ impl App {
                 Ok(patch) => self.pending_revert = Some(patch),
                 Err(reason) => self.notice = Some(reason),
             },
+            Key::Char('o') => self.set_order(self.order.next()),
+            Key::Char('?') => self.overlay = Some(Overlay::Help),
+            Key::Char('p') => self.open_preflight(),
             _ => {}
         }
         None
+    }
+
+    /// Keys while an overlay is open: `q` quits, `?` and `p` switch overlays, `Esc` (or the
+    /// overlay's own key) closes it; other keys are ignored.
+    fn answer_overlay(&mut self, overlay: Overlay, key: Key) -> Option<Action> {
+        match (overlay, key) {
+            (_, Key::Char('q')) => return Some(Action::Quit),
+            (_, Key::Esc | Key::Enter)
+            | (Overlay::Help, Key::Char('?'))
+            | (Overlay::Preflight, Key::Char('p')) => self.overlay = None,
+            (Overlay::Preflight, Key::Char('?')) => self.overlay = Some(Overlay::Help),
+            (Overlay::Help, Key::Char('p')) => {
+                self.overlay = None;
+                self.open_preflight();
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn open_preflight(&mut self) {
+        if self.snapshot.preflight.is_some() {
+            self.overlay = Some(Overlay::Preflight);
+        } else {
+            self.notice =
+                Some("no preflight ran: `lpcheck tui PATCH.ko` checks the patch first".into());
+        }
+    }
+
+    /// Sorts the blocking tasks in `order`, keeping the selected task selected.
+    fn set_order(&mut self, order: BlockerOrder) {
+        let pid = self.selected_blocker().map(|task| task.pid);
+        self.order = order;
+        order.sort(&mut self.snapshot.blockers);
+        if let Some(index) =
+            pid.and_then(|pid| self.snapshot.blockers.iter().position(|t| t.pid == pid))
+        {
+            self.blocker_index = index;
+        }
+    }
+
+    /// The order of the blocking tasks.
+    pub fn blocker_order(&self) -> BlockerOrder {
+        self.order
+    }
+
+    /// The overlay drawn over the panels, if one is open.
+    pub fn overlay(&self) -> Option<Overlay> {
+        self.overlay
     }
 
     /// The snapshot shown.
@@ -401,6 +524,8 @@ mod tests {
             state: TaskState::Sleeping,
             kind: TaskKind::User,
             stack: TaskStack::Frames(vec![frame; frames]),
+            prediction: Some(Prediction::AfterSignalRound),
+            blocked_for: Duration::from_secs(5),
         }
     }
 
@@ -466,6 +591,87 @@ mod tests {
             Key::Char('x'),
         ];
         assert!(press(&mut app, &keys).is_empty());
+    }
+
+    fn blocker(pid: u32, prediction: Option<Prediction>, blocked_secs: u64) -> BlockingTask {
+        BlockingTask {
+            prediction,
+            blocked_for: Duration::from_secs(blocked_secs),
+            ..task(pid, 1)
+        }
+    }
+
+    fn pids(app: &App) -> Vec<u32> {
+        app.snapshot()
+            .blockers
+            .iter()
+            .map(|task| task.pid)
+            .collect()
+    }
+
+    #[test]
+    fn blockers_are_worst_first_and_o_cycles_the_order_keeping_the_selection() {
+        let mut app = app_with(Snapshot {
+            blockers: vec![
+                blocker(1, Some(Prediction::AfterSignalRound), 40),
+                blocker(2, Some(Prediction::NeverWithoutForce), 10),
+                blocker(3, None, 5),
+                blocker(4, Some(Prediction::WhenSleepEnds), 20),
+                blocker(5, Some(Prediction::NeverWithoutForce), 30),
+            ],
+            ..applying()
+        });
+        assert_eq!(app.blocker_order(), BlockerOrder::Worst);
+        assert_eq!(
+            pids(&app),
+            [5, 2, 3, 4, 1],
+            "never first, unknown right after"
+        );
+        press(&mut app, &[Key::Down]);
+        assert_eq!(app.selected_blocker().map(|t| t.pid), Some(2));
+        press(&mut app, &[Key::Char('o')]);
+        assert_eq!(app.blocker_order(), BlockerOrder::LongestBlocked);
+        assert_eq!(pids(&app), [1, 5, 4, 2, 3]);
+        assert_eq!(app.selected_blocker().map(|t| t.pid), Some(2));
+        press(&mut app, &[Key::Char('o')]);
+        assert_eq!(pids(&app), [1, 2, 3, 4, 5]);
+        app.on_snapshot(Snapshot {
+            blockers: vec![blocker(9, None, 1), blocker(2, None, 1)],
+            ..applying()
+        });
+        assert_eq!(pids(&app), [2, 9], "new snapshots keep the chosen order");
+        press(&mut app, &[Key::Char('o')]);
+        assert_eq!(app.blocker_order(), BlockerOrder::Worst);
+    }
+
+    #[test]
+    fn help_and_preflight_overlays_open_switch_and_close() {
+        let mut app = app_with(applying());
+        press(&mut app, &[Key::Char('p')]);
+        assert_eq!(app.overlay(), None);
+        assert!(app
+            .notice()
+            .is_some_and(|n| n.starts_with("no preflight ran")));
+        press(&mut app, &[Key::Char('?')]);
+        assert_eq!(app.overlay(), Some(Overlay::Help));
+        press(&mut app, &[Key::Down, Key::Char('r')]);
+        assert_eq!(app.overlay(), Some(Overlay::Help), "other keys are ignored");
+        assert_eq!(app.pending_revert(), None);
+        press(&mut app, &[Key::Esc]);
+        assert_eq!(app.overlay(), None);
+        let mut snapshot = applying();
+        snapshot.preflight = Some(crate::snapshot::Preflight::default());
+        app.on_snapshot(snapshot);
+        press(&mut app, &[Key::Char('p')]);
+        assert_eq!(app.overlay(), Some(Overlay::Preflight));
+        press(&mut app, &[Key::Char('?')]);
+        assert_eq!(app.overlay(), Some(Overlay::Help));
+        press(&mut app, &[Key::Char('p')]);
+        assert_eq!(app.overlay(), Some(Overlay::Preflight));
+        press(&mut app, &[Key::Char('p')]);
+        assert_eq!(app.overlay(), None);
+        press(&mut app, &[Key::Char('?')]);
+        assert_eq!(app.handle_key(Key::Char('q')), Some(Action::Quit));
     }
 
     #[test]

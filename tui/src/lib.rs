@@ -49,7 +49,7 @@ mod key;
 mod render;
 pub mod snapshot;
 
-pub use app::{Action, App, Focus};
+pub use app::{Action, App, BlockerOrder, Focus, Overlay};
 pub use key::Key;
 pub use ratatui;
 pub use render::{render, FULL_MIN_HEIGHT, FULL_MIN_WIDTH};

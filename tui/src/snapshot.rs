@@ -22,6 +22,9 @@ pub struct Snapshot {
     pub banner: Option<Banner>,
     /// How the run ended, once it has.
     pub outcome: Option<Outcome>,
+    /// The preflight checks of the patch being applied, once they ran.
+    #[serde(default)]
+    pub preflight: Option<Preflight>,
 }
 
 impl Snapshot {
@@ -120,6 +123,13 @@ impl Transition {
         self.timeout.is_some_and(|limit| self.elapsed > limit)
     }
 
+    /// Time left before lpcheck's timeout, while there is a timeout that has not passed.
+    pub fn until_timeout(&self) -> Option<Duration> {
+        self.timeout
+            .filter(|_| !self.past_timeout())
+            .map(|limit| limit.saturating_sub(self.elapsed))
+    }
+
     /// Fraction of tasks switched, in `0.0..=1.0` (0 when there are no tasks to count).
     pub fn progress(&self) -> f64 {
         if self.tasks_total == 0 {
@@ -153,6 +163,132 @@ pub struct BlockingTask {
     pub kind: TaskKind,
     /// The task's kernel stack, innermost frame first.
     pub stack: TaskStack,
+    /// When the task would switch; `None` when it cannot be told (e.g. its stack is unknown).
+    #[serde(default)]
+    pub prediction: Option<Prediction>,
+    /// How long the task has blocked the transition, as far as lpcheck saw it.
+    #[serde(default)]
+    pub blocked_for: Duration,
+}
+
+/// When the livepatch core would switch a blocking task, from its kind, state and stack.
+///
+/// The order is by how bad the task is for the transition: later variants block longer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prediction {
+    /// No target on its stack (or only in `.cold` parts): it switches at the kernel's next try.
+    Now,
+    /// Running through a target: switches when it leaves it or returns to user space.
+    WhenItLeaves,
+    /// A user task sleeping interruptibly: the fake signal of the next round ends its system
+    /// call and it switches on the way back to user space.
+    AfterSignalRound,
+    /// Uninterruptible or stopped: signals do not wake it; it switches when the sleep ends.
+    WhenSleepEnds,
+    /// A kthread holding a target: it never leaves the function, only `force` completes the
+    /// transition.
+    NeverWithoutForce,
+}
+
+impl Prediction {
+    /// A few words for the blockers table.
+    pub fn short(self) -> &'static str {
+        match self {
+            Self::Now => "next try",
+            Self::WhenItLeaves => "when it leaves",
+            Self::AfterSignalRound => "after signals",
+            Self::WhenSleepEnds => "when sleep ends",
+            Self::NeverWithoutForce => "never w/o force",
+        }
+    }
+
+    /// The name JSON and `lpcheck watch` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Now => "now",
+            Self::WhenItLeaves => "when_it_leaves",
+            Self::AfterSignalRound => "after_signal_round",
+            Self::WhenSleepEnds => "when_sleep_ends",
+            Self::NeverWithoutForce => "never_without_force",
+        }
+    }
+}
+
+/// The preflight checks of a patch: what was checked on this host before loading.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Preflight {
+    /// The checks, in report order.
+    pub checks: Vec<PreflightCheck>,
+}
+
+impl Preflight {
+    /// Number of checks with `status`.
+    pub fn count(&self, status: CheckStatus) -> usize {
+        self.checks
+            .iter()
+            .filter(|check| check.status == status)
+            .count()
+    }
+
+    /// The checks that did not pass, worst first (failed, unknown, then warnings), each group in
+    /// report order.
+    pub fn not_passed(&self) -> Vec<&PreflightCheck> {
+        let mut checks: Vec<&PreflightCheck> = self
+            .checks
+            .iter()
+            .filter(|check| check.status != CheckStatus::Pass)
+            .collect();
+        checks.sort_by_key(|check| check.status.rank());
+        checks
+    }
+}
+
+/// One preflight check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreflightCheck {
+    /// The check's name (`targets-ftraceable`, ...).
+    pub name: String,
+    /// Its outcome.
+    pub status: CheckStatus,
+    /// What was read, or why nothing could be.
+    pub evidence: String,
+}
+
+/// The outcome of a preflight check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// The precondition holds.
+    Pass,
+    /// It holds, with something to know.
+    Warn,
+    /// It does not hold.
+    Fail,
+    /// The fact could not be read.
+    Unknown,
+}
+
+impl CheckStatus {
+    /// 0 for the worst (failed), then unknown, warning, pass.
+    fn rank(self) -> u8 {
+        match self {
+            Self::Fail => 0,
+            Self::Unknown => 1,
+            Self::Warn => 2,
+            Self::Pass => 3,
+        }
+    }
+
+    /// The status as the preflight report writes it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Warn => "warn",
+            Self::Fail => "FAIL",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 impl BlockingTask {
@@ -421,6 +557,53 @@ mod tests {
     }
 
     #[test]
+    fn time_until_timeout_counts_down_and_stops_at_the_limit() {
+        assert_eq!(
+            transition(1, 2, 45, Some(60)).until_timeout(),
+            Some(Duration::from_secs(15))
+        );
+        assert_eq!(transition(1, 2, 61, Some(60)).until_timeout(), None);
+        assert_eq!(transition(1, 2, 5, None).until_timeout(), None);
+    }
+
+    #[test]
+    fn predictions_order_worst_last_and_keep_watch_names() {
+        assert!(Prediction::NeverWithoutForce > Prediction::WhenSleepEnds);
+        assert!(Prediction::WhenSleepEnds > Prediction::AfterSignalRound);
+        assert!(Prediction::AfterSignalRound > Prediction::WhenItLeaves);
+        let json = serde_json::to_string(&Prediction::NeverWithoutForce).expect("serializes");
+        assert_eq!(
+            json,
+            format!("\"{}\"", Prediction::NeverWithoutForce.name())
+        );
+    }
+
+    #[test]
+    fn preflight_lists_failed_then_unknown_then_warnings() {
+        let check = |name: &str, status| PreflightCheck {
+            name: name.into(),
+            status,
+            evidence: String::new(),
+        };
+        let preflight = Preflight {
+            checks: vec![
+                check("a", CheckStatus::Warn),
+                check("b", CheckStatus::Unknown),
+                check("c", CheckStatus::Pass),
+                check("d", CheckStatus::Fail),
+                check("e", CheckStatus::Unknown),
+            ],
+        };
+        let names: Vec<&str> = preflight
+            .not_passed()
+            .iter()
+            .map(|check| check.name.as_str())
+            .collect();
+        assert_eq!(names, ["d", "b", "e", "a"]);
+        assert_eq!(preflight.count(CheckStatus::Unknown), 2);
+    }
+
+    #[test]
     fn task_state_letters_round_trip() {
         for letter in ['R', 'S', 'D', 'T', 't', 'Z', 'X', 'I', 'P', 'W'] {
             assert_eq!(TaskState::from_letter(letter).letter(), letter);
@@ -453,6 +636,8 @@ mod tests {
                 frame("inner_target", true),
                 frame("outer_target", true),
             ]),
+            prediction: Some(Prediction::AfterSignalRound),
+            blocked_for: Duration::from_secs(3),
         };
         assert_eq!(task.target().as_deref(), Some("inner_target"));
         task.stack = TaskStack::Frames(vec![frame("schedule", false)]);
@@ -501,6 +686,8 @@ mod tests {
                     location: FrameLocation::Address(0x1000),
                     is_target: true,
                 }]),
+                prediction: Some(Prediction::NeverWithoutForce),
+                blocked_for: Duration::from_millis(1500),
             }],
             log: vec![LogEntry {
                 time: Duration::from_micros(12_345_678),
@@ -513,6 +700,13 @@ mod tests {
                 message: "m".into(),
             }),
             outcome: Some(Outcome::Stalled { patch: "lp".into() }),
+            preflight: Some(Preflight {
+                checks: vec![PreflightCheck {
+                    name: "kprobes".into(),
+                    status: CheckStatus::Unknown,
+                    evidence: "EPERM".into(),
+                }],
+            }),
         };
         let json = serde_json::to_string(&snapshot).expect("serializes");
         let back: Snapshot = serde_json::from_str(&json).expect("deserializes");

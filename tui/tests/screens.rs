@@ -8,9 +8,9 @@ use lpcheck_tui::ratatui::buffer::Buffer;
 use lpcheck_tui::ratatui::style::{Color, Modifier};
 use lpcheck_tui::ratatui::Terminal;
 use lpcheck_tui::snapshot::{
-    Banner, BannerKind, BlockingTask, FrameLocation, Livepatch, LogEntry, LogLevel, LogSource,
-    ObjectState, Outcome, PatchedFunction, PatchedObject, StackFrame, TargetState, TaskKind,
-    TaskStack, TaskState, Transition,
+    Banner, BannerKind, BlockingTask, CheckStatus, FrameLocation, Livepatch, LogEntry, LogLevel,
+    LogSource, ObjectState, Outcome, PatchedFunction, PatchedObject, Prediction, Preflight,
+    PreflightCheck, StackFrame, TargetState, TaskKind, TaskStack, TaskState, Transition,
 };
 use lpcheck_tui::{render, App, Key, Snapshot};
 
@@ -124,6 +124,8 @@ fn blockers() -> Vec<BlockingTask> {
             comm: "cat".into(),
             state: TaskState::Sleeping,
             kind: TaskKind::User,
+            prediction: Some(Prediction::AfterSignalRound),
+            blocked_for: Duration::from_secs(12),
             stack: TaskStack::Frames(vec![
                 symbol("pipe_write", 0x2c1, 0x4a0, None, false),
                 symbol("seq_read_iter", 0x11a, 0x410, None, false),
@@ -141,6 +143,8 @@ fn blockers() -> Vec<BlockingTask> {
             comm: "nfsd".into(),
             state: TaskState::DiskSleep,
             kind: TaskKind::Kthread,
+            prediction: Some(Prediction::NeverWithoutForce),
+            blocked_for: Duration::from_secs(9),
             stack: TaskStack::Frames(vec![
                 symbol("svc_recv", 0x7d, 0x900, Some("sunrpc"), false),
                 symbol("nfsd_dispatch", 0xc4, 0x1f0, Some("nfsd"), true),
@@ -155,6 +159,8 @@ fn blockers() -> Vec<BlockingTask> {
             comm: "sshd".into(),
             state: TaskState::Running,
             kind: TaskKind::User,
+            prediction: None,
+            blocked_for: Duration::from_millis(700),
             stack: TaskStack::Unavailable {
                 reason: "EACCES reading /proc/977/stack".into(),
             },
@@ -227,6 +233,66 @@ fn in_transition(elapsed_secs: u64) -> Snapshot {
         log: log(&applying_log()),
         banner: None,
         outcome: None,
+        preflight: Some(preflight()),
+    }
+}
+
+/// What `lpcheck tui PATCH.ko` reads on a host without module loading and with tracefs
+/// partly unreadable: 3 pass, 1 warn, 2 fail, 3 unknown.
+fn preflight() -> Preflight {
+    let check = |name: &str, status, evidence: &str| PreflightCheck {
+        name: name.into(),
+        status,
+        evidence: evidence.into(),
+    };
+    Preflight {
+        checks: vec![
+            check(
+                "kernel-release",
+                CheckStatus::Pass,
+                "6.1.0-57-amd64 = vermagic 6.1.0-57-amd64",
+            ),
+            check(
+                "livepatch-support",
+                CheckStatus::Pass,
+                "/sys/kernel/livepatch present",
+            ),
+            check(
+                "module-loading",
+                CheckStatus::Fail,
+                "/proc/sys/kernel/modules_disabled is 1: no module can be loaded until reboot",
+            ),
+            check(
+                "lockdown",
+                CheckStatus::Pass,
+                "[none] integrity confidentiality",
+            ),
+            check(
+                "module-signature",
+                CheckStatus::Fail,
+                "sig_enforce=Y and the module is unsigned",
+            ),
+            check(
+                "taint",
+                CheckStatus::Warn,
+                "tainted: O (out-of-tree module loaded)",
+            ),
+            check(
+                "targets-ftraceable",
+                CheckStatus::Unknown,
+                "EPERM reading /sys/kernel/tracing/available_filter_functions",
+            ),
+            check(
+                "ftrace-conflicts",
+                CheckStatus::Unknown,
+                "EPERM reading /sys/kernel/tracing/enabled_functions",
+            ),
+            check(
+                "kprobes",
+                CheckStatus::Unknown,
+                "/sys/kernel/debug/kprobes/list absent",
+            ),
+        ],
     }
 }
 
@@ -406,6 +472,43 @@ fn notice_screen() {
 }
 
 #[test]
+fn countdown_to_the_revert_screen() {
+    assert_screens("countdown", &app_with(in_transition(45)));
+}
+
+#[test]
+fn preflight_dialog_screen() {
+    let mut app = app_with(in_transition(20));
+    assert_eq!(app.handle_key(Key::Char('p')), None);
+    assert_screens("preflight_dialog", &app);
+}
+
+#[test]
+fn help_overlay_screen() {
+    let mut app = app_with(in_transition(20));
+    assert_eq!(app.handle_key(Key::Char('?')), None);
+    assert_screens("help_overlay", &app);
+}
+
+#[test]
+fn blockers_by_longest_blocked_screen() {
+    let mut app = app_with(in_transition(20));
+    assert_eq!(app.handle_key(Key::Char('o')), None);
+    assert_screens("longest_blocked", &app);
+}
+
+#[test]
+fn task_states_unknown_screen() {
+    let mut snapshot = in_transition(20);
+    snapshot.blockers.clear();
+    snapshot.banner = Some(Banner {
+        kind: BannerKind::Error,
+        message: "task states unknown: EACCES reading /proc/4242/task/4242/patch_state".into(),
+    });
+    assert_screens("task_states_unknown", &app_with(snapshot));
+}
+
+#[test]
 fn compact_screen() {
     insta::assert_snapshot!("compact_50x8", screen(&app_with(stalled()), 50, 8));
 }
@@ -425,9 +528,15 @@ fn all_apps() -> Vec<App> {
         let mut with_stack = app_with(snapshot.clone());
         assert_eq!(with_stack.handle_key(Key::Char('s')), None);
         apps.push(with_stack);
-        let mut with_dialog = app_with(snapshot);
+        let mut with_dialog = app_with(snapshot.clone());
         assert_eq!(with_dialog.handle_key(Key::Char('r')), None);
         apps.push(with_dialog);
+        let mut with_help = app_with(snapshot.clone());
+        assert_eq!(with_help.handle_key(Key::Char('?')), None);
+        apps.push(with_help);
+        let mut with_preflight = app_with(snapshot);
+        assert_eq!(with_preflight.handle_key(Key::Char('p')), None);
+        apps.push(with_preflight);
     }
     apps
 }
@@ -452,6 +561,8 @@ fn any_size_renders_without_panic_and_keeps_the_help_line() {
             let bottom = buffer[(0, height - 1)].symbol().to_string();
             let expected = if app.pending_revert().is_some() {
                 "y"
+            } else if app.overlay().is_some() {
+                "E"
             } else {
                 "q"
             };
@@ -502,7 +613,8 @@ fn a_long_stack_scrolls_to_its_last_frame() {
     let frames: Vec<StackFrame> = (0..30)
         .map(|i| symbol(&format!("frame_fn_{i}"), 0x10, 0x40, None, i == 29))
         .collect();
-    snapshot.blockers[0].stack = TaskStack::Frames(frames);
+    // nfsd (never switches without force) is the first row, selected.
+    snapshot.blockers[1].stack = TaskStack::Frames(frames);
     let mut app = app_with(snapshot);
     assert_eq!(app.handle_key(Key::Char('s')), None);
     let top = screen(&app, 80, 24);
@@ -536,14 +648,14 @@ fn selection_and_target_frames_are_highlighted() {
     let terminal = draw(&app, 80, 24);
     let buffer = terminal.backend().buffer();
 
-    let selected = buffer[find(buffer, "4242    4240")].modifier;
+    let selected = buffer[find(buffer, "812     nfsd")].modifier;
     assert!(selected.contains(Modifier::REVERSED), "focused selection");
-    let other = buffer[find(buffer, "812     812")].modifier;
+    let other = buffer[find(buffer, "4242    cat")].modifier;
     assert!(!other.contains(Modifier::REVERSED));
 
-    let target = &buffer[find(buffer, "#2  cmdline_proc_show+0x1e")];
+    let target = &buffer[find(buffer, "#1  nfsd_dispatch+0xc4")];
     assert_eq!(target.fg, Color::Magenta);
-    let plain = &buffer[find(buffer, "#1  seq_read_iter")];
+    let plain = &buffer[find(buffer, "#0  svc_recv")];
     assert_ne!(plain.fg, Color::Magenta);
 }
 
@@ -553,7 +665,7 @@ fn the_selection_of_an_unfocused_list_is_bold_not_reversed() {
     assert_eq!(app.handle_key(Key::Tab), None);
     let terminal = draw(&app, 80, 24);
     let buffer = terminal.backend().buffer();
-    let selected = buffer[find(buffer, "4242    4240")].modifier;
+    let selected = buffer[find(buffer, "812     nfsd")].modifier;
     assert!(selected.contains(Modifier::BOLD));
     assert!(!selected.contains(Modifier::REVERSED));
 }

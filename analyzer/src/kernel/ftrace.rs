@@ -6,71 +6,175 @@
 //! Names alone are resolved through kallsyms: aliases such as `__x64_sys_getpid` share an address
 //! with a listed name and are hookable although their own name is never listed.
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use super::kallsyms::{name_hash, Kallsyms, KernelObject, SymbolClass};
+use super::kallsyms::{Kallsyms, KernelObject, SymbolClass};
 use crate::error::{AnalyzeError, Result};
 
 /// Distance from a function's start at which its ftrace call site may sit (after an `endbr64`
 /// and, with call-depth tracking or CFI, a few more bytes of prologue padding).
 const MAX_CALL_SITE_OFFSET: u64 = 16;
 
-/// One line of an ftrace function list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FtraceEntry {
-    /// The function's name as ftrace lists it.
-    pub name: String,
-    /// The module the function belongs to (vmlinux when absent).
-    pub object: KernelObject,
+/// One line of an ftrace function list; its name and object are held by the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FtraceEntry {
+    name_start: u32,
+    name_len: u32,
+    /// Index into the list's objects.
+    object: u32,
     /// The call-site address, when the list carries addresses.
-    pub call_site: Option<u64>,
+    call_site: Option<u64>,
 }
 
-/// A parsed ftrace function list.
-#[derive(Debug, Clone, Default)]
+/// A parsed ftrace function list, in list order: names are spans of one buffer (the list's own
+/// text when parsed), objects are held once each.
+#[derive(Debug, Clone)]
 pub struct FtraceList {
-    /// The entries, in list order.
-    pub entries: Vec<FtraceEntry>,
+    names: String,
+    entries: Vec<FtraceEntry>,
+    /// Index 0 is vmlinux.
+    objects: Vec<KernelObject>,
+}
+
+impl Default for FtraceList {
+    fn default() -> Self {
+        Self {
+            names: String::new(),
+            entries: Vec::new(),
+            objects: vec![KernelObject::Vmlinux],
+        }
+    }
 }
 
 impl FtraceList {
     /// Reads a dump of `available_filter_functions` or `available_filter_functions_addrs`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| AnalyzeError::io(path, e))?;
-        Self::parse(&text, path)
+        Self::parse_text(text, path)
     }
 
-    /// Parses either list format; `origin` names the source in errors.
+    /// Parses either list format; `origin` names the source in errors. One pass, lines found
+    /// with `memchr`, nothing allocated per line.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        let mut entries = Vec::with_capacity(text.len() / 24);
-        for (index, line) in text.lines().enumerate() {
-            let line = line.trim();
+        Self::parse_text(text.to_owned(), origin)
+    }
+
+    /// [`FtraceList::parse`] of text the list then keeps: names are spans of it, not copies.
+    fn parse_text(text: String, origin: &Path) -> Result<Self> {
+        let mut entries = Vec::with_capacity(text.len() / 20);
+        let mut objects = vec![KernelObject::Vmlinux];
+        let mut start = 0;
+        let mut index = 0;
+        while start < text.len() {
+            let end =
+                memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |n| start + n);
+            let line = text[start..end].trim();
+            start = end + 1;
+            index += 1;
             if line.is_empty() {
                 continue;
             }
-            let entry = parse_entry(line)
-                .map_err(|detail| AnalyzeError::bad_text(origin, index + 1, detail))?;
-            entries.push(entry);
+            let (call_site, name, module) = match usual_entry(line) {
+                Some(name) => (None, name, None),
+                None => parse_entry(line)
+                    .map_err(|detail| AnalyzeError::bad_text(origin, index, detail))?,
+            };
+            let object = match module {
+                None => 0,
+                Some(module) => module_index(&mut objects, entries.last(), module),
+            };
+            entries.push(FtraceEntry {
+                // The parsers return subslices of `text`: the name's offset in it.
+                name_start: (name.as_ptr() as usize - text.as_ptr() as usize) as u32,
+                name_len: name.len() as u32,
+                object,
+                call_site,
+            });
         }
-        Ok(Self { entries })
+        Ok(Self {
+            names: text,
+            entries,
+            objects,
+        })
     }
 
     /// Call-site addresses taken from a vmlinux `__mcount_loc` table.
     pub fn from_call_sites(call_sites: impl IntoIterator<Item = u64>) -> Self {
-        let entries = call_sites
-            .into_iter()
-            .map(|address| FtraceEntry {
-                name: String::new(),
-                object: KernelObject::Vmlinux,
-                call_site: Some(address),
+        let mut list = Self::default();
+        for address in call_sites {
+            list.push("", None, Some(address));
+        }
+        list
+    }
+
+    fn push(&mut self, name: &str, module: Option<&str>, call_site: Option<u64>) {
+        let object = match module {
+            None => 0,
+            Some(module) => module_index(&mut self.objects, self.entries.last(), module),
+        };
+        self.entries.push(FtraceEntry {
+            name_start: self.names.len() as u32,
+            name_len: name.len() as u32,
+            object,
+            call_site,
+        });
+        self.names.push_str(name);
+    }
+
+    fn name(&self, entry: &FtraceEntry) -> &str {
+        let start = entry.name_start as usize;
+        &self.names[start..start + entry.name_len as usize]
+    }
+
+    /// How many times the list names `name` in `object` without a call site (entries with one
+    /// are judged by their address).
+    fn times_listed(&self, name: &str, object: &KernelObject) -> usize {
+        let Some(object) = self.objects.iter().position(|o| o == object) else {
+            return 0;
+        };
+        self.entries
+            .iter()
+            .filter(|e| {
+                e.call_site.is_none()
+                    && e.name_len as usize == name.len()
+                    && e.object as usize == object
+                    && self.name(e) == name
             })
-            .collect();
-        Self { entries }
+            .count()
     }
 }
 
-fn parse_entry(line: &str) -> std::result::Result<FtraceEntry, String> {
+/// The index of `module` in `objects`, added when new (the `last` entry's object first: a
+/// module's functions are listed together).
+fn module_index(objects: &mut Vec<KernelObject>, last: Option<&FtraceEntry>, module: &str) -> u32 {
+    let is_module =
+        |object: &KernelObject| matches!(object, KernelObject::Module(m) if m == module);
+    if let Some(last) = last {
+        if is_module(&objects[last.object as usize]) {
+            return last.object;
+        }
+    }
+    let index = match objects.iter().rposition(is_module) {
+        Some(index) => index,
+        None => {
+            objects.push(KernelObject::Module(module.to_string()));
+            objects.len() - 1
+        }
+    };
+    index as u32
+}
+
+/// The usual line of a names-only list: one name, no module, not a bare call-site address;
+/// `None` for anything else (left to [`parse_entry`]).
+fn usual_entry(line: &str) -> Option<&str> {
+    let bytes = line.as_bytes();
+    let bare_address = bytes.len() == 16 && bytes.iter().all(u8::is_ascii_hexdigit);
+    let plain = !bytes.iter().any(u8::is_ascii_whitespace);
+    (plain && !bare_address).then_some(line)
+}
+
+/// Splits a line into call site (when the list has addresses), name and module.
+fn parse_entry(line: &str) -> std::result::Result<(Option<u64>, &str, Option<&str>), String> {
     let mut fields = line.split_ascii_whitespace();
     let first = fields.next().unwrap_or_default();
     let (call_site, name) = match u64::from_str_radix(first, 16) {
@@ -82,24 +186,19 @@ fn parse_entry(line: &str) -> std::result::Result<FtraceEntry, String> {
         }
         _ => (None, first),
     };
-    let object = match fields.next() {
-        None => KernelObject::Vmlinux,
-        Some(module) => {
-            let module = module
+    let module = match fields.next() {
+        None => None,
+        Some(module) => Some(
+            module
                 .strip_prefix('[')
                 .and_then(|m| m.strip_suffix(']'))
-                .ok_or_else(|| format!("expected `[module]`, found `{module}`"))?;
-            KernelObject::Module(module.to_string())
-        }
+                .ok_or_else(|| format!("expected `[module]`, found `{module}`"))?,
+        ),
     };
     if let Some(extra) = fields.next() {
         return Err(format!("unexpected `{extra}` in `{line}`"));
     }
-    Ok(FtraceEntry {
-        name: name.to_string(),
-        object,
-        call_site,
-    })
+    Ok((call_site, name, module))
 }
 
 /// Whether ftrace can hook a function.
@@ -113,95 +212,68 @@ pub enum Hookability {
     Unknown(String),
 }
 
-/// Function start addresses that ftrace can hook, resolved against a symbol table.
+/// An ftrace list ready to answer, against a symbol table, which function starts ftrace can
+/// hook. Questions are answered from the list as it is (only the call sites are sorted): a check
+/// asks about a few targets, so nothing is resolved that is not asked about.
 #[derive(Debug, Clone, Default)]
 pub struct FtraceIndex {
-    hookable: HashSet<u64>,
-    /// Addresses whose hookability cannot be told, with the reason.
-    uncertain: HashMap<u64, String>,
-    /// Listed names that match no kernel symbol (e.g. `__ftrace_invalid_address__`).
-    unresolved: usize,
+    list: FtraceList,
+    /// The list's call-site addresses, sorted.
+    call_sites: Vec<u64>,
 }
 
 impl FtraceIndex {
-    /// Resolves `list` against `symbols`.
+    /// Prepares `list` for questions.
+    pub fn new(list: FtraceList) -> Self {
+        let mut call_sites: Vec<u64> = list.entries.iter().filter_map(|e| e.call_site).collect();
+        call_sites.sort_unstable();
+        Self { list, call_sites }
+    }
+
+    /// Whether the function starting at `address` in `symbols` can be hooked.
     ///
-    /// Addresses are mapped to the function that contains them. A name listed `n` times that
-    /// `m > n` text symbols of its object share cannot be mapped to addresses: those `m`
-    /// addresses are recorded as uncertain rather than guessed.
-    pub fn build(list: &FtraceList, symbols: &Kallsyms) -> Self {
-        let mut index = Self::default();
-        let mut named: Vec<(u64, &str, &KernelObject)> = Vec::with_capacity(list.entries.len());
-        for entry in &list.entries {
-            match entry.call_site {
-                Some(address) => match symbols.symbolize(address) {
-                    Some(hit) if hit.offset <= MAX_CALL_SITE_OFFSET => {
-                        index.hookable.insert(hit.start);
-                    }
-                    _ => index.unresolved += 1,
-                },
-                None => named.push((name_hash(&entry.name), &entry.name, &entry.object)),
+    /// A call site counts for the function that contains it, within
+    /// [`MAX_CALL_SITE_OFFSET`] of its start. A name counts for every text symbol of that name
+    /// and object, so aliases (symbols at the same address, such as `__x64_sys_getpid`) are
+    /// hookable although their own name is never listed; but a name listed `n` times that
+    /// `m > n` text symbols of its object share cannot be mapped to addresses: those are
+    /// uncertain rather than guessed.
+    pub fn hookability(&self, address: u64, symbols: &Kallsyms) -> Hookability {
+        let first = self.call_sites.partition_point(|&site| site < address);
+        let by_call_site = self.call_sites[first..]
+            .iter()
+            .take_while(|&&site| site - address <= MAX_CALL_SITE_OFFSET)
+            .any(|&site| {
+                symbols
+                    .symbolize(site)
+                    .is_some_and(|hit| hit.start == address)
+            });
+        if by_call_site {
+            return Hookability::Hookable;
+        }
+        let mut uncertain = None;
+        for alias in symbols.text_symbols_at(address) {
+            let name = symbols.name(alias);
+            let object = symbols.object(alias);
+            let listed = self.list.times_listed(name, object);
+            if listed == 0 {
+                continue;
             }
-        }
-        named.sort_unstable();
-        let table = symbols.name_index();
-        let mut cursor = 0;
-        for group in named.chunk_by(|a, b| a == b) {
-            let (hash, name, object) = group[0];
-            cursor += table[cursor..].partition_point(|&(h, _)| h < hash);
-            let addresses: Vec<u64> = table[cursor..]
-                .iter()
-                .take_while(|&&(h, _)| h == hash)
-                .map(|&(_, i)| &symbols.symbols()[i as usize])
-                .filter(|s| {
-                    s.class == SymbolClass::Text
-                        && symbols.name(s) == name
-                        && symbols.object(s) == object
-                })
-                .map(|s| s.address)
-                .collect();
-            index.record(name, object, group.len(), addresses);
-        }
-        index
-    }
-
-    /// Records the addresses of a name listed `listed` times.
-    fn record(&mut self, name: &str, object: &KernelObject, listed: usize, addresses: Vec<u64>) {
-        if addresses.is_empty() {
-            self.unresolved += 1;
-        } else if addresses.len() <= listed {
-            self.hookable.extend(addresses);
-        } else {
-            let reason = format!(
-                "ftrace lists `{name}` {listed} time(s) but {object} has {} symbols of that \
-                 name; a names-only list cannot tell which are hookable",
-                addresses.len()
-            );
-            for address in addresses {
-                self.uncertain.insert(address, reason.clone());
+            let same_name = symbols
+                .lookup(object, name)
+                .filter(|s| s.class == SymbolClass::Text)
+                .count();
+            if same_name <= listed {
+                return Hookability::Hookable;
             }
+            uncertain.get_or_insert_with(|| {
+                format!(
+                    "ftrace lists `{name}` {listed} time(s) but {object} has {same_name} symbols \
+                     of that name; a names-only list cannot tell which are hookable"
+                )
+            });
         }
-    }
-
-    /// Whether the function starting at `address` can be hooked.
-    pub fn hookability(&self, address: u64) -> Hookability {
-        if self.hookable.contains(&address) {
-            Hookability::Hookable
-        } else if let Some(reason) = self.uncertain.get(&address) {
-            Hookability::Unknown(reason.clone())
-        } else {
-            Hookability::NotHookable
-        }
-    }
-
-    /// How many distinct function addresses are hookable.
-    pub fn hookable_count(&self) -> usize {
-        self.hookable.len()
-    }
-
-    /// How many list entries matched no symbol.
-    pub fn unresolved_count(&self) -> usize {
-        self.unresolved
+        uncertain.map_or(Hookability::NotHookable, Hookability::Unknown)
     }
 }
 
@@ -225,11 +297,17 @@ mod tests {
     #[test]
     fn aliases_are_hookable_by_address() {
         let list = FtraceList::parse("__do_sys_getpid\nmodfn [kvm]\n", Path::new("f")).unwrap();
-        let index = FtraceIndex::build(&list, &symbols());
-        assert_eq!(index.hookability(0xffffffff81000000), Hookability::Hookable);
-        assert_eq!(index.hookability(0xffffffff81000400), Hookability::Hookable);
+        let (index, symbols) = (FtraceIndex::new(list), symbols());
         assert_eq!(
-            index.hookability(0xffffffff81000300),
+            index.hookability(0xffffffff81000000, &symbols),
+            Hookability::Hookable
+        );
+        assert_eq!(
+            index.hookability(0xffffffff81000400, &symbols),
+            Hookability::Hookable
+        );
+        assert_eq!(
+            index.hookability(0xffffffff81000300, &symbols),
             Hookability::NotHookable
         );
     }
@@ -237,15 +315,21 @@ mod tests {
     #[test]
     fn names_listed_fewer_times_than_symbols_are_uncertain() {
         let list = FtraceList::parse("dup\n", Path::new("f")).unwrap();
-        let index = FtraceIndex::build(&list, &symbols());
+        let (index, symbols) = (FtraceIndex::new(list), symbols());
         assert!(matches!(
-            index.hookability(0xffffffff81000200),
-            Hookability::Unknown(_)
+            index.hookability(0xffffffff81000200, &symbols),
+            Hookability::Unknown(reason) if reason.contains("2 symbols")
         ));
         let both = FtraceList::parse("dup\ndup\n", Path::new("f")).unwrap();
-        let index = FtraceIndex::build(&both, &symbols());
-        assert_eq!(index.hookability(0xffffffff81000100), Hookability::Hookable);
-        assert_eq!(index.hookability(0xffffffff81000200), Hookability::Hookable);
+        let index = FtraceIndex::new(both);
+        assert_eq!(
+            index.hookability(0xffffffff81000100, &symbols),
+            Hookability::Hookable
+        );
+        assert_eq!(
+            index.hookability(0xffffffff81000200, &symbols),
+            Hookability::Hookable
+        );
     }
 
     #[test]
@@ -255,18 +339,50 @@ mod tests {
             Path::new("f"),
         )
         .unwrap();
-        let index = FtraceIndex::build(&list, &symbols());
-        assert_eq!(index.hookability(0xffffffff81000200), Hookability::Hookable);
+        let (index, symbols) = (FtraceIndex::new(list), symbols());
         assert_eq!(
-            index.hookability(0xffffffff81000100),
+            index.hookability(0xffffffff81000200, &symbols),
+            Hookability::Hookable
+        );
+        assert_eq!(
+            index.hookability(0xffffffff81000100, &symbols),
             Hookability::NotHookable
         );
-        assert_eq!(index.hookability(0xffffffff81000400), Hookability::Hookable);
         assert_eq!(
-            index.hookability(0xffffffff81000300),
+            index.hookability(0xffffffff81000400, &symbols),
+            Hookability::Hookable
+        );
+        // The call site 0x80 bytes into noinstr_fn is not its ftrace call.
+        assert_eq!(
+            index.hookability(0xffffffff81000300, &symbols),
             Hookability::NotHookable
         );
-        assert_eq!(index.unresolved_count(), 1);
+    }
+
+    #[test]
+    fn the_same_name_in_another_object_does_not_count() {
+        let list = FtraceList::parse("modfn\n", Path::new("f")).unwrap();
+        let index = FtraceIndex::new(list);
+        assert_eq!(
+            index.hookability(0xffffffff81000400, &symbols()),
+            Hookability::NotHookable
+        );
+    }
+
+    #[test]
+    fn the_fast_line_path_agrees_with_the_general_parser() {
+        for line in ["schedule", "__x64_sys_getpid", "ffffffff8100020"] {
+            assert_eq!(usual_entry(line), Some(line));
+            assert_eq!(parse_entry(line), Ok((None, line, None)));
+        }
+        for line in [
+            "modfn [kvm]",
+            "ffffffff81000204 dup",
+            "ffffffff81000204",
+            "a\tb",
+        ] {
+            assert_eq!(usual_entry(line), None, "{line}");
+        }
     }
 
     #[test]

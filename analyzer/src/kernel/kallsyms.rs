@@ -134,17 +134,7 @@ impl KallsymsBuilder {
     ) {
         let object = match module {
             None => 0,
-            Some(module) => match self
-                .objects
-                .iter()
-                .rposition(|o| matches!(o, KernelObject::Module(m) if m == module))
-            {
-                Some(index) => index,
-                None => {
-                    self.objects.push(KernelObject::Module(module.to_string()));
-                    self.objects.len() - 1
-                }
-            },
+            Some(module) => module_index(&mut self.objects, self.symbols.last(), module),
         };
         self.symbols.push(KernelSymbol {
             address,
@@ -152,47 +142,57 @@ impl KallsymsBuilder {
             global,
             name_start: self.names.len() as u32,
             name_len: name.len() as u32,
-            object: object as u32,
+            object,
         });
         self.names.push_str(name);
     }
 
     /// The finished table.
     pub fn finish(self) -> Kallsyms {
-        let Self {
-            names,
-            symbols,
-            objects,
-        } = self;
-        let addresses_hidden = symbols.iter().all(|s| s.address == 0);
-        let name_of =
-            |s: &KernelSymbol| &names[s.name_start as usize..(s.name_start + s.name_len) as usize];
-        let mut by_name: Vec<(u64, u32)> = symbols
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (name_hash(name_of(s)), i as u32))
-            .collect();
-        by_name.sort_unstable();
-        let mut text_by_address: Vec<u32> = (0..symbols.len() as u32)
-            .filter(|&i| symbols[i as usize].class == SymbolClass::Text)
-            .collect();
-        text_by_address.sort_by_key(|&i| (symbols[i as usize].address, i));
-        Kallsyms {
-            names,
-            symbols,
-            objects,
-            text_by_address,
-            by_name,
-            addresses_hidden,
-        }
+        Kallsyms::from_parts(self.names, self.symbols, self.objects)
     }
 }
 
-/// FNV-1a: a fast, good-enough hash for the by-name index.
+/// The index of `module` in `objects`, added when new. A module's symbols are contiguous in
+/// kallsyms, so the object of the `last` symbol is tried first.
+fn module_index(objects: &mut Vec<KernelObject>, last: Option<&KernelSymbol>, module: &str) -> u32 {
+    let is_module =
+        |object: &KernelObject| matches!(object, KernelObject::Module(m) if m == module);
+    if let Some(last) = last {
+        if is_module(&objects[last.object as usize]) {
+            return last.object;
+        }
+    }
+    let index = match objects.iter().rposition(is_module) {
+        Some(index) => index,
+        None => {
+            objects.push(KernelObject::Module(module.to_string()));
+            objects.len() - 1
+        }
+    };
+    index as u32
+}
+
+/// About how many names share a bucket of the by-name index.
+const NAMES_PER_BUCKET: usize = 8;
+
+/// A fast hash of a symbol name for the by-name table: eight bytes at a time, multiplied and
+/// folded (the table uses its top bits).
 pub(crate) fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(K);
+    let bytes = name.as_bytes();
+    let mut chunks = bytes.chunks_exact(8);
+    let mut hash = (bytes.len() as u64).wrapping_mul(K);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        hash = mix(hash, u64::from_le_bytes(word));
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    hash = mix(hash, u64::from_le_bytes(tail));
+    hash ^ (hash >> 29)
 }
 
 /// A parsed kernel symbol table.
@@ -206,8 +206,11 @@ pub struct Kallsyms {
     objects: Vec<KernelObject>,
     /// Indices into `symbols`, sorted by address (text symbols only), for lookups by address.
     text_by_address: Vec<u32>,
-    /// `(hash of name, index)` sorted, for lookups by name in file order.
-    by_name: Vec<(u64, u32)>,
+    /// The by-name index: `(low 32 bits of the name's hash, symbol index)` grouped by bucket
+    /// (the hash's top bits), each bucket in file order.
+    by_name: Vec<(u32, u32)>,
+    /// Where each bucket starts in `by_name`, and one past the last.
+    bucket_starts: Vec<u32>,
     /// Whether every address in the table is zero (pointers hidden by `kptr_restrict`).
     addresses_hidden: bool,
 }
@@ -216,30 +219,101 @@ impl Kallsyms {
     /// Reads and parses a kallsyms dump or a System.map.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| AnalyzeError::io(path, e))?;
-        Self::parse(&text, path)
+        Self::parse_text(text, path)
+    }
+
+    /// The table of `symbols` (whose names are spans of `names`) and `objects`, with its
+    /// indexes by address and by name.
+    fn from_parts(names: String, symbols: Vec<KernelSymbol>, objects: Vec<KernelObject>) -> Self {
+        let addresses_hidden = symbols.iter().all(|s| s.address == 0);
+        let mut text_by_address: Vec<u32> = (0..symbols.len() as u32)
+            .filter(|&i| symbols[i as usize].class == SymbolClass::Text)
+            .collect();
+        // Stable: aliases at one address stay in file order (kallsyms is mostly sorted, so
+        // this is close to one pass).
+        text_by_address.sort_by_key(|&i| symbols[i as usize].address);
+        let bits = (symbols.len() / NAMES_PER_BUCKET)
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros();
+        let hashes: Vec<u64> = symbols
+            .iter()
+            .map(|symbol| {
+                let start = symbol.name_start as usize;
+                name_hash(&names[start..start + symbol.name_len as usize])
+            })
+            .collect();
+        // A counting sort by bucket: two sequential passes, and within a bucket file order.
+        let mut bucket_starts = vec![0u32; (1 << bits) + 1];
+        for &hash in &hashes {
+            bucket_starts[bucket_of(hash, bits) + 1] += 1;
+        }
+        for bucket in 1..bucket_starts.len() {
+            bucket_starts[bucket] += bucket_starts[bucket - 1];
+        }
+        let mut cursors = bucket_starts.clone();
+        let mut by_name = vec![(0u32, 0u32); symbols.len()];
+        for (index, &hash) in hashes.iter().enumerate() {
+            let cursor = &mut cursors[bucket_of(hash, bits)];
+            by_name[*cursor as usize] = (hash as u32, index as u32);
+            *cursor += 1;
+        }
+        Self {
+            names,
+            symbols,
+            objects,
+            text_by_address,
+            by_name,
+            bucket_starts,
+            addresses_hidden,
+        }
     }
 
     /// Parses kallsyms or System.map text; `origin` names the source in errors.
+    ///
+    /// One pass over the text: lines are found with `memchr` and the usual line shape is split
+    /// without allocating; any other line goes through the general (and erroring) parser.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        let mut builder = KallsymsBuilder::with_capacity(text.len() / 40);
-        for (index, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let (name, address, letter, module) = parse_line(line)
-                .map_err(|detail| AnalyzeError::bad_text(origin, index + 1, detail))?;
-            builder.push(
-                name,
+        Self::parse_text(text.to_owned(), origin)
+    }
+
+    /// [`Kallsyms::parse`] of text the table then keeps: the names are spans of it, not copies.
+    fn parse_text(text: String, origin: &Path) -> Result<Self> {
+        let mut symbols = Vec::with_capacity(text.len() / 40);
+        let mut objects = vec![KernelObject::Vmlinux];
+        let mut start = 0;
+        let mut index = 0;
+        while start < text.len() {
+            let end =
+                memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |n| start + n);
+            let line = &text[start..end];
+            start = end + 1;
+            index += 1;
+            let parsed = match parse_usual_line(line) {
+                Some(parsed) => parsed,
+                None if line.trim().is_empty() => continue,
+                None => parse_line(line.trim_end_matches('\r'))
+                    .map_err(|detail| AnalyzeError::bad_text(origin, index, detail))?,
+            };
+            let (name, address, letter, module) = parsed;
+            let object = match module {
+                None => 0,
+                Some(module) => module_index(&mut objects, symbols.last(), module),
+            };
+            symbols.push(KernelSymbol {
                 address,
-                SymbolClass::from_letter(letter),
-                letter.is_ascii_uppercase(),
-                module,
-            );
+                class: SymbolClass::from_letter(letter),
+                global: letter.is_ascii_uppercase(),
+                // The parsers return subslices of `text`: the name's offset in it.
+                name_start: (name.as_ptr() as usize - text.as_ptr() as usize) as u32,
+                name_len: name.len() as u32,
+                object,
+            });
         }
-        if builder.symbols.is_empty() {
+        if symbols.is_empty() {
             return Err(AnalyzeError::bad_text(origin, 0, "no symbols in the file"));
         }
-        Ok(builder.finish())
+        Ok(Self::from_parts(text, symbols, objects))
     }
 
     /// All symbols, in file order.
@@ -247,9 +321,14 @@ impl Kallsyms {
         &self.symbols
     }
 
-    /// `(hash of name, symbol index)` for every symbol, sorted: for merge joins by name.
-    pub(crate) fn name_index(&self) -> &[(u64, u32)] {
-        &self.by_name
+    /// The text symbols starting at `address` (aliases of one function), in file order.
+    pub fn text_symbols_at(&self, address: u64) -> impl Iterator<Item = &KernelSymbol> + '_ {
+        let order = &self.text_by_address;
+        let first = order.partition_point(|&i| self.symbols[i as usize].address < address);
+        order[first..]
+            .iter()
+            .map(|&i| &self.symbols[i as usize])
+            .take_while(move |s| s.address == address)
     }
 
     /// A symbol's name.
@@ -283,11 +362,20 @@ impl Kallsyms {
     /// Every symbol called `name`, in any object, in file order.
     pub fn lookup_any<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a KernelSymbol> + 'a {
         let hash = name_hash(name);
-        let first = self.by_name.partition_point(|&(h, _)| h < hash);
-        self.by_name[first..]
+        let entries: &[(u32, u32)] = match self.bucket_starts.len() {
+            0 => &[],
+            buckets => {
+                let bucket = bucket_of(hash, (buckets - 1).trailing_zeros());
+                let start = self.bucket_starts[bucket] as usize;
+                let end = self.bucket_starts[bucket + 1] as usize;
+                &self.by_name[start..end]
+            }
+        };
+        let tag = hash as u32;
+        entries
             .iter()
-            .take_while(move |&&(h, _)| h == hash)
-            .map(|&(_, i)| &self.symbols[i as usize])
+            .filter(move |&&(t, _)| t == tag)
+            .map(|&(_, index)| &self.symbols[index as usize])
             .filter(move |s| self.name(s) == name)
     }
 
@@ -348,6 +436,65 @@ impl Kallsyms {
             .filter(|hit| hit.offset == 0)
             .and_then(|hit| hit.size)
     }
+}
+
+/// The by-name bucket of a name of `hash`, of `2^bits` buckets.
+fn bucket_of(hash: u64, bits: u32) -> usize {
+    if bits == 0 {
+        return 0;
+    }
+    (hash >> (64 - bits)) as usize
+}
+
+/// The usual line, `ADDRESS TYPE NAME` with single spaces and an optional `\t[module]`, split
+/// by bytes; `None` for anything else (left to [`parse_line`]).
+fn parse_usual_line(line: &str) -> Option<(&str, u64, char, Option<&str>)> {
+    let bytes = line.as_bytes();
+    // The address, digit by digit up to the first space.
+    let mut address = 0u64;
+    let mut digits = 0;
+    for &byte in bytes {
+        if byte == b' ' {
+            break;
+        }
+        let nibble = char::from(byte).to_digit(16)?;
+        address = address << 4 | u64::from(nibble);
+        digits += 1;
+    }
+    if digits == 0 || digits > 16 {
+        return None;
+    }
+    let letter = *bytes.get(digits + 1)?;
+    if bytes.get(digits + 2) != Some(&b' ') || !(letter.is_ascii_alphabetic() || letter == b'?') {
+        return None;
+    }
+    // The name, up to a tab or the end; any other whitespace makes the line unusual.
+    let rest = &line[digits + 3..];
+    let mut name_end = rest.len();
+    for (at, &byte) in rest.as_bytes().iter().enumerate() {
+        if byte == b'\t' {
+            name_end = at;
+            break;
+        }
+        if byte.is_ascii_whitespace() {
+            return None;
+        }
+    }
+    let name = &rest[..name_end];
+    if name.is_empty() {
+        return None;
+    }
+    let module = match rest.get(name_end + 1..) {
+        None => None,
+        Some(tail) => {
+            let module = tail.strip_prefix('[')?.strip_suffix(']')?;
+            if module.is_empty() || module.bytes().any(|b| b.is_ascii_whitespace()) {
+                return None;
+            }
+            Some(module)
+        }
+    };
+    Some((name, address, char::from(letter), module))
 }
 
 /// Splits a line into name, address, type letter and module.
@@ -433,6 +580,39 @@ ffffffffc0001100 t kvm_thing\t[kvm]
         assert!(data.global);
         let hit = table.symbolize(0xffffffff81001310).unwrap();
         assert_eq!(hit.name, "helper");
+    }
+
+    #[test]
+    fn the_byte_splitter_agrees_with_the_general_parser() {
+        for line in SAMPLE.lines().chain([
+            "ffffffffc0001100 t kvm_thing\t[kvm]",
+            "0000000000000000 A fixed_percpu_data",
+            "ffffffff81000000 ? weird",
+        ]) {
+            assert_eq!(parse_usual_line(line), parse_line(line).ok(), "{line}");
+        }
+        for unusual in [
+            "ffffffff81000000  T two_spaces",
+            "ffffffff81000000 T name extra",
+            "ffffffff81000000 T name\t[kvm] extra",
+            "fffffffff81000000 T seventeen_digits",
+            "xyz T bad_address",
+            "ffffffff81000000 TT letters",
+            "ffffffff81000000 T ",
+        ] {
+            assert_eq!(parse_usual_line(unusual), None, "{unusual}");
+        }
+    }
+
+    #[test]
+    fn crlf_and_extra_spaces_still_parse() {
+        let table = Kallsyms::parse(
+            "ffffffff81000000 T _text\r\nffffffff81001000  t  helper \n\n",
+            Path::new("k"),
+        )
+        .unwrap();
+        let names: Vec<&str> = table.symbols().iter().map(|s| table.name(s)).collect();
+        assert_eq!(names, ["_text", "helper"]);
     }
 
     #[test]

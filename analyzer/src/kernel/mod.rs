@@ -4,6 +4,7 @@
 //! host or from files, and hands them in. A fact that could not be gathered is [`Fact::Unknown`]
 //! with the reason, and the rules report it instead of passing silently.
 
+pub mod bundle;
 pub mod ftrace;
 pub mod kallsyms;
 pub mod regions;
@@ -118,7 +119,7 @@ impl KernelFacts {
             .unwrap_or_default();
         let ftrace = match (ftrace, symbols.value()) {
             (Fact::Known { value, source }, Some(table)) if !table.addresses_hidden() => {
-                Fact::known(FtraceIndex::build(&value, table), source)
+                Fact::known(FtraceIndex::new(value), source)
             }
             (Fact::Known { source, .. }, Some(_)) => Fact::unknown(format!(
                 "{source} could not be resolved to addresses: the symbol table hides addresses"
@@ -154,9 +155,12 @@ impl KernelFacts {
 
     /// Whether ftrace can hook the function starting at `address`.
     pub fn hookability(&self, address: u64) -> Hookability {
-        match &self.ftrace {
-            Fact::Known { value, .. } => value.hookability(address),
-            Fact::Unknown { reason } => Hookability::Unknown(reason.clone()),
+        match (&self.ftrace, self.symbols.value()) {
+            (Fact::Known { value, .. }, Some(table)) => value.hookability(address, table),
+            (Fact::Known { source, .. }, None) => Hookability::Unknown(format!(
+                "{source} could not be resolved to addresses: no symbol table"
+            )),
+            (Fact::Unknown { reason }, _) => Hookability::Unknown(reason.clone()),
         }
     }
 }

@@ -33,27 +33,43 @@ impl std::fmt::Display for Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
-    /// No error finding.
+    /// No error finding, and every enabled error rule could run (or `--allow-unknown` was
+    /// given, which the report says).
     Accept,
     /// At least one error finding that is not waived.
     Reject,
+    /// No error finding, but a fact some error rule needs is unknown: the gate fails closed.
+    Inconclusive,
 }
 
 impl Verdict {
-    /// The verdict for a set of findings: reject when any unwaived finding is an error.
-    pub fn of(findings: &[Finding]) -> Self {
+    /// The verdict for a set of findings: reject when any unwaived finding is an error; else
+    /// inconclusive when some error rule could not run (`facts_missing`) and unknowns are not
+    /// allowed; else accept.
+    pub fn of(findings: &[Finding], facts_missing: bool, allow_unknown: bool) -> Self {
         if findings.iter().any(Finding::rejects) {
             Self::Reject
+        } else if facts_missing && !allow_unknown {
+            Self::Inconclusive
         } else {
             Self::Accept
         }
     }
 
-    /// The process exit code for this verdict (0 accept, 1 reject).
+    /// The verdict as JSON and the human report spell it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Accept => "accept",
+            Self::Reject => "reject",
+            Self::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// The process exit code for this verdict (0 accept, 1 reject or inconclusive).
     pub fn exit_code(self) -> i32 {
         match self {
             Self::Accept => 0,
-            Self::Reject => 1,
+            Self::Reject | Self::Inconclusive => 1,
         }
     }
 }
@@ -282,4 +298,9 @@ pub trait Renderable {
     fn summary_lines(&self) -> Vec<String>;
     /// Every rule the run applied, whether or not it found anything.
     fn rules(&self) -> Vec<RuleDescriptor>;
+
+    /// The facts that rules needed and did not have, one line each (none by default).
+    fn missing_facts(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -63,6 +63,9 @@ struct RunProperties<'a> {
     command: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     verdict: Option<&'a str>,
+    /// Facts error rules needed and did not have (why the verdict is `inconclusive`).
+    #[serde(rename = "missingFacts", skip_serializing_if = "Vec::is_empty")]
+    missing_facts: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -260,6 +263,7 @@ pub fn render(report: &dyn Renderable, invocation: &Invocation<'_>) -> String {
         properties: RunProperties {
             command: report.command(),
             verdict: Some(report.verdict_label()),
+            missing_facts: report.missing_facts(),
         },
     };
     to_text(run)
@@ -291,6 +295,7 @@ pub fn render_failure(
         properties: RunProperties {
             command,
             verdict: None,
+            missing_facts: Vec::new(),
         },
     };
     to_text(run)

@@ -420,12 +420,15 @@ fn fact_unknown_is_a_finding_and_strict_rejects() {
         &RuleSet::default_rules(),
         CheckOptions::default(),
     );
-    assert_eq!(lenient.verdict, Verdict::Accept);
+    assert_eq!(lenient.verdict, Verdict::Inconclusive);
     let strict = check(
         &module,
         &facts,
         &RuleSet::default_rules(),
-        CheckOptions { strict: true },
+        CheckOptions {
+            strict: true,
+            allow_unknown: false,
+        },
     );
     assert_eq!(strict.verdict, Verdict::Reject);
     assert!(fired(&findings(&spec), "fact-unknown").is_empty());

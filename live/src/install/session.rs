@@ -84,7 +84,10 @@ pub fn install(
         &patch,
         &facts,
         &rule_set(rules)?,
-        CheckOptions { strict: false },
+        CheckOptions {
+            strict: false,
+            allow_unknown: false,
+        },
     );
     if report.verdict.exit_code() != 0 {
         return Ok(InstallOutcome::Refused {

@@ -1,15 +1,73 @@
 //! The tasks that block a transition: their scheduler state, kind and kernel stack, with the
-//! frames in the transition's target functions marked.
+//! frames in the transition's target functions marked, when each would switch and how long it
+//! has blocked.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use lpcheck_analyzer::rules::{glob, RuleSet};
 use lpcheck_ebpf::{Frame, KernelStack, ProcFs, TaskState as ProcTaskState};
 use lpcheck_tui::snapshot::{
-    BlockingTask, FrameLocation, StackFrame, TargetState, TaskKind, TaskStack, TaskState,
+    BlockingTask, FrameLocation, Prediction, StackFrame, TargetState, TaskKind, TaskStack,
+    TaskState,
 };
 
+use crate::blockers::{always_on_stack_patterns, predict, Prediction as LivePrediction};
 use crate::livepatch::LoadedPatch;
 use crate::patch_state::TaskPatchState;
+
+/// What must persist between snapshots to tell how long each task has blocked, and the
+/// always-on-stack names that make a kthread's wait endless.
+#[derive(Debug)]
+pub(super) struct BlockerClock {
+    always_on_stack: Vec<String>,
+    /// When each blocking task (by pid) was first seen blocking the transition followed.
+    first_seen: BTreeMap<u32, Duration>,
+    /// Whether a snapshot of the transition followed was read already.
+    seen_transition: bool,
+}
+
+impl BlockerClock {
+    /// A clock knowing the always-on-stack functions of `rules`.
+    pub(super) fn new(rules: &RuleSet) -> Self {
+        Self {
+            always_on_stack: always_on_stack_patterns(rules),
+            first_seen: BTreeMap::new(),
+            seen_transition: false,
+        }
+    }
+
+    /// Forgets the tasks of the transition followed until now.
+    pub(super) fn reset(&mut self) {
+        self.first_seen.clear();
+        self.seen_transition = false;
+    }
+
+    /// Stamps `blockers` seen at `now` with how long they have blocked and predicts when each
+    /// switches. The tasks of the first snapshot of a transition have blocked since it started
+    /// (`started`); tasks appearing later (forked from a blocking task) since they were seen.
+    pub(super) fn stamp(
+        &mut self,
+        blockers: &mut [BlockingTask],
+        started: Duration,
+        now: Duration,
+    ) {
+        let since = if self.seen_transition { now } else { started };
+        self.seen_transition = true;
+        self.first_seen
+            .retain(|pid, _| blockers.iter().any(|task| task.pid == *pid));
+        for task in blockers {
+            let first = *self.first_seen.entry(task.pid).or_insert(since);
+            task.blocked_for = now.saturating_sub(first);
+        }
+    }
+
+    fn is_always_on_stack(&self, function: &str) -> bool {
+        self.always_on_stack
+            .iter()
+            .any(|pattern| glob::matches(pattern, function))
+    }
+}
 
 /// Reads the state and stack of `tasks` (the tasks that have not switched in the transition of
 /// `patch` towards `target`) from `stacks`. Returns them, and why some could not be read: a
@@ -23,6 +81,7 @@ pub(super) fn read(
     tasks: &[&TaskPatchState],
     patch: &LoadedPatch,
     target: TargetState,
+    clock: &BlockerClock,
 ) -> (Vec<BlockingTask>, Option<String>) {
     let targets: BTreeSet<&str> = patch
         .objects
@@ -50,6 +109,21 @@ pub(super) fn read(
             continue;
         }
         for thread in threads.into_iter().filter(|t| pids.contains(&t.pid)) {
+            let prediction = match &thread.stack {
+                KernelStack::Frames { frames, .. } => {
+                    let targets: Vec<&Frame> = frames.iter().filter(|f| is_target(f)).collect();
+                    let always_on_stack = targets.iter().any(|frame| match frame {
+                        Frame::Symbol(symbol) => clock.is_always_on_stack(&symbol.name),
+                        Frame::Address(_) => false,
+                    });
+                    Some(view_prediction(predict(
+                        &thread,
+                        !targets.is_empty(),
+                        always_on_stack,
+                    )))
+                }
+                KernelStack::Unavailable(_) => None,
+            };
             let stack = match &thread.stack {
                 KernelStack::Frames { frames, .. } => TaskStack::Frames(
                     frames
@@ -75,10 +149,22 @@ pub(super) fn read(
                     TaskKind::User
                 },
                 stack,
+                prediction,
+                blocked_for: Duration::ZERO,
             });
         }
     }
     (blockers, unreadable)
+}
+
+fn view_prediction(prediction: LivePrediction) -> Prediction {
+    match prediction {
+        LivePrediction::Now => Prediction::Now,
+        LivePrediction::WhenItLeaves => Prediction::WhenItLeaves,
+        LivePrediction::AfterSignalRound => Prediction::AfterSignalRound,
+        LivePrediction::WhenSleepEnds => Prediction::WhenSleepEnds,
+        LivePrediction::NeverWithoutForce => Prediction::NeverWithoutForce,
+    }
 }
 
 fn location(frame: &Frame) -> FrameLocation {

@@ -11,6 +11,7 @@ mod log;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use lpcheck_analyzer::rules::RuleSet;
 use lpcheck_ebpf::ProcFs;
 use lpcheck_tui::snapshot::{
     Banner, BannerKind, Livepatch, LogEntry, LogLevel, LogSource, ObjectState, Outcome,
@@ -111,6 +112,7 @@ pub struct LiveSource {
     log: Log,
     watched: Option<Watched>,
     outcome: Option<Outcome>,
+    clock: blockers::BlockerClock,
 }
 
 impl LiveSource {
@@ -125,6 +127,7 @@ impl LiveSource {
             log: Log::default(),
             watched: None,
             outcome: None,
+            clock: blockers::BlockerClock::new(&RuleSet::default_rules()),
         };
         match KmsgReader::open(&paths.kmsg) {
             Ok(reader) => source.kmsg = Some(reader),
@@ -187,9 +190,8 @@ impl LiveSource {
         } else {
             TargetState::Unpatched
         };
-        let elapsed = clocks
-            .since_boot
-            .saturating_sub(self.transition_start(patch, target));
+        let started = self.transition_start(patch, target);
+        let elapsed = clocks.since_boot.saturating_sub(started);
         let mut transition = Transition {
             patch: patch.name.clone(),
             target,
@@ -208,8 +210,14 @@ impl LiveSource {
                 let progress = Progress::of(&tasks, wanted);
                 transition.tasks_switched = progress.switched;
                 transition.tasks_total = progress.total;
-                let (blockers, unreadable) =
-                    blockers::read(&self.stacks, &not_switched(&tasks, wanted), patch, target);
+                let (mut blockers, unreadable) = blockers::read(
+                    &self.stacks,
+                    &not_switched(&tasks, wanted),
+                    patch,
+                    target,
+                    &self.clock,
+                );
+                self.clock.stamp(&mut blockers, started, clocks.since_boot);
                 snapshot.blockers = blockers;
                 if let Some(reason) = unreadable {
                     snapshot.banner = Some(Banner {
@@ -247,6 +255,7 @@ impl LiveSource {
         if same {
             return;
         }
+        self.clock.reset();
         if let Some(ended) = self.watched.take() {
             let still_enabled = loaded
                 .iter()
@@ -373,7 +382,7 @@ mod tests {
 
     use super::super::livepatch::fake::add_patch;
     use super::super::patch_state::fake::add_task;
-    use lpcheck_tui::snapshot::{TaskKind, TaskStack, TaskState};
+    use lpcheck_tui::snapshot::{Prediction, TaskKind, TaskStack, TaskState};
 
     use super::*;
 
@@ -545,6 +554,64 @@ mod tests {
         };
         assert_eq!(frames.len(), 2);
         assert!(!frames[1].is_target);
+    }
+
+    #[test]
+    fn blockers_carry_their_prediction_and_how_long_they_blocked() {
+        let host = Host::new();
+        add_patch(
+            &host.sys().join("sys"),
+            "lp",
+            true,
+            true,
+            Some(1),
+            &[("vmlinux", &["do_nanosleep,1"])],
+        );
+        let nanosleep = "[<0>] do_nanosleep+0x6b/0x130\n[<0>] hrtimer_nanosleep+0xb5/0x130\n";
+        host.task(300, 300, "sleeper", "0", USER_SLEEP, nanosleep);
+        host.task(2, 40, "kthr", "0", KTHREAD_IDLE, nanosleep);
+        host.task(
+            2,
+            41,
+            "kworker/0:1",
+            "0",
+            KTHREAD_IDLE,
+            "[<0>] worker_thread+0x1/0x2\n",
+        );
+        fs::write(
+            host.sys().join("kmsg"),
+            "5,7,10000000,-;livepatch: 'lp': starting patching transition\n",
+        )
+        .unwrap();
+        let mut source = LiveSource::new(&host.paths(), at(12));
+        let snapshot = source.snapshot(at(12));
+        let by_pid = |snapshot: &Snapshot, pid| {
+            let task = snapshot.blockers.iter().find(|t| t.pid == pid).cloned();
+            task.unwrap_or_else(|| panic!("{pid} blocks: {:?}", snapshot.blockers))
+        };
+        let sleeper = by_pid(&snapshot, 300);
+        assert_eq!(sleeper.prediction, Some(Prediction::AfterSignalRound));
+        assert_eq!(
+            sleeper.blocked_for,
+            Duration::from_secs(2),
+            "since the start"
+        );
+        let kthread = by_pid(&snapshot, 40);
+        assert_eq!(kthread.prediction, Some(Prediction::NeverWithoutForce));
+        let idle = by_pid(&snapshot, 41);
+        assert_eq!(
+            idle.prediction,
+            Some(Prediction::Now),
+            "no target on its stack"
+        );
+
+        // A thread forked from the sleeper later blocks from when it was seen.
+        host.task(300, 302, "sleeper", "0", USER_SLEEP, nanosleep);
+        let snapshot = source.snapshot(at(15));
+        assert_eq!(by_pid(&snapshot, 300).blocked_for, Duration::from_secs(5));
+        assert_eq!(by_pid(&snapshot, 302).blocked_for, Duration::ZERO);
+        let snapshot = source.snapshot(at(18));
+        assert_eq!(by_pid(&snapshot, 302).blocked_for, Duration::from_secs(3));
     }
 
     #[test]

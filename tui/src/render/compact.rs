@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{header, theme, FULL_MIN_HEIGHT, FULL_MIN_WIDTH};
+use super::{format, header, theme, transition, FULL_MIN_HEIGHT, FULL_MIN_WIDTH};
 use crate::app::App;
 
 /// Draws the summary: title, banner, transition, blockers, notice and a size hint.
@@ -26,6 +26,10 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
             "{}: {}/{} tasks switched",
             transition.patch, transition.tasks_switched, transition.tasks_total
         )));
+        lines.push(transition::next_step_line(
+            transition,
+            transition::is_stalled(snapshot, transition),
+        ));
     }
     if !snapshot.blockers.is_empty() {
         let names: Vec<String> = snapshot
@@ -39,5 +43,10 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
         format!("enlarge to {FULL_MIN_WIDTH}x{FULL_MIN_HEIGHT} for panels"),
         theme::DIM,
     )));
+    let width = usize::from(area.width);
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|line| format::fit(line, width))
+        .collect();
     frame.render_widget(Paragraph::new(lines), area);
 }

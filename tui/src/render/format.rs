@@ -1,6 +1,60 @@
 //! Text formats shared by the panels.
 
+use std::borrow::Cow;
 use std::time::Duration;
+
+use ratatui::text::{Line, Span};
+
+/// The mark of text cut to fit.
+const ELLIPSIS: char = '…';
+
+/// `text` cut to `width` characters, its last one replaced by an ellipsis when cut.
+pub(crate) fn ellipsize(text: &str, width: usize) -> Cow<'_, str> {
+    if text.chars().count() <= width {
+        return Cow::Borrowed(text);
+    }
+    if width == 0 {
+        return Cow::Borrowed("");
+    }
+    let mut cut: String = text.chars().take(width - 1).collect();
+    cut.push(ELLIPSIS);
+    Cow::Owned(cut)
+}
+
+/// `line` cut to `width` characters, ending in an ellipsis (in the style of the span it cuts)
+/// when cut.
+pub(crate) fn fit(line: Line<'static>, width: usize) -> Line<'static> {
+    let total: usize = line
+        .spans
+        .iter()
+        .map(|span| span.content.chars().count())
+        .sum();
+    if total <= width {
+        return line;
+    }
+    let mut left = width;
+    let mut spans = Vec::with_capacity(line.spans.len());
+    for span in line.spans {
+        let len = span.content.chars().count();
+        if len < left {
+            left -= len;
+            spans.push(span);
+            continue;
+        }
+        // The line goes on past this span: keep `left - 1` characters and the ellipsis.
+        let mut kept: String = span.content.chars().take(left.saturating_sub(1)).collect();
+        if left > 0 {
+            kept.push(ELLIPSIS);
+        }
+        spans.push(Span::styled(kept, span.style));
+        break;
+    }
+    Line {
+        spans,
+        style: line.style,
+        alignment: line.alignment,
+    }
+}
 
 /// A duration for humans: `850ms`, `12s`, `1m05s`, `2h03m`.
 pub(crate) fn duration(value: Duration) -> String {
@@ -52,6 +106,23 @@ pub(crate) fn wrapped_lines(text: &str, width: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_text_ends_in_an_ellipsis() {
+        assert_eq!(ellipsize("cmdline_proc_show", 17), "cmdline_proc_show");
+        assert_eq!(ellipsize("cmdline_proc_show", 10), "cmdline_p…");
+        assert_eq!(ellipsize("abc", 0), "");
+    }
+
+    #[test]
+    fn cut_lines_keep_their_spans_and_end_in_an_ellipsis() {
+        let line = || Line::from(vec![Span::raw("3 tasks "), Span::raw("block it")]);
+        assert_eq!(fit(line(), 16).to_string(), "3 tasks block it");
+        let cut = fit(line(), 12);
+        assert_eq!(cut.to_string(), "3 tasks blo…");
+        assert_eq!(cut.spans.len(), 2);
+        assert_eq!(fit(line(), 8).to_string(), "3 tasks…");
+    }
 
     #[test]
     fn durations_pick_a_readable_unit() {

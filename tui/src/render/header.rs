@@ -42,15 +42,32 @@ fn status(snapshot: &Snapshot) -> (String, Style) {
         };
     }
     if let Some(transition) = &snapshot.transition {
+        let blockers = match snapshot.blockers.len() {
+            0 if snapshot.has_error_banner() => "blocking tasks unknown".to_string(),
+            1 => "1 blocking task".to_string(),
+            n => format!("{n} blocking tasks"),
+        };
+        if transition.past_timeout() {
+            let verb = match transition.target {
+                TargetState::Patched => "stalled",
+                TargetState::Unpatched => "revert stalled",
+            };
+            return (
+                format!(
+                    "{} {verb} past the {} timeout, {blockers}",
+                    transition.patch,
+                    format::duration(transition.timeout.unwrap_or_default())
+                ),
+                theme::ERROR,
+            );
+        }
         let verb = match transition.target {
             TargetState::Patched => "applying",
             TargetState::Unpatched => "reverting",
         };
-        let blockers = snapshot.blockers.len();
-        let plural = if blockers == 1 { "" } else { "s" };
         return (
             format!(
-                "{verb} {} for {}, {blockers} blocking task{plural}",
+                "{verb} {} for {}, {blockers}",
                 transition.patch,
                 format::duration(transition.elapsed)
             ),
@@ -69,7 +86,8 @@ fn status(snapshot: &Snapshot) -> (String, Style) {
 
 /// Draws the title line.
 pub(super) fn render_title(frame: &mut Frame, area: Rect, app: &App) {
-    frame.render_widget(Paragraph::new(title_line(app.snapshot())), area);
+    let line = format::fit(title_line(app.snapshot()), usize::from(area.width));
+    frame.render_widget(Paragraph::new(line), area);
 }
 
 /// The banner as one line: severity prefix and message.
@@ -101,8 +119,9 @@ pub(super) fn render_banner(frame: &mut Frame, area: Rect, banner: &Banner) {
 
 /// Draws the notice line.
 pub(super) fn render_notice(frame: &mut Frame, area: Rect, notice: &str) {
+    let line = Line::from(Span::styled(notice.to_string(), theme::WARNING));
     frame.render_widget(
-        Paragraph::new(Span::styled(notice.to_string(), theme::WARNING)),
+        Paragraph::new(format::fit(line, usize::from(area.width))),
         area,
     );
 }

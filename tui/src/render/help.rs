@@ -6,37 +6,43 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::theme;
-use crate::app::App;
+use crate::app::{App, Overlay};
 
 /// Space between two entries.
 const GAP: &str = "  ";
 
 /// Draws the keys that work now, most important first, leaving out whole entries that do not fit.
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let entries: &[(&str, &str)] = if app.pending_revert().is_some() {
-        &[("y", "revert"), ("n/Esc", "cancel"), ("Ctrl-C", "quit")]
-    } else if app.stack_shown() {
-        &[
-            ("q", "quit"),
-            ("r", "revert"),
-            ("↑↓", "move"),
-            ("Tab", "panel"),
-            ("s/Esc", "hide stack"),
-            ("PgUp/PgDn", "page"),
-            ("Home/End", "first/last"),
-        ]
+    let entries = entries(app);
+    frame.render_widget(Paragraph::new(fitting_line(&entries, area.width)), area);
+}
+
+/// The keys that work now, most important first.
+fn entries(app: &App) -> Vec<(&'static str, &'static str)> {
+    if app.pending_revert().is_some() {
+        return vec![("y", "revert"), ("n/Esc", "cancel"), ("Ctrl-C", "quit")];
+    }
+    match app.overlay() {
+        Some(Overlay::Help) => return vec![("Esc/?", "close"), ("p", "preflight"), ("q", "quit")],
+        Some(Overlay::Preflight) => return vec![("Esc/p", "close"), ("?", "help"), ("q", "quit")],
+        None => {}
+    }
+    let mut entries = vec![("q", "quit"), ("?", "help"), ("r", "revert")];
+    if app.snapshot().preflight.is_some() {
+        entries.push(("p", "preflight"));
+    }
+    entries.extend([("↑↓", "move"), ("Tab", "panel")]);
+    if app.stack_shown() {
+        entries.push(("s/Esc", "hide stack"));
     } else {
-        &[
-            ("q", "quit"),
-            ("r", "revert"),
-            ("↑↓", "move"),
-            ("Tab", "panel"),
-            ("s/Enter", "stack"),
-            ("PgUp/PgDn", "page"),
-            ("Home/End", "first/last"),
-        ]
-    };
-    frame.render_widget(Paragraph::new(fitting_line(entries, area.width)), area);
+        entries.push(("s/Enter", "stack"));
+    }
+    entries.extend([
+        ("o", "order"),
+        ("PgUp/PgDn", "page"),
+        ("Home/End", "first/last"),
+    ]);
+    entries
 }
 
 fn fitting_line(entries: &[(&str, &str)], width: u16) -> Line<'static> {

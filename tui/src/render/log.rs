@@ -29,7 +29,11 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
     }
     let end = log.len() - hidden_below;
     let start = end.saturating_sub(rows);
-    let lines: Vec<Line> = log[start..end].iter().map(entry_line).collect();
+    let width = usize::from(block.inner(area).width);
+    let lines: Vec<Line> = log[start..end]
+        .iter()
+        .map(|entry| format::fit(entry_line(entry), width))
+        .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
     rows
 }

@@ -12,6 +12,7 @@ mod format;
 mod header;
 mod help;
 mod log;
+mod overlay;
 mod patches;
 mod stack;
 mod theme;
@@ -60,6 +61,8 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
     if let Some(patch) = app.pending_revert() {
         dialog::render(frame, body, patch);
+    } else if let Some(overlay) = app.overlay() {
+        overlay::render(frame, body, overlay, app.snapshot());
     }
 }
 

@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{HighlightSpacing, List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
 
-use super::theme;
+use super::{format, theme};
 use crate::app::{App, Focus};
 use crate::snapshot::{Livepatch, ObjectState, PatchedFunction, PatchedObject};
 
@@ -13,10 +13,17 @@ use crate::snapshot::{Livepatch, ObjectState, PatchedFunction, PatchedObject};
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
     let patches = &app.snapshot().patches;
     let focused = app.focus() == Focus::Patches;
-    let block = theme::panel(&format!("Livepatches ({})", patches.len()), focused);
+    let unknown = patches.is_empty() && app.snapshot().has_error_banner();
+    let title = if unknown {
+        "Livepatches (unknown)".to_string()
+    } else {
+        format!("Livepatches ({})", patches.len())
+    };
+    let block = theme::panel(&title, focused);
+    let width = usize::from(block.inner(area).width.saturating_sub(HIGHLIGHT_WIDTH));
     let rows = usize::from(block.inner(area).height);
     if patches.is_empty() {
-        let message = if app.snapshot().has_error_banner() {
+        let message = if unknown {
             "unknown: see the error above"
         } else {
             "no livepatch loaded"
@@ -25,7 +32,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
         frame.render_widget(empty, area);
         return rows;
     }
-    let list = List::new(patches.iter().map(item))
+    let list = List::new(patches.iter().map(|patch| item(patch, width)))
         .block(block)
         .highlight_style(theme::selected(focused))
         .highlight_symbol("> ")
@@ -35,8 +42,15 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
     rows
 }
 
-fn item(patch: &Livepatch) -> ListItem<'static> {
-    ListItem::new(item_lines(patch))
+/// Width of the highlight symbol in front of the items.
+const HIGHLIGHT_WIDTH: u16 = 2;
+
+fn item(patch: &Livepatch, width: usize) -> ListItem<'static> {
+    let lines: Vec<Line> = item_lines(patch)
+        .into_iter()
+        .map(|line| format::fit(line, width))
+        .collect();
+    ListItem::new(lines)
 }
 
 /// The lines of one patch: name, order and state, then one line per object.

@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::theme;
+use super::{format, theme};
 use crate::app::{App, Focus};
 use crate::snapshot::{FrameLocation, StackFrame, TaskStack};
 
@@ -45,10 +45,11 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) -> usize {
             frames.len()
         ));
     }
+    let width = usize::from(block.inner(area).width);
     let lines: Vec<Line> = frames[start..end]
         .iter()
         .enumerate()
-        .map(|(offset, frame)| frame_line(start + offset, frame))
+        .map(|(offset, frame)| format::fit(frame_line(start + offset, frame), width))
         .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
     rows

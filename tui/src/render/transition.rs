@@ -1,4 +1,5 @@
-//! The transition panel: target, time, next signal round and a gauge of switched tasks.
+//! The transition panel: target and what is going on, time against the timeout, lpcheck's
+//! next step with its countdown, the next signal round, and a gauge of switched tasks.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
@@ -8,7 +9,7 @@ use ratatui::Frame;
 
 use super::{format, theme};
 use crate::app::App;
-use crate::snapshot::{TargetState, Transition};
+use crate::snapshot::{Outcome, Snapshot, TargetState, Transition};
 
 /// Draws the panel.
 pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -28,18 +29,19 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
     };
     let [text_area, gauge_area] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
-    let lines = vec![
-        target_line(transition),
+    let stalled = is_stalled(snapshot, transition);
+    let width = usize::from(text_area.width);
+    let lines: Vec<Line> = [
+        target_line(transition, stalled),
         elapsed_line(transition),
-        signal_line(transition),
-        Line::from(format!("blocking tasks: {}", snapshot.blockers.len())),
-    ];
+        next_step_line(transition, stalled),
+        signal_line(snapshot, transition),
+    ]
+    .into_iter()
+    .map(|line| format::fit(line, width))
+    .collect();
     frame.render_widget(Paragraph::new(lines), text_area);
-    let colour = if transition.past_timeout() {
-        Color::Red
-    } else {
-        Color::Cyan
-    };
+    let colour = if stalled { Color::Red } else { Color::Cyan };
     let gauge = Gauge::default()
         .ratio(transition.progress())
         .label(format!(
@@ -51,14 +53,24 @@ pub(super) fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(gauge, gauge_area);
 }
 
-fn target_line(transition: &Transition) -> Line<'static> {
-    let (target, doing) = match transition.target {
-        TargetState::Patched => ("patched", "applying"),
-        TargetState::Unpatched => ("unpatched", "reverting"),
+/// The transition is stalled: past lpcheck's timeout, or the run said so.
+pub(super) fn is_stalled(snapshot: &Snapshot, transition: &Transition) -> bool {
+    transition.past_timeout()
+        || matches!(&snapshot.outcome, Some(Outcome::Stalled { patch }) if *patch == transition.patch)
+}
+
+fn target_line(transition: &Transition, stalled: bool) -> Line<'static> {
+    let (target, doing, style) = match (transition.target, stalled) {
+        (TargetState::Patched, false) => ("patched", "applying", Style::new()),
+        (TargetState::Patched, true) => ("patched", "stalled", theme::ERROR),
+        (TargetState::Unpatched, false) => ("unpatched", "reverting", Style::new()),
+        (TargetState::Unpatched, true) => ("unpatched", "revert stalled", theme::ERROR),
     };
     Line::from(vec![
         Span::styled(transition.patch.clone(), theme::BOLD),
-        Span::raw(format!(" -> {target} ({doing})")),
+        Span::raw(format!(" -> {target} (")),
+        Span::styled(doing, style),
+        Span::raw(")"),
     ])
 }
 
@@ -75,9 +87,52 @@ fn elapsed_line(transition: &Transition) -> Line<'static> {
     Line::from(vec![elapsed, limit])
 }
 
-fn signal_line(transition: &Transition) -> Line<'static> {
-    match transition.next_signal_in {
-        Some(left) => Line::from(format!("next signal round in {}", format::duration(left))),
-        None => Line::from(Span::styled("next signal round: unknown", theme::DIM)),
-    }
+/// What lpcheck does next and when: revert at the timeout while applying, give up at the
+/// timeout while reverting.
+pub(super) fn next_step_line(transition: &Transition, stalled: bool) -> Line<'static> {
+    let label = Span::styled("next: ", theme::BOLD);
+    let step = match (transition.target, transition.timeout) {
+        (TargetState::Patched, Some(timeout)) if stalled => Span::styled(
+            format!("revert now, timed out at {}", format::duration(timeout)),
+            theme::ERROR,
+        ),
+        (TargetState::Unpatched, Some(timeout)) if stalled => Span::styled(
+            format!(
+                "none: timed out at {}, force or wait",
+                format::duration(timeout)
+            ),
+            theme::ERROR,
+        ),
+        (TargetState::Patched, Some(timeout)) => Span::styled(
+            format!(
+                "revert in {}, at {}",
+                format::duration(transition.until_timeout().unwrap_or_default()),
+                format::duration(timeout)
+            ),
+            theme::WARNING,
+        ),
+        (TargetState::Unpatched, Some(timeout)) => Span::styled(
+            format!(
+                "give up in {}, at {}",
+                format::duration(transition.until_timeout().unwrap_or_default()),
+                format::duration(timeout)
+            ),
+            theme::WARNING,
+        ),
+        (_, None) => Span::styled("none planned (no timeout)", theme::DIM),
+    };
+    Line::from(vec![label, step])
+}
+
+fn signal_line(snapshot: &Snapshot, transition: &Transition) -> Line<'static> {
+    let signal = match transition.next_signal_in {
+        Some(left) => Span::raw(format!("signal round in {}", format::duration(left))),
+        None => Span::styled("signal round: unknown", theme::DIM),
+    };
+    let blocking = if snapshot.blockers.is_empty() && snapshot.has_error_banner() {
+        Span::styled("; blocking: unknown", theme::WARNING)
+    } else {
+        Span::raw(format!("; blocking: {}", snapshot.blockers.len()))
+    };
+    Line::from(vec![signal, blocking])
 }
