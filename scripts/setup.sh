@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what lpcheck needs to build and test on a Debian or Ubuntu machine (run as root or
 # with sudo available): a C toolchain and kbuild's tools for the kmod/ fixtures, clang and libbpf
-# headers for the BPF programs, QEMU, busybox and cpio for the VM tests, and Rust when cargo is
-# missing. Idempotent: packages already present are left alone.
+# headers for the BPF programs, QEMU, busybox and cpio for the VM tests, Rust when cargo is
+# missing, and cargo-fuzz for the fuzz step. Idempotent: packages already present are left alone.
 set -euo pipefail
 
 packages=(
@@ -31,6 +31,20 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
     echo "setup: installing Rust with rustup" >&2
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+fi
+# scripts/test.sh runs cargo fmt --check and cargo clippy: the minimal profile has neither.
+if command -v rustup >/dev/null 2>&1; then
+    for component in clippy rustfmt; do
+        rustup component list --installed 2>/dev/null | grep -q "^$component" ||
+            rustup component add "$component"
+    done
+fi
+# cargo-fuzz drives the fuzz targets (scripts/fuzz.sh), on the stable toolchain.
+# shellcheck disable=SC1091
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "setup: installing cargo-fuzz" >&2
+    cargo install --locked cargo-fuzz
 fi
 # apt-cache needs package lists to resolve Debian's current kernel for the VM tests.
 if [ -z "$(apt-cache depends linux-image-amd64 2>/dev/null)" ]; then

@@ -9,6 +9,7 @@ use lpcheck_analyzer::debuginfo::{self, CachePolicy, DebugKnowledge};
 use lpcheck_analyzer::kernel::bundle::{member, Bundle};
 use lpcheck_analyzer::kernel::ftrace::FtraceList;
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
+use lpcheck_analyzer::kernel::kthreads::KthreadStacks;
 use lpcheck_analyzer::kernel::regions::TextRegion;
 use lpcheck_analyzer::kernel::vmlinux;
 use lpcheck_analyzer::kernel::{Fact, KernelFacts};
@@ -34,6 +35,9 @@ pub fn run(args: &CheckArgs, palette: Palette) -> Result<i32> {
     for mut facts in facts_for(args, &input)? {
         if let Some(vmlinux) = &args.kernel.vmlinux {
             facts.debuginfo = Some(debug_knowledge(vmlinux, module, input.file())?);
+        }
+        if let Some(path) = &args.kthread_stacks {
+            facts.kthread_stacks = Some((KthreadStacks::load(path)?, path.display().to_string()));
         }
         reports.push(check(module, &facts, &rules, options));
     }

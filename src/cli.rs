@@ -152,6 +152,10 @@ pub struct CheckArgs {
     /// Kernel facts.
     #[command(flatten)]
     pub kernel: KernelArgs,
+    /// Where the host's kthreads were sleeping: `PID<TAB>COMM<TAB>FRAMES` lines (a facts
+    /// bundle's `kthread-stacks.tsv`); a patch of a function on such a stack is rejected.
+    #[arg(long, value_name = "FILE")]
+    pub kthread_stacks: Option<PathBuf>,
     /// A rule file that adds or overrides rules and declares waivers (repeatable).
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
@@ -239,6 +243,10 @@ pub struct DiffArgs {
     /// omitted); decides whether jump labels and static calls in patched code are allowed.
     #[arg(long, value_enum)]
     pub target: Option<TargetKind>,
+    /// A rule file that overrides the `LD…` rules and declares waivers, in the format of
+    /// `check --rules` (repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
 }
 
 /// Arguments of `tui`.
@@ -446,7 +454,7 @@ mod tests {
     use super::*;
 
     fn argv(words: &[&str]) -> Vec<String> {
-        words.iter().map(|w| w.to_string()).collect()
+        words.iter().map(std::string::ToString::to_string).collect()
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `lpcheck preflight`: the host-side preconditions for loading a patch, one result per check.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -10,10 +11,11 @@ use serde::Serialize;
 
 use lpcheck_live::blockers::{always_on_stack_patterns, find_blockers, resolve_targets};
 use lpcheck_live::host;
+use lpcheck_live::hostfs::HostPaths;
 use lpcheck_live::inputs::rule_set;
 use lpcheck_live::kexec::fallback;
 use lpcheck_live::livepatch::LivepatchSysfs;
-use lpcheck_live::preflight::{run_preflight, HostPaths, PreflightInputs, PreflightReport, Status};
+use lpcheck_live::preflight::{run_preflight, PreflightInputs, PreflightReport, Status};
 use lpcheck_live::sampler::sampler;
 
 use crate::cli::{LiveFormat, PreflightArgs};
@@ -98,10 +100,11 @@ fn render_human(name: &str, report: &PreflightReport, code: i32, palette: Palett
             Status::Unknown => "unknown",
         };
         let column = palette.verdict_text(status, &format!("{status:<8}"));
-        out.push_str(&format!("  {column} {label:<20} {}\n", check.evidence));
+        let _ = writeln!(out, "  {column} {label:<20} {}", check.evidence);
     }
-    out.push_str(&format!(
-        "{} pass, {} warn, {} fail, {} unknown: {}\n",
+    let _ = writeln!(
+        out,
+        "{} pass, {} warn, {} fail, {} unknown: {}",
         report.count(Status::Pass),
         report.count(Status::Warn),
         report.count(Status::Fail),
@@ -111,6 +114,6 @@ fn render_human(name: &str, report: &PreflightReport, code: i32, palette: Palett
         } else {
             palette.verdict_text("fail", "do not load")
         }
-    ));
+    );
     out
 }

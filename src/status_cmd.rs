@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use anyhow::Result;
 
+use lpcheck_live::hostfs::HostPaths;
 use lpcheck_live::journal;
-use lpcheck_live::module_syscalls::KernelPaths;
 use lpcheck_live::status::{gather, Status};
 
 use crate::cli::{StatusArgs, StatusFormat};
@@ -16,7 +16,7 @@ const EXIT_UNSUPPORTED: i32 = 2;
 /// Runs `status`; returns the exit code (2 when the kernel has no livepatch support).
 pub fn run(args: &StatusArgs) -> Result<i32> {
     let status = gather(
-        &KernelPaths::default(),
+        &HostPaths::default(),
         &journal::path_from(args.journal.as_deref()),
     );
     match args.format {
@@ -96,7 +96,11 @@ fn render(status: &Status) -> String {
             );
         }
         if let Some(progress) = &entry.transition_progress {
-            let blockers: Vec<String> = progress.blockers.iter().map(|b| b.label()).collect();
+            let blockers: Vec<String> = progress
+                .blockers
+                .iter()
+                .map(lpcheck_live::events::StalledTask::label)
+                .collect();
             let _ = writeln!(
                 out,
                 "    transition: {}/{} tasks switched; waiting for {}",

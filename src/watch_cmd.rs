@@ -1,6 +1,7 @@
 //! `lpcheck watch`: the tasks whose kernel stacks hold a target of a patch, refreshed, with a
 //! prediction per task; or, with `--wait-safe`, a wait for a moment without any.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -11,8 +12,8 @@ use lpcheck_ebpf::StackSource;
 use serde::Serialize;
 
 use lpcheck_live::blockers::{
-    always_on_stack_patterns, find_blockers, resolve_targets, BlockerReport, PartKind, PatchTarget,
-    Prediction,
+    always_on_stack_patterns, find_blockers, resolve_targets, BlockerReport, PartKind, Prediction,
+    ResolvedTarget,
 };
 use lpcheck_live::inputs::rule_set;
 use lpcheck_live::safe_moment::{wait_for_safe_moment, SafeMoment, SafeMomentPolicy, WallClock};
@@ -167,10 +168,10 @@ fn describe_source(source: &StackSource) -> String {
     }
 }
 
-fn describe_target(target: &PatchTarget) -> String {
+fn describe_target(target: &ResolvedTarget) -> String {
     let mut text = target.label();
     if let Some(reason) = &target.unresolved {
-        text.push_str(&format!(" (unresolved: {reason})"));
+        let _ = write!(text, " (unresolved: {reason})");
     }
     for part in &target.parts {
         let kind = match part.kind {
@@ -179,9 +180,11 @@ fn describe_target(target: &PatchTarget) -> String {
         };
         match (part.start, part.size) {
             (Some(start), Some(size)) => {
-                text.push_str(&format!(" [{}{kind} {start:#x}+{size:#x}]", part.name))
+                let _ = write!(text, " [{}{kind} {start:#x}+{size:#x}]", part.name);
             }
-            _ => text.push_str(&format!(" [{}{kind}, address unknown]", part.name)),
+            _ => {
+                let _ = write!(text, " [{}{kind}, address unknown]", part.name);
+            }
         }
     }
     if target.always_on_stack {
@@ -202,49 +205,54 @@ pub fn render_human(module_name: &str, report: &BlockerReport) -> String {
         describe_source(&report.source)
     );
     for target in &report.targets {
-        out.push_str(&format!("  target {}\n", describe_target(target)));
+        let _ = writeln!(out, "  target {}", describe_target(target));
     }
     if !report.blockers.is_empty() {
-        out.push_str(&format!(
-            "\n  {:>7} {:>7} {:<16} {:<16} {:<22} PREDICTION\n",
+        let _ = writeln!(
+            out,
+            "\n  {:>7} {:>7} {:<16} {:<16} {:<22} PREDICTION",
             "PID", "TGID", "COMM", "STATE", "CLASS"
-        ));
+        );
     }
     for blocker in &report.blockers {
-        out.push_str(&format!(
-            "  {:>7} {:>7} {:<16} {:<16} {:<22} {}\n",
+        let _ = writeln!(
+            out,
+            "  {:>7} {:>7} {:<16} {:<16} {:<22} {}",
             blocker.pid,
             blocker.tgid,
             blocker.comm,
             format!("{:?}", blocker.state),
             format!("{:?}", blocker.class),
             blocker.prediction.phrase()
-        ));
+        );
         for found in &blocker.matches {
-            out.push_str(&format!(
-                "  {:>7}   in {} at {} ({:?}, by {:?})\n",
+            let _ = writeln!(
+                out,
+                "  {:>7}   in {} at {} ({:?}, by {:?})",
                 "", found.part, found.frame, found.origin, found.matched_by
-            ));
+            );
         }
     }
     for target in &report.hidden_targets {
-        out.push_str(&format!(
+        let _ = writeln!(
+            out,
             "warning: {target} lies in .sched.text, which this source hides: its blockers \
-             cannot be seen\n"
-        ));
+             cannot be seen"
+        );
     }
     if !report.unreadable.is_empty() {
         let first = &report.unreadable[0];
-        out.push_str(&format!(
-            "warning: {} stack(s) unreadable (e.g. {} {}: {})\n",
+        let _ = writeln!(
+            out,
+            "warning: {} stack(s) unreadable (e.g. {} {}: {})",
             report.unreadable.len(),
             first.pid,
             first.comm,
             first.reason
-        ));
+        );
     }
     for limit in &report.limits {
-        out.push_str(&format!("note: {limit}\n"));
+        let _ = writeln!(out, "note: {limit}");
     }
     out
 }

@@ -28,7 +28,10 @@ fn text(output: &Output) -> String {
 fn has_livepatch() -> bool {
     let present = Path::new("/sys/kernel/livepatch").is_dir();
     if present {
-        eprintln!("SKIPPED: this kernel has /sys/kernel/livepatch; the VM tests cover it");
+        lpcheck_testkit::skip_optional(
+            "apply_cli",
+            "this kernel has /sys/kernel/livepatch; the VM tests cover it",
+        );
     }
     present
 }

@@ -51,9 +51,13 @@ fn names(value: &Value) -> Vec<&str> {
 
 #[test]
 fn inline_sites_copies_callers_and_prototypes_on_debians_debug_vmlinux() {
+    const TEST: &str = "inline_sites_copies_callers_and_prototypes_on_debians_debug_vmlinux";
     let cache = kernel_cache();
     let Ok(env) = std::fs::read_to_string(cache.join("env")) else {
-        eprintln!("SKIPPED: no {}/env (kernel not fetched)", cache.display());
+        lpcheck_testkit::skip_optional(
+            TEST,
+            &format!("no {}/env (kernel not fetched)", cache.display()),
+        );
         return;
     };
     let (Some(kver), Some(kdir)) = (env_value(&env, "KVER"), env_value(&env, "KDIR")) else {
@@ -61,9 +65,12 @@ fn inline_sites_copies_callers_and_prototypes_on_debians_debug_vmlinux() {
     };
     let vmlinux = cache.join(format!("dbg/root/usr/lib/debug/boot/vmlinux-{kver}"));
     if !vmlinux.exists() {
-        eprintln!(
-            "SKIPPED: no debug image {} (benches/debuginfo.sh downloads it)",
-            vmlinux.display()
+        lpcheck_testkit::skip_optional(
+            TEST,
+            &format!(
+                "no debug image {} (benches/debuginfo.sh downloads it)",
+                vmlinux.display()
+            ),
         );
         return;
     }

@@ -23,7 +23,7 @@ impl Tmux {
                 socket: format!("lpcheck-test-{}-{name}", std::process::id()),
             }),
             _ => {
-                eprintln!("skipped: tmux is not installed (scripts/setup.sh installs it)");
+                lpcheck_testkit::skip(name, "tmux is not installed (scripts/setup.sh installs it)");
                 None
             }
         }

@@ -74,7 +74,10 @@ fn matched_parts(blocker: &Value) -> Vec<&str> {
 #[test]
 fn watch_finds_threads_sleeping_in_targets_with_predictions() {
     if !is_root() {
-        eprintln!("skipped: stacks need root (BPF, /proc/*/stack)");
+        lpcheck_testkit::skip_optional(
+            "watch_finds_threads_sleeping_in_targets_with_predictions",
+            "stacks need root (BPF, /proc/*/stack)",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -248,7 +251,10 @@ fn wait_safe(patch: &Path, max_wait: &str) -> (i32, String) {
 #[test]
 fn wait_safe_finds_a_moment_or_names_the_blockers() {
     if !is_root() {
-        eprintln!("skipped: stacks need root (BPF, /proc/*/stack)");
+        lpcheck_testkit::skip_optional(
+            "wait_safe_finds_a_moment_or_names_the_blockers",
+            "stacks need root (BPF, /proc/*/stack)",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

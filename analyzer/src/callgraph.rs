@@ -6,6 +6,7 @@
 //! that the assembler resolved without a relocation, found by disassembling with iced-x86.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 
 use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction, OpKind};
 use object::{elf, SectionIndex, SymbolKind};
@@ -14,7 +15,7 @@ use petgraph::visit::{Dfs, EdgeRef};
 use serde::Serialize;
 
 use crate::elf::{ElfObject, Pointee};
-use crate::patch::klp_symbols::KLP_SYM_PREFIX;
+use crate::model::KLP_SYM_PREFIX;
 
 /// What a node of the call graph stands for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -235,11 +236,12 @@ impl CallGraph {
                 NodeKind::Data { .. } | NodeKind::Anonymous { .. } => "note",
                 NodeKind::Kernel | NodeKind::KlpSymbol { .. } => "ellipse",
             };
-            out.push_str(&format!(
-                "  n{} [label={:?}, shape={shape}];\n",
+            let _ = writeln!(
+                out,
+                "  n{} [label={:?}, shape={shape}];",
                 index.index(),
                 node.name
-            ));
+            );
         }
         for edge in self.graph.edge_references() {
             let style = match edge.weight() {
@@ -247,11 +249,12 @@ impl CallGraph {
                 EdgeKind::Jump => "bold",
                 EdgeKind::Reference => "dashed",
             };
-            out.push_str(&format!(
-                "  n{} -> n{} [style={style}];\n",
+            let _ = writeln!(
+                out,
+                "  n{} -> n{} [style={style}];",
                 edge.source().index(),
                 edge.target().index()
-            ));
+            );
         }
         out.push_str("}\n");
         out

@@ -2,16 +2,17 @@
 //!
 //! The JSON form of [`CheckReport`] is the documented, stable schema (see `docs/json.md`).
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
-use crate::debuginfo::clones::copies_in;
 use crate::debuginfo::TargetKnowledge;
 use crate::gate::{missing_facts, MissingFact};
-use crate::kernel::kallsyms::KernelObject;
+use crate::kernel::kallsyms::{copies_in, KernelObject};
+use crate::kernel::targets::{resolve, TargetResolution};
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::{PatchFormat, PatchModule};
 use crate::report::{Finding, Renderable, RuleDescriptor, Severity, Tally, Verdict};
-use crate::rules::targets::{resolve, TargetResolution};
 use crate::rules::{evaluate, RuleSet};
 
 /// Version of the JSON schema of reports; bumped on incompatible changes.
@@ -304,7 +305,7 @@ fn names_line(names: &Knowledge<Vec<String>>) -> String {
                     .join(", ")
             );
             if names.len() > SHOWN {
-                line.push_str(&format!(", ... ({} more)", names.len() - SHOWN));
+                let _ = write!(line, ", ... ({} more)", names.len() - SHOWN);
             }
             line
         }

@@ -13,7 +13,7 @@ use crate::kernel::kallsyms::KernelObject;
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::PatchModule;
 use crate::report::Severity;
-use crate::rules::targets::{resolve, TargetResolution};
+use crate::kernel::targets::{resolve, TargetResolution};
 use crate::rules::{Check, RuleSet};
 
 /// A kernel fact a rule can need.
@@ -79,7 +79,8 @@ impl Check {
             | Self::UnusedWaiver
             | Self::AtomicReplace
             | Self::InlinedCopy
-            | Self::PrototypeMismatch => &[],
+            | Self::PrototypeMismatch
+            | Self::TargetKthreadRest => &[],
             Self::TargetRegion { .. } | Self::NewCodeCallsRegion { .. } => {
                 &[SymbolTable, SymbolAddresses, ModuleSymbols]
             }

@@ -68,6 +68,17 @@ pub enum Layout {
     KlpBuild,
 }
 
+/// How a hand-written synthetic module hands its `klp_patch` to `klp_enable_patch()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnableCall {
+    /// `lea patch(%rip), %rdi; call klp_enable_patch` (what gcc emits for modules).
+    RipRelative,
+    /// `mov $patch, %rdi; call klp_enable_patch`.
+    Absolute,
+    /// No init function, no call.
+    Missing,
+}
+
 /// A synthetic livepatch module.
 #[derive(Debug, Clone)]
 pub struct ModuleSpec {
@@ -83,6 +94,15 @@ pub struct ModuleSpec {
     pub functions: Vec<Function>,
     /// Data the module defines.
     pub data: Vec<Data>,
+    /// How the init function passes the patch (hand-written layout only).
+    pub enable: EnableCall,
+    /// A `pre_patch` callback (a module function) set on every object.
+    pub pre_patch: Option<&'static str>,
+    /// `klp_state` ids (version 1) the patch declares.
+    pub states: Vec<u64>,
+    /// A 16-byte static structure whose first field is `.owner = THIS_MODULE`, as in most
+    /// ordinary modules (netfilter expressions, file operations).
+    pub owner_struct: bool,
 }
 
 impl ModuleSpec {
@@ -114,6 +134,10 @@ impl ModuleSpec {
                 uses: vec![Use::CallKernel("seq_printf")],
             }],
             data: Vec::new(),
+            enable: EnableCall::RipRelative,
+            pre_patch: None,
+            states: Vec::new(),
+            owner_struct: false,
         }
     }
 
@@ -253,6 +277,20 @@ impl Writer {
             SymbolKind::Data,
             SymbolScope::Dynamic,
         );
+
+        if spec.owner_struct {
+            let section = self.section(".data", SectionKind::Data);
+            let at = self.object.append_section_data(section, &[0; 16], 8);
+            self.define(
+                "owned_ops",
+                section,
+                at,
+                16,
+                SymbolKind::Data,
+                SymbolScope::Compilation,
+            );
+            self.pointer(section, at, this_module_symbol, 0);
+        }
 
         let mut data_symbols = HashMap::new();
         for data in &spec.data {
@@ -435,9 +473,24 @@ impl Writer {
                 self.pointer_to_string(data, entry, name);
             }
             self.pointer(data, entry + 8, data_symbol, funcs as i64);
+            if let Some(callback) = spec.pre_patch {
+                let field = entry + layout.object_callbacks.expect("6.1 has callbacks");
+                self.pointer(data, field, function_symbols[callback], 0);
+            }
+        }
+        let states = self.object.append_section_data(
+            data,
+            &vec![0; (layout.state_size * (spec.states.len() as u64 + 1)) as usize],
+            8,
+        );
+        for (index, id) in spec.states.iter().enumerate() {
+            let at = (states + index as u64 * layout.state_size) as usize;
+            let bytes = self.object.section_mut(data).data_mut();
+            bytes[at..at + 8].copy_from_slice(&id.to_le_bytes());
+            bytes[at + 8..at + 12].copy_from_slice(&1u32.to_le_bytes());
         }
         let patch = self.object.append_section_data(data, &[0; 200], 8);
-        self.define(
+        let patch_symbol = self.define(
             "patch",
             data,
             patch,
@@ -447,9 +500,53 @@ impl Writer {
         );
         self.pointer(data, patch, this_module_symbol, 0);
         self.pointer(data, patch + 8, data_symbol, objs as i64);
+        if !spec.states.is_empty() {
+            let field = patch + layout.patch_states.expect("6.1 has states");
+            self.pointer(data, field, data_symbol, states as i64);
+        }
         if spec.replace {
             let at = (patch + 24) as usize;
             self.object.section_mut(data).data_mut()[at] = 1;
+        }
+        self.write_enable_call(spec.enable, patch_symbol);
+    }
+
+    /// The init function: load the patch's address into `%rdi`, call `klp_enable_patch`.
+    fn write_enable_call(&mut self, enable: EnableCall, patch: SymbolId) {
+        let (load, r_type, addend): (&[u8], u32, i64) = match enable {
+            EnableCall::RipRelative => (&[0x48, 0x8d, 0x3d], elf::R_X86_64_PC32, -4),
+            EnableCall::Absolute => (&[0x48, 0xc7, 0xc7], elf::R_X86_64_32S, 0),
+            EnableCall::Missing => return,
+        };
+        let section = self.section(".init.text", SectionKind::Text);
+        let mut code = load.to_vec();
+        code.extend_from_slice(&[0; 4]);
+        code.extend_from_slice(&[0xe8, 0, 0, 0, 0, 0xc3]);
+        let base = self.object.append_section_data(section, &code, 16);
+        self.define(
+            "livepatch_init",
+            section,
+            base,
+            code.len() as u64,
+            SymbolKind::Text,
+            SymbolScope::Compilation,
+        );
+        let enable_patch = self.external("klp_enable_patch");
+        for (offset, symbol, r_type, addend) in [
+            (base + 3, patch, r_type, addend),
+            (base + 8, enable_patch, elf::R_X86_64_PLT32, -4),
+        ] {
+            self.object
+                .add_relocation(
+                    section,
+                    Relocation {
+                        offset,
+                        symbol,
+                        addend,
+                        flags: RelocationFlags::Elf { r_type },
+                    },
+                )
+                .expect("valid relocation");
         }
     }
 }

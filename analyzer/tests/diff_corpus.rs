@@ -67,9 +67,12 @@ fn patched_object(dir: &Path, case: &str) -> PathBuf {
 #[test]
 fn agrees_with_create_diff_object_on_every_pair() {
     let Some(dir) = corpus_dir() else {
-        println!(
-            "skipped: no {CORPUS} above {} and LPCHECK_CORPUS unset",
-            env!("CARGO_MANIFEST_DIR")
+        lpcheck_testkit::skip(
+            "agrees_with_create_diff_object_on_every_pair",
+            &format!(
+                "no {CORPUS} above {} and LPCHECK_CORPUS unset",
+                env!("CARGO_MANIFEST_DIR")
+            ),
         );
         return;
     };

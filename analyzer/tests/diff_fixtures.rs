@@ -247,8 +247,9 @@ fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
 #[test]
 fn each_rule_fires_on_its_fixture_and_only_there() {
     let Some(cc) = compiler() else {
-        println!(
-            "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"
+        lpcheck_testkit::skip(
+            "each_rule_fires_on_its_fixture_and_only_there",
+            "neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures",
         );
         return;
     };
@@ -279,12 +280,15 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
             case.rules.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
             case.changed
                 .iter()
-                .map(|s| s.to_string())
+                .map(std::string::ToString::to_string)
                 .collect::<Vec<_>>(),
-            case.new.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            case.new
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect::<Vec<_>>(),
             case.changed_data
                 .iter()
-                .map(|s| s.to_string())
+                .map(std::string::ToString::to_string)
                 .collect::<Vec<_>>(),
         );
         println!("{label:<24} {:<10} rules {:?}", got.0, got.1);

@@ -15,7 +15,7 @@ use super::module_syscalls::kernel_module_name;
 use super::patch_state::PatchState;
 use super::preflight::CheckResult as HostCheckResult;
 use super::revert::{disable_and_unload, verified_words, LiveKernel, RevertEnd};
-use super::target::PatchTarget;
+use super::target::TargetFunction;
 use super::transition::{millis, TransitionEnd};
 use super::LiveError;
 
@@ -68,10 +68,10 @@ pub fn apply(
         params: request.params.clone(),
         dry_run: request.dry_run,
     });
-    let targets: Vec<PatchTarget> = report
+    let targets: Vec<TargetFunction> = report
         .targets
         .iter()
-        .map(|t| PatchTarget {
+        .map(|t| TargetFunction {
             object: t.object.clone(),
             function: t.function.clone(),
         })
@@ -244,7 +244,7 @@ fn finish(outcome: Outcome, summary: String, emit: &mut dyn FnMut(ApplyEvent)) -
 fn force(
     kernel: &mut LiveKernel<'_>,
     name: &str,
-    targets: &[PatchTarget],
+    targets: &[TargetFunction],
     emit: &mut dyn FnMut(ApplyEvent),
 ) -> Outcome {
     emit(ApplyEvent::Forcing {
@@ -589,7 +589,7 @@ mod tests {
         let fake = FakeKernel::new();
         let (report, module) = report(fake.dir.path());
         std::fs::write(
-            &fake.paths.kprobes_list,
+            fake.paths.kprobes_list(),
             "ffffffff81001000  k  cmdline_proc_show+0x0    [FTRACE]\n",
         )
         .unwrap();
@@ -602,7 +602,7 @@ mod tests {
         assert_eq!(outcome, Outcome::Refused);
         assert!(modules.loads.is_empty());
 
-        std::fs::remove_file(&fake.paths.kprobes_list).unwrap();
+        std::fs::remove_file(fake.paths.kprobes_list()).unwrap();
         let (outcome, events, modules) = run(
             &fake,
             Behaviour::Completes,

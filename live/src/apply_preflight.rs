@@ -10,9 +10,11 @@ use lpcheck_analyzer::kernel::Fact;
 use lpcheck_analyzer::report::{Severity, Verdict};
 use serde::Serialize;
 
+use super::hostfs::kprobes;
+use super::hostfs::HostPaths;
 use super::livepatch::LivepatchSysfs;
-use super::module_syscalls::{kernel_module_name, loaded_modules, KernelPaths};
-use super::target::PatchTarget;
+use super::module_syscalls::{kernel_module_name, loaded_modules};
+use super::target::TargetFunction;
 
 /// The outcome of one check: the status of `lpcheck preflight`'s checks. `apply` refuses on
 /// `Fail`, and on `Unknown` unless told to accept unknowns.
@@ -106,9 +108,9 @@ pub struct PreflightInputs<'a> {
     /// The running kernel's release.
     pub running_release: &'a Fact<String>,
     /// The functions the patch replaces.
-    pub targets: &'a [PatchTarget],
+    pub targets: &'a [TargetFunction],
     /// Where the kernel interfaces are.
-    pub paths: &'a KernelPaths,
+    pub paths: &'a HostPaths,
     /// The results of `lpcheck preflight`'s host checks, run before.
     pub host: &'a [HostCheckResult],
 }
@@ -131,7 +133,7 @@ pub fn run(inputs: &PreflightInputs<'_>) -> Vec<CheckResult> {
         vermagic(inputs.report.vermagic.as_deref(), inputs.running_release),
         not_loaded(&name, inputs.paths),
         no_transition(&inputs.paths.livepatch),
-        kprobes(inputs.targets, &inputs.paths.kprobes_list),
+        kprobes(inputs.targets, &inputs.paths.kprobes_list()),
     ];
     results.extend(
         inputs
@@ -246,7 +248,7 @@ fn vermagic(vermagic: Option<&str>, running: &Fact<String>) -> CheckResult {
     }
 }
 
-fn not_loaded(name: &str, paths: &KernelPaths) -> CheckResult {
+fn not_loaded(name: &str, paths: &HostPaths) -> CheckResult {
     let check = PreflightCheck::NotLoaded;
     if paths.livepatch.join(name).exists() {
         return CheckResult::new(
@@ -318,62 +320,10 @@ fn no_transition(root: &Path) -> CheckResult {
     }
 }
 
-/// One line of debugfs `kprobes/list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Kprobe {
-    function: String,
-    offset: u64,
-    module: Option<String>,
-    flags: Vec<String>,
-    line: String,
-}
-
-/// The status flags `report_probe()` appends to a kprobe line.
-const KPROBE_FLAGS: [&str; 4] = ["GONE", "DISABLED", "OPTIMIZED", "FTRACE"];
-
-/// Parses `ADDR  TYPE  SYM+0xOFF  [MODNAME] [GONE][DISABLED][OPTIMIZED][FTRACE]` (see
-/// `report_probe()` in kernel/kprobes.c); lines it cannot read are skipped.
-fn parse_kprobes(text: &str) -> Vec<Kprobe> {
-    text.lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let _address = fields.next()?;
-            let _kind = fields.next()?;
-            let symbol = fields.next()?;
-            let (function, offset) = symbol.split_once('+')?;
-            let offset = offset.split('/').next()?;
-            let offset = u64::from_str_radix(offset.strip_prefix("0x")?, 16).ok()?;
-            let mut module = None;
-            let mut flags = Vec::new();
-            for field in fields {
-                match field.strip_prefix('[') {
-                    Some(bracketed) => {
-                        for part in bracketed.split(['[', ']']).filter(|p| !p.is_empty()) {
-                            if KPROBE_FLAGS.contains(&part) {
-                                flags.push(part.to_string());
-                            } else {
-                                module = Some(part.to_string());
-                            }
-                        }
-                    }
-                    None => module = Some(field.to_string()),
-                }
-            }
-            Some(Kprobe {
-                function: function.to_string(),
-                offset,
-                module,
-                flags,
-                line: line.trim().to_string(),
-            })
-        })
-        .collect()
-}
-
-fn kprobes(targets: &[PatchTarget], list: &Path) -> CheckResult {
+fn kprobes(targets: &[TargetFunction], list: &Path) -> CheckResult {
     let check = PreflightCheck::Kprobes;
-    let text = match std::fs::read_to_string(list) {
-        Ok(text) => text,
+    let probes = match kprobes::read(list) {
+        Ok(probes) => probes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return CheckResult::new(
                 check,
@@ -392,7 +342,6 @@ fn kprobes(targets: &[PatchTarget], list: &Path) -> CheckResult {
             )
         }
     };
-    let probes = parse_kprobes(&text);
     let mut status = CheckStatus::Pass;
     let mut evidence = Vec::new();
     for probe in &probes {
@@ -402,9 +351,7 @@ fn kprobes(targets: &[PatchTarget], list: &Path) -> CheckResult {
         else {
             continue;
         };
-        let at_ftrace_site = probe.offset == 0 || probe.flags.iter().any(|f| f == "FTRACE");
-        let disabled = probe.flags.iter().any(|f| f == "DISABLED" || f == "GONE");
-        if at_ftrace_site && !disabled {
+        if probe.holds_ftrace_site() {
             status = CheckStatus::Fail;
             evidence.push(format!(
                 "{}: kprobe on {target}'s ftrace call site: with a post handler it holds the \
@@ -439,13 +386,13 @@ mod tests {
     use super::*;
     use crate::livepatch::fake::add_patch;
 
-    fn targets() -> Vec<PatchTarget> {
+    fn targets() -> Vec<TargetFunction> {
         vec![
-            PatchTarget {
+            TargetFunction {
                 object: "vmlinux".into(),
                 function: "cmdline_proc_show".into(),
             },
-            PatchTarget {
+            TargetFunction {
                 object: "lpc_target".into(),
                 function: "lpc_target_sleep".into(),
             },
@@ -457,23 +404,6 @@ mod tests {
         let json = |check| serde_json::to_value(check).unwrap();
         assert_eq!(json(PreflightCheck::StaticVerdict), "static-verdict");
         assert_eq!(json(PreflightCheck::Host(CheckId::Lockdown)), "lockdown");
-    }
-
-    #[test]
-    fn parses_kprobe_lines_with_and_without_module() {
-        let probes = parse_kprobes(
-            "ffffffff8134a2d0  k  cmdline_proc_show+0x0    [FTRACE]\n\
-             ffffffffc0201010  k  lpc_target_sleep+0x4  lpc_target [DISABLED]\n\
-             ffffffff81000000  r  do_exit+0x0/0x40 [OPTIMIZED]\n\
-             garbage\n",
-        );
-        assert_eq!(probes.len(), 3);
-        assert_eq!(probes[0].function, "cmdline_proc_show");
-        assert_eq!(probes[0].module, None);
-        assert_eq!(probes[0].flags, ["FTRACE"]);
-        assert_eq!(probes[1].module.as_deref(), Some("lpc_target"));
-        assert_eq!(probes[1].offset, 4);
-        assert_eq!(probes[2].flags, ["OPTIMIZED"]);
     }
 
     #[test]
@@ -525,10 +455,10 @@ mod tests {
     #[test]
     fn already_loaded_module_or_patch_fails() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = KernelPaths {
+        let paths = HostPaths {
             livepatch: dir.path().join("livepatch"),
             modules: dir.path().join("modules"),
-            ..KernelPaths::default()
+            ..HostPaths::default()
         };
         std::fs::create_dir_all(&paths.livepatch).unwrap();
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Which tasks hold a patch target on their stacks, what kind of task each is, and whether
 //! (and when) the livepatch core would switch it.
 //!
-//! Pure functions over a [`StackSnapshot`], a [`Kallsyms`] and the patch's [`PatchTarget`]s,
+//! Pure functions over a [`StackSnapshot`], a [`Kallsyms`] and the patch's [`ResolvedTarget`]s,
 //! so they are tested with synthetic snapshots. The model is the kernel's consistency model
 //! (`kernel/livepatch/transition.c`): a task switches when no return address on its stack lies
 //! in `[start, start + size)` of a patched function (`klp_check_stack_func`), or when it
@@ -10,10 +10,10 @@
 
 use lpcheck_analyzer::kernel::kallsyms::{Kallsyms, KernelObject};
 use lpcheck_analyzer::kernel::regions::TextRegion;
+use lpcheck_analyzer::kernel::targets::{resolve, TargetResolution};
 use lpcheck_analyzer::kernel::KernelFacts;
 use lpcheck_analyzer::patch::PatchModule;
 use lpcheck_analyzer::rules::glob;
-use lpcheck_analyzer::rules::targets::{resolve, TargetResolution};
 use lpcheck_analyzer::rules::{Check, RuleSet};
 use lpcheck_ebpf::{KernelStack, SourceLimit, StackSnapshot, StackSource, TaskStack, TaskState};
 use serde::Serialize;
@@ -57,7 +57,7 @@ impl TextPart {
 
 /// A patched function as found in the kernel's symbol table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PatchTarget {
+pub struct ResolvedTarget {
     /// The patched object.
     pub object: KernelObject,
     /// The patched function.
@@ -74,7 +74,7 @@ pub struct PatchTarget {
     pub unresolved: Option<Unresolved>,
 }
 
-impl PatchTarget {
+impl ResolvedTarget {
     /// `object:name`.
     pub fn label(&self) -> String {
         format!("{}:{}", self.object, self.name)
@@ -101,12 +101,12 @@ pub fn resolve_targets(
     patch: &PatchModule,
     facts: &KernelFacts,
     always_on_stack: &[String],
-) -> Vec<PatchTarget> {
+) -> Vec<ResolvedTarget> {
     patch
         .patched_functions()
         .map(|(object, function)| {
             let name = &function.old_name;
-            let mut target = PatchTarget {
+            let mut target = ResolvedTarget {
                 object: object.clone(),
                 name: name.clone(),
                 sympos: function.old_sympos,
@@ -367,7 +367,7 @@ pub struct BlockerReport {
     /// What the source cannot see, in words.
     pub limits: Vec<String>,
     /// The targets as resolved.
-    pub targets: Vec<PatchTarget>,
+    pub targets: Vec<ResolvedTarget>,
     /// Targets in `.sched.text` that this snapshot cannot see on stacks (hidden by the
     /// unwinder, and no raw-scan candidates): blockers through them are missed.
     pub hidden_targets: Vec<String>,
@@ -413,7 +413,7 @@ impl BlockerReport {
 pub fn find_blockers(
     snapshot: &StackSnapshot,
     symbols: &Kallsyms,
-    targets: &[PatchTarget],
+    targets: &[ResolvedTarget],
     observer: Option<u32>,
 ) -> BlockerReport {
     let limits = snapshot.limits();
@@ -422,7 +422,7 @@ pub fn find_blockers(
     let hidden_targets = targets
         .iter()
         .filter(|t| t.in_sched_text && hides_sched && !scans)
-        .map(PatchTarget::label)
+        .map(ResolvedTarget::label)
         .collect();
     let mut unreadable = Vec::new();
     let mut blockers = Vec::new();
@@ -475,7 +475,7 @@ pub fn find_blockers(
 }
 
 /// The frames that lie in a target part.
-fn match_frames(frames: &[SymbolizedFrame], targets: &[PatchTarget]) -> Vec<TargetMatch> {
+fn match_frames(frames: &[SymbolizedFrame], targets: &[ResolvedTarget]) -> Vec<TargetMatch> {
     let mut matches = Vec::new();
     for frame in frames {
         for target in targets {
@@ -517,7 +517,7 @@ pub(crate) mod fixtures {
         TaskStack, TaskState,
     };
 
-    use super::{PartKind, PatchTarget, TextPart};
+    use super::{PartKind, ResolvedTarget, TextPart};
 
     /// A small kernel: `ksys_read` with a cold part, scheduler text, a module.
     pub const KALLSYMS: &str = "\
@@ -560,8 +560,8 @@ ffffffffc0001100 t lpc_target_thread\t[lpc_target]
     }
 
     /// A resolved target with one main part.
-    pub fn target(object: KernelObject, name: &str, start: u64, size: u64) -> PatchTarget {
-        PatchTarget {
+    pub fn target(object: KernelObject, name: &str, start: u64, size: u64) -> ResolvedTarget {
+        ResolvedTarget {
             object,
             name: name.to_owned(),
             sympos: 0,

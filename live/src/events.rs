@@ -1,6 +1,8 @@
 //! What the apply and revert engines report as they go: one [`ApplyEvent`] per step, delivered
 //! to an [`ApplyObserver`] (the CLI printer, the journal, the TUI). The engines never print.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use super::apply_preflight::{CheckResult, CheckStatus};
@@ -35,7 +37,7 @@ pub enum Action {
 
 /// A task a transition waits for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Blocker {
+pub struct StalledTask {
     /// Thread id.
     pub pid: u32,
     /// Process id.
@@ -168,7 +170,7 @@ pub enum ApplyEvent {
         /// All tasks.
         total: u32,
         /// Tasks not yet switched (without stacks).
-        blockers: Vec<Blocker>,
+        blockers: Vec<StalledTask>,
         /// Since the transition started.
         elapsed_ms: u64,
     },
@@ -188,7 +190,7 @@ pub enum ApplyEvent {
         /// All tasks.
         total: u32,
         /// The tasks that block it, with their stacks.
-        blockers: Vec<Blocker>,
+        blockers: Vec<StalledTask>,
         /// Time waited.
         elapsed_ms: u64,
     },
@@ -247,7 +249,7 @@ fn goal_word(goal: PatchState) -> &'static str {
     }
 }
 
-impl Blocker {
+impl StalledTask {
     /// `comm[pid]`, with the tgid when it differs.
     pub fn label(&self) -> String {
         if self.pid == self.tgid {
@@ -312,10 +314,11 @@ impl ApplyEvent {
                     seconds(*elapsed_ms)
                 );
                 if !blockers.is_empty() {
-                    let names: Vec<String> = blockers.iter().take(5).map(Blocker::label).collect();
-                    line.push_str(&format!("; waiting for {}", names.join(", ")));
+                    let names: Vec<String> =
+                        blockers.iter().take(5).map(StalledTask::label).collect();
+                    let _ = write!(line, "; waiting for {}", names.join(", "));
                     if blockers.len() > 5 {
-                        line.push_str(&format!(" and {} more", blockers.len() - 5));
+                        let _ = write!(line, " and {} more", blockers.len() - 5);
                     }
                 }
                 line
@@ -332,7 +335,7 @@ impl ApplyEvent {
                 blockers,
                 elapsed_ms,
             } => {
-                let names: Vec<String> = blockers.iter().take(5).map(Blocker::label).collect();
+                let names: Vec<String> = blockers.iter().take(5).map(StalledTask::label).collect();
                 format!(
                     "{} transition stalled after {}: {switched}/{total} switched, blocked by {}",
                     goal_word(*goal),
@@ -408,7 +411,7 @@ mod tests {
     #[test]
     fn progress_message_names_a_few_blockers() {
         let blockers = (1..=7)
-            .map(|pid| Blocker {
+            .map(|pid| StalledTask {
                 pid,
                 tgid: pid,
                 comm: "k".into(),

@@ -3,6 +3,7 @@
 //! a [`ModuleOps`] that "loads" a patch by creating its sysfs directory, and a thread that
 //! completes a patch's reverse transition when `enabled` becomes 0, like the kernel.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,8 +11,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::hostfs::HostPaths;
 use super::livepatch::fake::add_patch;
-use super::module_syscalls::{KernelPaths, ModuleOps};
+use super::module_syscalls::ModuleOps;
 use super::patch_state::fake::add_task;
 use super::LiveError;
 
@@ -29,7 +31,7 @@ pub struct FakeKernel {
     /// Keeps the directory alive.
     pub dir: tempfile::TempDir,
     /// Its paths.
-    pub paths: KernelPaths,
+    pub paths: HostPaths,
 }
 
 impl Default for FakeKernel {
@@ -42,17 +44,14 @@ impl FakeKernel {
     /// An empty kernel with livepatch support, init and a kthread `lpc_target` (pid 77).
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let paths = KernelPaths {
-            livepatch: dir.path().join("livepatch"),
-            proc: dir.path().join("proc"),
-            modules: dir.path().join("modules"),
-            kprobes_list: dir.path().join("kprobes_list"),
-            enabled_functions: dir.path().join("enabled_functions"),
-        };
+        let paths = HostPaths::under(dir.path());
         fs::create_dir_all(&paths.livepatch).unwrap();
+        fs::create_dir_all(paths.kprobes_list().parent().unwrap()).unwrap();
+        fs::create_dir_all(&paths.tracefs[0]).unwrap();
+        fs::create_dir_all(&paths.proc).unwrap();
         fs::write(&paths.modules, "lpc_target 16384 0 - Live 0x0\n").unwrap();
-        fs::write(&paths.kprobes_list, "").unwrap();
-        fs::write(&paths.enabled_functions, "").unwrap();
+        fs::write(paths.kprobes_list(), "").unwrap();
+        fs::write(&paths.enabled_functions()[0], "").unwrap();
         for (pid, comm) in [(1, "init"), (77, "lpc_target")] {
             add_task(&paths.proc, pid, pid, comm, "-1");
             let task = paths.proc.join(format!("{pid}/task/{pid}"));
@@ -71,7 +70,7 @@ impl FakeKernel {
     }
 
     /// Sets every task's `patch_state`: init to `init`, the kthread to `kthread`.
-    pub fn set_states(paths: &KernelPaths, init: &str, kthread: &str) {
+    pub fn set_states(paths: &HostPaths, init: &str, kthread: &str) {
         for (pid, state) in [(1, init), (77, kthread)] {
             fs::write(
                 paths.proc.join(format!("{pid}/task/{pid}/patch_state")),
@@ -85,7 +84,7 @@ impl FakeKernel {
 /// Loads patches into a [`FakeKernel`].
 pub struct FakeModules {
     /// The kernel's paths.
-    pub paths: KernelPaths,
+    pub paths: HostPaths,
     /// How loaded patches behave.
     pub behaviour: Behaviour,
     /// `(object, function)` the loaded patch replaces.
@@ -99,7 +98,7 @@ pub struct FakeModules {
 impl FakeModules {
     /// Modules of the fake kernel at `paths` whose patches replace `vmlinux:cmdline_proc_show`
     /// and behave as `behaviour` says.
-    pub fn new(paths: &KernelPaths, behaviour: Behaviour) -> Self {
+    pub fn new(paths: &HostPaths, behaviour: Behaviour) -> Self {
         Self {
             paths: paths.clone(),
             behaviour,
@@ -129,7 +128,7 @@ impl ModuleOps for FakeModules {
             &[(self.target.0, &[function.as_str()])],
         );
         let mut modules = fs::read_to_string(&self.paths.modules).unwrap();
-        modules.push_str(&format!("{name} 16384 1 - Live 0x0 (K)\n"));
+        let _ = writeln!(modules, "{name} 16384 1 - Live 0x0 (K)");
         fs::write(&self.paths.modules, modules).unwrap();
         if stalls {
             FakeKernel::set_states(&self.paths, "1", "0");
@@ -169,7 +168,7 @@ pub struct ReverseCompleter {
 
 impl ReverseCompleter {
     /// Watches `paths.livepatch`.
-    pub fn start(paths: &KernelPaths) -> Self {
+    pub fn start(paths: &HostPaths) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let paths = paths.clone();

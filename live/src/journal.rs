@@ -244,9 +244,9 @@ mod tests {
 
     #[test]
     fn no_event_field_collides_with_the_line_fields() {
-        use crate::events::{Blocker, Outcome};
+        use crate::events::{Outcome, StalledTask};
         use crate::patch_state::PatchState;
-        let blocker = Blocker {
+        let blocker = StalledTask {
             pid: 7,
             tgid: 7,
             comm: "k".into(),

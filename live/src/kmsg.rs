@@ -15,9 +15,6 @@ use std::time::Duration;
 
 use super::LiveError;
 
-/// Where the kernel log is.
-pub const DEFAULT_PATH: &str = "/dev/kmsg";
-
 /// Largest record the kernel writes (`CONSOLE_EXT_LOG_MAX`); a smaller read buffer gets EINVAL.
 const RECORD_MAX: usize = 8192;
 
@@ -59,7 +56,8 @@ pub struct KmsgReader {
 }
 
 impl KmsgReader {
-    /// Opens `path` (normally [`DEFAULT_PATH`]) for non-blocking reads.
+    /// Opens `path` (normally `/dev/kmsg`, [`crate::hostfs::HostPaths::kmsg`]) for non-blocking
+    /// reads.
     pub fn open(path: &Path) -> Result<Self, LiveError> {
         let file = OpenOptions::new()
             .read(true)

@@ -13,6 +13,7 @@ pub mod events;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fake_kernel;
 pub mod host;
+pub mod hostfs;
 pub mod inputs;
 pub mod install;
 pub mod journal;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 
-use super::blockers::PatchTarget;
+use super::blockers::ResolvedTarget;
 use super::safe_moment::{
     wait_for_safe_moment, SafeMoment, SafeMomentPolicy, SnapshotSource, WaitUpdate, WallClock,
 };
@@ -44,7 +44,7 @@ pub struct GateInputs {
     /// The running kernel's symbols, to place stack addresses.
     pub symbols: Kallsyms,
     /// The patch's targets.
-    pub targets: Vec<PatchTarget>,
+    pub targets: Vec<ResolvedTarget>,
 }
 
 impl SafeMomentGate {

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::LiveError;
 
@@ -130,33 +130,6 @@ pub fn loaded_modules(proc_modules: &Path) -> Result<Vec<String>, LiveError> {
 /// The kernel's name for a module file name or user spelling: `-` becomes `_`.
 pub fn kernel_module_name(name: &str) -> String {
     name.replace('-', "_")
-}
-
-/// The paths the live side reads, all overridable so tests use temporary trees.
-#[derive(Debug, Clone)]
-pub struct KernelPaths {
-    /// `/sys/kernel/livepatch`.
-    pub livepatch: PathBuf,
-    /// `/proc`.
-    pub proc: PathBuf,
-    /// `/proc/modules`.
-    pub modules: PathBuf,
-    /// debugfs `kprobes/list`.
-    pub kprobes_list: PathBuf,
-    /// tracefs `enabled_functions` (functions with an ftrace handler attached).
-    pub enabled_functions: PathBuf,
-}
-
-impl Default for KernelPaths {
-    fn default() -> Self {
-        Self {
-            livepatch: super::livepatch::DEFAULT_ROOT.into(),
-            proc: "/proc".into(),
-            modules: PROC_MODULES.into(),
-            kprobes_list: "/sys/kernel/debug/kprobes/list".into(),
-            enabled_functions: "/sys/kernel/tracing/enabled_functions".into(),
-        }
-    }
 }
 
 #[cfg(test)]

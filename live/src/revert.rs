@@ -9,10 +9,12 @@ use lpcheck_ebpf::ProcFs;
 
 use super::apply_preflight::CheckStatus;
 use super::events::{Action, ApplyEvent, ApplyObserver, Outcome, Verification};
+use super::hostfs::enabled_functions::{self, EnabledEntry};
+use super::hostfs::HostPaths;
 use super::livepatch::{LivepatchSysfs, LoadedPatch};
-use super::module_syscalls::{loaded_modules, KernelPaths, ModuleOps};
+use super::module_syscalls::{loaded_modules, ModuleOps};
 use super::patch_state::{PatchState, ProcPatchStates};
-use super::target::PatchTarget;
+use super::target::TargetFunction;
 use super::transition::{millis, Follow, TransitionEnd};
 use super::LiveError;
 
@@ -22,7 +24,7 @@ const UNLOAD_WAIT: Duration = Duration::from_secs(10);
 /// The running kernel as the engines use it.
 pub struct LiveKernel<'a> {
     /// Where its interfaces are.
-    pub paths: KernelPaths,
+    pub paths: HostPaths,
     /// How modules get loaded and unloaded.
     pub modules: &'a mut dyn ModuleOps,
     /// Time between polls of a transition.
@@ -40,7 +42,7 @@ impl LiveKernel<'_> {
         &self,
         patch: &str,
         goal: PatchState,
-        targets: &[PatchTarget],
+        targets: &[TargetFunction],
         timeout: Duration,
         emit: &mut dyn FnMut(ApplyEvent),
     ) -> TransitionEnd {
@@ -82,7 +84,7 @@ pub enum RevertEnd {
 pub fn disable_and_unload(
     kernel: &mut LiveKernel<'_>,
     patch: &str,
-    targets: &[PatchTarget],
+    targets: &[TargetFunction],
     timeout: Duration,
     emit: &mut dyn FnMut(ApplyEvent),
 ) -> RevertEnd {
@@ -139,11 +141,11 @@ pub fn revert(
         params: Vec::new(),
         dry_run: false,
     });
-    let targets: Vec<PatchTarget> = patch
+    let targets: Vec<TargetFunction> = patch
         .objects
         .iter()
         .flat_map(|object| {
-            object.functions.iter().map(|function| PatchTarget {
+            object.functions.iter().map(|function| TargetFunction {
                 object: object.name.clone(),
                 function: function.name.clone(),
             })
@@ -211,7 +213,7 @@ pub fn verified_words(verified: CheckStatus) -> &'static str {
 fn reenable(
     kernel: &mut LiveKernel<'_>,
     name: &str,
-    targets: &[PatchTarget],
+    targets: &[TargetFunction],
     timeout: Duration,
     emit: &mut dyn FnMut(ApplyEvent),
 ) -> (Outcome, String) {
@@ -257,7 +259,7 @@ fn unload(kernel: &mut LiveKernel<'_>, patch: &str) -> Result<(), LiveError> {
         match errno {
             Some(libc::ENOENT) => return Ok(()),
             Some(libc::EBUSY | libc::EAGAIN) if start.elapsed() < UNLOAD_WAIT => {
-                std::thread::sleep(kernel.poll)
+                std::thread::sleep(kernel.poll);
             }
             _ => return Err(error),
         }
@@ -266,7 +268,7 @@ fn unload(kernel: &mut LiveKernel<'_>, patch: &str) -> Result<(), LiveError> {
 
 /// Checks that `patch` is gone: no sysfs directory, no module, and no livepatch ftrace handler
 /// left on its targets (tracefs `enabled_functions`) unless another loaded patch covers them.
-pub fn verify(paths: &KernelPaths, patch: &str, targets: &[PatchTarget]) -> Vec<Verification> {
+pub fn verify(paths: &HostPaths, patch: &str, targets: &[TargetFunction]) -> Vec<Verification> {
     let mut checks = Vec::new();
     let dir = paths.livepatch.join(patch);
     checks.push(Verification {
@@ -299,8 +301,7 @@ pub fn verify(paths: &KernelPaths, patch: &str, targets: &[PatchTarget]) -> Vec<
             evidence: error.to_string(),
         },
     });
-    let hooked = std::fs::read_to_string(&paths.enabled_functions)
-        .map_err(|e| format!("{}: {e}", paths.enabled_functions.display()));
+    let hooked = enabled_functions::read(&paths.enabled_functions());
     let other_patches = LivepatchSysfs::at(&paths.livepatch)
         .patches()
         .unwrap_or_default();
@@ -323,7 +324,7 @@ pub fn verify(paths: &KernelPaths, patch: &str, targets: &[PatchTarget]) -> Vec<
                 status: CheckStatus::Unknown,
                 evidence: reason.clone(),
             },
-            (Ok(text), None) => match klp_handler_line(text, target) {
+            (Ok((file, entries)), None) => match klp_handler_line(entries, target) {
                 Some(line) => Verification {
                     what,
                     status: CheckStatus::Fail,
@@ -332,10 +333,7 @@ pub fn verify(paths: &KernelPaths, patch: &str, targets: &[PatchTarget]) -> Vec<
                 None => Verification {
                     what,
                     status: CheckStatus::Pass,
-                    evidence: format!(
-                        "no livepatch handler on it in {}",
-                        paths.enabled_functions.display()
-                    ),
+                    evidence: format!("no livepatch handler on it in {}", file.display()),
                 },
             },
         };
@@ -344,20 +342,12 @@ pub fn verify(paths: &KernelPaths, patch: &str, targets: &[PatchTarget]) -> Vec<
     checks
 }
 
-/// The `enabled_functions` line showing a livepatch handler on `target`, if any
-/// (`name [module] (count) R I ... (klp_ftrace_handler+0x0/...)`).
-fn klp_handler_line<'t>(text: &'t str, target: &PatchTarget) -> Option<&'t str> {
-    text.lines().find(|line| {
-        let mut fields = line.split_whitespace();
-        let Some(name) = fields.next() else {
-            return false;
-        };
-        let module = fields
-            .next()
-            .and_then(|f| f.strip_prefix('['))
-            .and_then(|f| f.strip_suffix(']'));
-        target.matches(name, module) && line.contains("klp_ftrace_handler")
-    })
+/// The `enabled_functions` line showing a livepatch handler on `target`, if any.
+fn klp_handler_line<'e>(entries: &'e [EnabledEntry], target: &TargetFunction) -> Option<&'e str> {
+    entries
+        .iter()
+        .find(|entry| entry.by_livepatch && target.matches(&entry.name, entry.module.as_deref()))
+        .map(|entry| entry.line.as_str())
 }
 
 #[cfg(test)]
@@ -490,12 +480,12 @@ mod tests {
     #[test]
     fn verification_fails_on_a_leftover_handler_and_notes_other_patches() {
         let fake = FakeKernel::new();
-        let target = PatchTarget {
+        let target = TargetFunction {
             object: "vmlinux".into(),
             function: "cmdline_proc_show".into(),
         };
         std::fs::write(
-            &fake.paths.enabled_functions,
+            &fake.paths.enabled_functions()[0],
             "cmdline_proc_show (1) R I  \ttramp: 0xffffffffc0203000 (klp_ftrace_handler+0x0/0x140)\n",
         )
         .unwrap();
@@ -516,7 +506,7 @@ mod tests {
         let checks = verify(&fake.paths, "lp_cmdline", std::slice::from_ref(&target));
         assert_eq!(checks[2].status, CheckStatus::Warn);
         assert!(checks[2].evidence.contains("lp_other"), "{checks:?}");
-        std::fs::remove_file(&fake.paths.enabled_functions).unwrap();
+        std::fs::remove_file(&fake.paths.enabled_functions()[0]).unwrap();
         std::fs::remove_dir_all(fake.paths.livepatch.join("lp_other")).unwrap();
         let checks = verify(&fake.paths, "lp_cmdline", &[target]);
         assert_eq!(checks[2].status, CheckStatus::Unknown);
@@ -529,13 +519,14 @@ mod tests {
                     lpc_target_sleep [lpc_target] (1) R I  \ttramp: 0xffffffffc0205000 \
                     (klp_ftrace_handler+0x0/0x140)\n\
                     do_exit (1)   \t->function_trace_call+0x0/0x140\n";
-        let target = |object: &str, function: &str| PatchTarget {
+        let entries = enabled_functions::parse(text);
+        let target = |object: &str, function: &str| TargetFunction {
             object: object.into(),
             function: function.into(),
         };
-        assert!(klp_handler_line(text, &target("vmlinux", "cmdline_proc_show")).is_some());
-        assert!(klp_handler_line(text, &target("lpc_target", "lpc_target_sleep")).is_some());
-        assert!(klp_handler_line(text, &target("vmlinux", "lpc_target_sleep")).is_none());
-        assert!(klp_handler_line(text, &target("vmlinux", "do_exit")).is_none());
+        assert!(klp_handler_line(&entries, &target("vmlinux", "cmdline_proc_show")).is_some());
+        assert!(klp_handler_line(&entries, &target("lpc_target", "lpc_target_sleep")).is_some());
+        assert!(klp_handler_line(&entries, &target("vmlinux", "lpc_target_sleep")).is_none());
+        assert!(klp_handler_line(&entries, &target("vmlinux", "do_exit")).is_none());
     }
 }

@@ -4,12 +4,13 @@
 //! The apply engine calls [`wait_for_safe_moment`] before `finit_module`. Snapshots come from a
 //! [`SnapshotSource`] and time from a [`Pacer`], so tests drive it with fakes.
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 use lpcheck_ebpf::{ProcFs, StackSampler, StackSnapshot};
 
-use super::blockers::{find_blockers, Blocker, BlockerReport, PatchTarget};
+use super::blockers::{find_blockers, Blocker, BlockerReport, ResolvedTarget};
 
 /// Something that takes stack snapshots.
 pub trait SnapshotSource {
@@ -134,11 +135,12 @@ impl SafeMoment {
                         .iter()
                         .map(|b| format!("{} ({}) {}", b.pid, b.comm, b.prediction.phrase()))
                         .collect();
-                    text.push_str(&format!(
+                    let _ = write!(
+                        text,
                         "{} task(s) hold a target: {}",
                         tasks.len(),
                         abridged(tasks, ", ")
-                    ));
+                    );
                 }
                 text
             }
@@ -261,7 +263,7 @@ impl WaitUpdate {
 pub fn wait_for_safe_moment(
     source: &mut dyn SnapshotSource,
     symbols: &Kallsyms,
-    targets: &[PatchTarget],
+    targets: &[ResolvedTarget],
     policy: SafeMomentPolicy,
     pacer: &mut dyn Pacer,
     progress: &mut dyn FnMut(&WaitUpdate),
@@ -274,7 +276,7 @@ pub fn wait_for_safe_moment(
 fn wait_reporting(
     source: &mut dyn SnapshotSource,
     symbols: &Kallsyms,
-    targets: &[PatchTarget],
+    targets: &[ResolvedTarget],
     policy: SafeMomentPolicy,
     pacer: &mut dyn Pacer,
     progress: &mut dyn FnMut(&WaitUpdate),
@@ -390,7 +392,7 @@ mod tests {
         bpf_snapshot(vec![task(6, TaskState::Interruptible, false, &[VFS_READ])])
     }
 
-    fn targets() -> Vec<PatchTarget> {
+    fn targets() -> Vec<ResolvedTarget> {
         vec![target(KernelObject::Vmlinux, "ksys_read", KSYS_READ, 0x100)]
     }
 

@@ -14,12 +14,13 @@ use crate::apply::{apply, ApplyRequest};
 use crate::blockers::{always_on_stack_patterns, resolve_targets};
 use crate::events::{ApplyObserver, Outcome};
 use crate::host;
+use crate::hostfs::HostPaths;
 use crate::inputs::{rule_set, running_kernel_prototypes};
 use crate::journal::Journal;
 use crate::livepatch::LivepatchSysfs;
 use crate::load_gate::{GateInputs, LoadGate, Now, SafeMomentGate};
-use crate::module_syscalls::{kernel_module_name, loaded_modules, KernelPaths, Syscalls};
-use crate::preflight::{run_preflight, CheckResult as HostCheckResult, HostPaths, PreflightInputs};
+use crate::module_syscalls::{kernel_module_name, loaded_modules, Syscalls};
+use crate::preflight::{run_preflight, CheckResult as HostCheckResult, PreflightInputs};
 use crate::revert::{revert, LiveKernel};
 use crate::safe_moment::WaitUpdate;
 use crate::sampler::{sampler, StackSourceKind};
@@ -122,7 +123,7 @@ pub fn apply_on_running_kernel(
         .with_context(|| "cannot open the journal (choose another with --journal PATH)")?;
     let mut modules = Syscalls;
     let mut kernel = LiveKernel {
-        paths: KernelPaths::default(),
+        paths: HostPaths::default(),
         modules: &mut modules,
         poll: POLL,
     };
@@ -145,7 +146,7 @@ pub fn revert_loaded(
     journal_path: &Path,
     observer: &mut dyn ApplyObserver,
 ) -> Result<EngineRun> {
-    let paths = KernelPaths::default();
+    let paths = HostPaths::default();
     let sysfs = LivepatchSysfs::at(&paths.livepatch);
     if !sysfs.is_supported() {
         bail!(

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::events::Blocker;
+use super::events::StalledTask;
+use super::hostfs::HostPaths;
 use super::journal::{self, RunSummary};
 use super::livepatch::{LivepatchSysfs, LoadedPatch};
-use super::module_syscalls::KernelPaths;
 use super::patch_state::{not_switched, PatchState, ProcPatchStates, Progress};
 
 /// A transition in progress.
@@ -21,7 +21,7 @@ pub struct TransitionStatus {
     /// All tasks.
     pub total: u32,
     /// Tasks not switched yet.
-    pub blockers: Vec<Blocker>,
+    pub blockers: Vec<StalledTask>,
 }
 
 /// A loaded patch and, when one is in progress, its transition.
@@ -85,7 +85,7 @@ fn kexec_loaded(livepatch_root: &Path) -> Option<bool> {
 }
 
 /// Reads the kernel's livepatch state and the journal at `journal_path`.
-pub fn gather(paths: &KernelPaths, journal_path: &Path) -> Status {
+pub fn gather(paths: &HostPaths, journal_path: &Path) -> Status {
     let sysfs = LivepatchSysfs::at(&paths.livepatch);
     let supported = sysfs.is_supported();
     let (patches, patches_error) = if supported {
@@ -129,7 +129,7 @@ pub fn gather(paths: &KernelPaths, journal_path: &Path) -> Status {
     }
 }
 
-fn with_progress(patch: LoadedPatch, paths: &KernelPaths) -> PatchStatus {
+fn with_progress(patch: LoadedPatch, paths: &HostPaths) -> PatchStatus {
     if !patch.transition {
         return PatchStatus {
             patch,
@@ -147,7 +147,7 @@ fn with_progress(patch: LoadedPatch, paths: &KernelPaths) -> PatchStatus {
             let progress = Progress::of(&tasks, goal);
             let blockers = not_switched(&tasks, goal)
                 .into_iter()
-                .map(|t| Blocker {
+                .map(|t| StalledTask {
                     pid: t.pid,
                     tgid: t.tgid,
                     comm: t.comm.clone(),
@@ -192,10 +192,10 @@ mod tests {
     #[test]
     fn shows_patches_with_progress_and_unfinished_runs() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = KernelPaths {
+        let paths = HostPaths {
             livepatch: dir.path().join("livepatch"),
             proc: dir.path().join("proc"),
-            ..KernelPaths::default()
+            ..HostPaths::default()
         };
         add_patch(
             &paths.livepatch,
@@ -234,7 +234,7 @@ mod tests {
         );
 
         let absent = gather(
-            &KernelPaths {
+            &HostPaths {
                 livepatch: dir.path().join("none"),
                 ..paths
             },

@@ -3,6 +3,8 @@
 //!
 //! Pure: a [`TaskStack`] and a [`Kallsyms`] in, [`SymbolizedFrame`]s out.
 
+use std::fmt::Write as _;
+
 use lpcheck_analyzer::kernel::kallsyms::{Kallsyms, KernelObject};
 use lpcheck_ebpf::{Frame, TaskStack};
 use serde::Serialize;
@@ -82,7 +84,7 @@ impl SymbolizedFrame {
             (Some(function), _) => {
                 let mut text = format!("{}+{:#x}", function.name, function.offset);
                 if let KernelObject::Module(module) = &function.object {
-                    text.push_str(&format!(" [{module}]"));
+                    let _ = write!(text, " [{module}]");
                 }
                 text
             }

@@ -4,14 +4,14 @@ use serde::Serialize;
 
 /// One function a patch replaces.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct PatchTarget {
+pub struct TargetFunction {
     /// `vmlinux` or the name of the module holding the function.
     pub object: String,
     /// The function's name.
     pub function: String,
 }
 
-impl PatchTarget {
+impl TargetFunction {
     /// Whether the function lives in the core kernel.
     pub fn is_vmlinux(&self) -> bool {
         self.object == "vmlinux"
@@ -27,7 +27,7 @@ impl PatchTarget {
     }
 }
 
-impl std::fmt::Display for PatchTarget {
+impl std::fmt::Display for TargetFunction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.object, self.function)
     }
@@ -39,13 +39,13 @@ mod tests {
 
     #[test]
     fn matches_by_name_and_object() {
-        let core = PatchTarget {
+        let core = TargetFunction {
             object: "vmlinux".into(),
             function: "cmdline_proc_show".into(),
         };
         assert!(core.matches("cmdline_proc_show", None));
         assert!(!core.matches("cmdline_proc_show", Some("ext4")));
-        let module = PatchTarget {
+        let module = TargetFunction {
             object: "lpc_target".into(),
             function: "lpc_target_sleep".into(),
         };

@@ -2,14 +2,15 @@
 //! `patch_state` until the transition ends or a deadline passes, reporting progress and, on a
 //! stall, the blocking tasks with their kernel stacks.
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use lpcheck_ebpf::{Frame, KernelStack, ProcFs};
 
-use super::events::{ApplyEvent, Blocker};
+use super::events::{ApplyEvent, StalledTask};
 use super::livepatch::LivepatchSysfs;
 use super::patch_state::{not_switched, PatchState, ProcPatchStates, Progress, TaskPatchState};
-use super::target::PatchTarget;
+use super::target::TargetFunction;
 use super::LiveError;
 
 /// How often progress is re-sent when nothing changes.
@@ -52,7 +53,7 @@ pub struct Follow<'a> {
     /// The state the transition heads for.
     pub goal: PatchState,
     /// The patch's targets, marked on blockers' stacks.
-    pub targets: &'a [PatchTarget],
+    pub targets: &'a [TargetFunction],
     /// How long to wait.
     pub timeout: Duration,
     /// Time between polls.
@@ -132,7 +133,7 @@ impl Follow<'_> {
     }
 
     /// A blocker with its kernel stack and the targets on it.
-    fn with_stack(&self, task: &TaskPatchState) -> Blocker {
+    fn with_stack(&self, task: &TaskPatchState) -> StalledTask {
         let mut blocker = bare(task);
         let mut threads = Vec::new();
         if let Err(error) = self.stacks.read_process(task.tgid, &mut threads) {
@@ -152,7 +153,7 @@ impl Follow<'_> {
                     let mut line =
                         format!("{}+{:#x}/{:#x}", symbol.name, symbol.offset, symbol.size);
                     if let Some(module) = &symbol.module {
-                        line.push_str(&format!(" [{module}]"));
+                        let _ = write!(line, " [{module}]");
                     }
                     if let Some(target) = self
                         .targets
@@ -173,8 +174,8 @@ impl Follow<'_> {
     }
 }
 
-fn bare(task: &TaskPatchState) -> Blocker {
-    Blocker {
+fn bare(task: &TaskPatchState) -> StalledTask {
+    StalledTask {
         pid: task.pid,
         tgid: task.tgid,
         comm: task.comm.clone(),

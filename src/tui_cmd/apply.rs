@@ -13,7 +13,7 @@ use std::time::Duration;
 use lpcheck_tui::snapshot::{Banner, BannerKind, LogLevel, Outcome, Preflight};
 use lpcheck_tui::Snapshot;
 
-use super::event_loop::SnapshotSource;
+use super::event_loop::ViewSource;
 
 /// What an apply run reports while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,7 +197,7 @@ pub struct ApplyView<S> {
     run: ApplyRun,
 }
 
-impl<S: SnapshotSource> ApplyView<S> {
+impl<S: ViewSource> ApplyView<S> {
     /// Shows `run` over the snapshots of `live`.
     pub fn new(live: S, run: ApplyRun) -> Self {
         Self { live, run }
@@ -209,7 +209,7 @@ impl<S: SnapshotSource> ApplyView<S> {
     }
 }
 
-impl<S: SnapshotSource> SnapshotSource for ApplyView<S> {
+impl<S: ViewSource> ViewSource for ApplyView<S> {
     /// The live snapshot with the run laid over it. The run's events are not added to the log:
     /// the engine journals its steps, and the live source shows the journal.
     fn snapshot(&mut self) -> Snapshot {
@@ -266,7 +266,7 @@ mod tests {
         notes: Vec<String>,
     }
 
-    impl SnapshotSource for Live {
+    impl ViewSource for Live {
         fn snapshot(&mut self) -> Snapshot {
             Snapshot {
                 transition: Some(Transition {

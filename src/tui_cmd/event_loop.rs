@@ -18,8 +18,8 @@ use super::signals::StopFlag;
 /// Longest wait for input: how soon a termination signal is noticed.
 const INPUT_WAIT: Duration = Duration::from_millis(100);
 
-/// Where snapshots come from.
-pub trait SnapshotSource {
+/// Where the view's snapshots come from.
+pub trait ViewSource {
     /// The state now.
     fn snapshot(&mut self) -> Snapshot;
     /// Adds one of lpcheck's own lines to the log of the next snapshots.
@@ -58,7 +58,7 @@ pub enum Exit {
 /// What the loop works with.
 pub struct Parts<'a> {
     /// Snapshots.
-    pub source: &'a mut dyn SnapshotSource,
+    pub source: &'a mut dyn ViewSource,
     /// Keys and resizes.
     pub input: &'a mut dyn Input,
     /// What the confirmed revert key does.
@@ -150,7 +150,7 @@ mod tests {
         notes: Vec<(LogLevel, String)>,
     }
 
-    impl SnapshotSource for OnePatch {
+    impl ViewSource for OnePatch {
         fn snapshot(&mut self) -> Snapshot {
             self.snapshots += 1;
             Snapshot {
@@ -235,7 +235,7 @@ mod tests {
             .buffer()
             .content()
             .iter()
-            .map(|cell| cell.symbol())
+            .map(lpcheck_tui::ratatui::buffer::Cell::symbol)
             .collect();
         (exit, screen)
     }

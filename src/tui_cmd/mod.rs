@@ -23,7 +23,7 @@ use lpcheck_tui::Snapshot;
 use crate::cli::TuiArgs;
 use apply::{ApplyRun, ApplyView};
 use engine::EngineApplier;
-use event_loop::{Exit, Parts, SnapshotSource, TerminalInput};
+use event_loop::{Exit, Parts, TerminalInput, ViewSource};
 use revert::{EngineReverter, Reverter};
 use signals::StopFlag;
 use terminal::TerminalGuard;
@@ -117,7 +117,7 @@ fn finish_reverts(reverter: EngineReverter) {
 /// Shows `source` on the terminal until the admin quits or a signal arrives; the terminal is
 /// restored when this returns, whatever happened.
 fn show(
-    source: &mut dyn SnapshotSource,
+    source: &mut dyn ViewSource,
     reverter: &mut dyn Reverter,
     stop: &StopFlag,
 ) -> anyhow::Result<Exit> {
@@ -134,7 +134,7 @@ fn show(
     )
 }
 
-impl SnapshotSource for LiveSource {
+impl ViewSource for LiveSource {
     fn snapshot(&mut self) -> Snapshot {
         LiveSource::snapshot(self, Clocks::now())
     }

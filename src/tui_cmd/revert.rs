@@ -114,7 +114,10 @@ mod tests {
     #[test]
     fn a_revert_on_a_kernel_without_livepatch_ends_with_the_reason() {
         if std::path::Path::new("/sys/kernel/livepatch").exists() {
-            eprintln!("SKIPPED: this kernel has livepatch support; the VM test covers reverts");
+            lpcheck_testkit::skip_optional(
+                "a_revert_on_a_kernel_without_livepatch_ends_with_the_reason",
+                "this kernel has livepatch support; the VM test covers reverts",
+            );
             return;
         }
         let dir = tempfile::tempdir().unwrap();

@@ -1,78 +1,42 @@
-//! The terminal while `lpcheck tui` runs: raw mode and the alternate screen, and their undoing
-//! on every way out (normal return, error, panic, termination signal).
+//! The terminal while `lpcheck tui` runs: raw mode and the alternate screen through ratatui's
+//! `try_init`, and their undoing with `restore` on every way out (normal return, error, panic
+//! through the hook `try_init` installs, termination signal through the event loop's return).
 
-use std::io::{self, IsTerminal, Stdout};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, IsTerminal};
 
 use anyhow::{bail, Context};
-use lpcheck_tui::ratatui::backend::CrosstermBackend;
-use lpcheck_tui::ratatui::crossterm::{cursor, execute, terminal};
-use lpcheck_tui::ratatui::Terminal;
+use lpcheck_tui::ratatui::{self, DefaultTerminal};
 
-/// Whether the terminal is in the TUI's modes and must be restored.
-static ACTIVE: AtomicBool = AtomicBool::new(false);
-
-/// The terminal in raw mode on the alternate screen; dropping it restores the terminal.
+/// The terminal in raw mode on the alternate screen; dropping it restores the terminal (and
+/// the ratatui terminal it holds shows the cursor again).
 pub struct TerminalGuard {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    terminal: DefaultTerminal,
 }
 
 impl TerminalGuard {
-    /// Switches the terminal on stdout to raw mode and the alternate screen, and installs a
-    /// panic hook that restores it before the panic message is printed.
+    /// Switches the terminal on stdout to raw mode and the alternate screen; a panic restores
+    /// it before the panic message is printed.
     pub fn enter() -> anyhow::Result<Self> {
         if !io::stdout().is_terminal() {
             bail!("lpcheck tui needs a terminal on standard output");
         }
-        install_panic_hook();
-        terminal::enable_raw_mode().context("cannot switch the terminal to raw mode")?;
-        ACTIVE.store(true, Ordering::SeqCst);
-        let entered = execute!(
-            io::stdout(),
-            terminal::EnterAlternateScreen,
-            terminal::Clear(terminal::ClearType::All),
-            cursor::Hide
-        )
-        .context("cannot switch to the alternate screen")
-        .and_then(|()| {
-            Terminal::new(CrosstermBackend::new(io::stdout()))
-                .context("cannot read the terminal size")
-        });
-        match entered {
+        match ratatui::try_init() {
             Ok(terminal) => Ok(Self { terminal }),
             Err(error) => {
-                restore();
-                Err(error)
+                ratatui::restore();
+                Err(error).context("cannot switch the terminal to raw mode on the alternate screen")
             }
         }
     }
 
     /// The ratatui terminal to draw on.
-    pub fn terminal(&mut self) -> &mut Terminal<CrosstermBackend<Stdout>> {
+    pub fn terminal(&mut self) -> &mut DefaultTerminal {
         &mut self.terminal
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        restore();
+        ratatui::restore();
     }
-}
-
-/// Leaves the alternate screen, shows the cursor and turns raw mode off, once: later calls do
-/// nothing. Errors are ignored: there is nothing better to do with a terminal that is gone.
-pub fn restore() {
-    if ACTIVE.swap(false, Ordering::SeqCst) {
-        let _ = execute!(io::stdout(), terminal::LeaveAlternateScreen, cursor::Show);
-        let _ = terminal::disable_raw_mode();
-    }
-}
-
-/// Chains a hook that restores the terminal in front of the current panic hook.
-fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore();
-        previous(info);
-    }));
 }

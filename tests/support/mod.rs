@@ -17,13 +17,23 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Skips `test` with `reason` on stderr, or fails when `LPCHECK_VM_REQUIRED=1` (CI) asks for the
-/// VM.
-pub fn skip(test: &str, reason: &str) {
-    if std::env::var_os("LPCHECK_VM_REQUIRED").is_some_and(|v| v == "1") {
-        panic!("LPCHECK_VM_REQUIRED=1 but {test} cannot run: {reason}");
-    }
-    eprintln!("SKIPPED {test}: {reason}");
+pub use lpcheck_testkit::skip;
+
+/// The real-builder corpus: `shared/corpus/real-builders` in the directory above the repository
+/// root (`../shared` in CI) or above that (a worktree one level deeper), whichever holds it
+/// first; the first candidate when none does (then the tests skip, naming it).
+pub fn real_builders_corpus() -> PathBuf {
+    let root = repo_root();
+    let candidates: Vec<PathBuf> = root
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("shared/corpus/real-builders"))
+        .collect();
+    candidates
+        .iter()
+        .find(|dir| dir.join("README.md").is_file())
+        .unwrap_or(&candidates[0])
+        .clone()
 }
 
 /// Why QEMU cannot run here, if it cannot.

@@ -24,6 +24,13 @@
 #
 # LPCHECK_KERNEL_ABI (e.g. 6.1.0-56) pins the ABI instead of resolving it.
 #
+# LPCHECK_KERNEL_SUITE picks the Debian suite: bookworm (default, the
+# system's apt: Debian 12's 6.1), trixie (Debian 13's 6.12, with
+# trixie-security) or sid (7.x). For suites other than the system's, apt runs
+# with a private configuration under CACHE_DIR/apt (sources list, lists,
+# cache; see lpc_private_apt); the system's apt setup is never changed. The
+# env file also names the compiler the headers depend on (KCC, e.g. gcc-14).
+#
 # Exit status: 0 on success, 3 when the packages cannot be resolved or
 # downloaded (no apt lists, no network), 1 on any other failure.
 set -euo pipefail
@@ -39,9 +46,17 @@ source "$script_dir/lib.sh"
 # Prints the ABI name of the kernel that linux-image-amd64 depends on,
 # e.g. "6.1.0-56", or nothing when apt knows no such package.
 resolve_abi() {
-    apt-cache depends linux-image-amd64 2>/dev/null |
+    apt-cache "${LPC_APT_OPTS[@]}" depends linux-image-amd64 2>/dev/null |
         sed -n 's/^ *Depends: linux-image-\([0-9][^ ]*\)-amd64$/\1/p' |
         head -n 1
+}
+
+# Prints the package that headers package $1 depends on whose name starts
+# with $2 (linux-kbuild-, gcc-), e.g. linux-kbuild-6.1 or gcc-14.
+headers_dependency() {
+    apt-cache "${LPC_APT_OPTS[@]}" depends "$1" 2>/dev/null |
+        sed -n "s/^ *|\{0,1\}Depends: \($2[^ ]*\)\$/\1/p" |
+        sed 's/-for-host$//' | head -n 1
 }
 
 # Points the absolute /usr/src and /usr/lib references of the unpacked
@@ -62,7 +77,8 @@ relocate_headers() {
     }
 
     # lib/modules/<kver>/{build,source} are absolute symlinks to /usr/src.
-    local moddir="$root/lib/modules/$kver"
+    local moddir
+    moddir=$(module_dir "$root" "$kver")
     ln -sfn "$arch_headers" "$moddir/build"
     ln -sfn "$common_headers" "$moddir/source"
 
@@ -78,29 +94,55 @@ relocate_headers() {
 }
 
 # Extracts the ELF vmlinux from bzImage $1 into $2, once. Debian compresses
-# the payload with xz; the first xz stream in the image that decompresses to
-# an ELF file is it (what trails the ELF, the relocation table, is harmless).
+# the payload with xz (bookworm) or zstd (trixie and later); the first stream
+# in the image that decompresses to an ELF file is it (what trails the ELF,
+# the relocation table, is harmless).
 extract_vmlinux() {
     local bzimage=$1 vmlinux=$2 offset
     if [[ -f $vmlinux ]] && [[ $(head -c 4 "$vmlinux") == $'\x7fELF' ]]; then
         return 0
     fi
     command -v xz >/dev/null || lpc_die "xz not found (Debian package xz-utils)"
+    command -v zstd >/dev/null || lpc_die "zstd not found (Debian package zstd)"
     lpc_log "extracting vmlinux from $(basename "$bzimage")"
-    while read -r offset; do
-        tail -c +$((offset + 1)) "$bzimage" | xz -dc --single-stream >"$vmlinux.tmp" 2>/dev/null || true
-        if [[ $(head -c 4 "$vmlinux.tmp") == $'\x7fELF' ]]; then
-            mv "$vmlinux.tmp" "$vmlinux"
+    local magic decoder
+    for magic in '\xfd7zXZ\x00:xz -dc --single-stream' '\x28\xb5\x2f\xfd:zstd -dc'; do
+        decoder=${magic#*:}
+        while read -r offset; do
+            tail -c +$((offset + 1)) "$bzimage" | $decoder >"$vmlinux.tmp" 2>/dev/null || true
+            if [[ $(head -c 4 "$vmlinux.tmp") == $'\x7fELF' ]]; then
+                mv "$vmlinux.tmp" "$vmlinux"
+                return 0
+            fi
+        done < <(LC_ALL=C grep -obUaP "${magic%%:*}" "$bzimage" | cut -d: -f1)
+    done
+    rm -f "$vmlinux.tmp"
+    lpc_die "no xz- or zstd-compressed ELF found in $bzimage"
+}
+
+# Prints the module directory of kernel $2 unpacked in $1: lib/modules
+# (bookworm) or usr/lib/modules (merged /usr, trixie and later).
+module_dir() {
+    local root=$1 kver=$2 dir
+    for dir in "$root/lib/modules/$kver" "$root/usr/lib/modules/$kver"; do
+        if [[ -d $dir ]]; then
+            printf '%s\n' "$dir"
             return 0
         fi
-    done < <(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$bzimage" | cut -d: -f1)
-    rm -f "$vmlinux.tmp"
-    lpc_die "no xz-compressed ELF found in $bzimage"
+    done
+    lpc_die "no lib/modules/$kver or usr/lib/modules/$kver under $root"
 }
 
 main() {
     mkdir -p "$cache/debs" "$cache/root"
     cache=$(cd "$cache" && pwd)
+
+    local suite=${LPCHECK_KERNEL_SUITE:-bookworm}
+    case $suite in
+    bookworm) ;;
+    trixie | sid) lpc_private_apt "$cache/apt" "$suite" ;;
+    *) lpc_die "LPCHECK_KERNEL_SUITE=$suite: want bookworm, trixie or sid" ;;
+    esac
 
     local kabi
     kabi=${LPCHECK_KERNEL_ABI:-$(resolve_abi)}
@@ -112,16 +154,32 @@ main() {
     [[ -n $kabi ]] || lpc_unavailable "cannot resolve the kernel ABI from linux-image-amd64"
 
     local kver="$kabi-amd64"
-    [[ $kabi =~ ^([0-9]+\.[0-9]+)\.[0-9]+-[0-9]+$ ]] ||
-        lpc_die "unexpected kernel ABI '$kabi' (want e.g. 6.1.0-56)"
-    local major_minor=${BASH_REMATCH[1]}
+    [[ $kabi =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9]+|\+deb[0-9]+)$ ]] ||
+        lpc_die "unexpected kernel ABI '$kabi' (want e.g. 6.1.0-56 or 6.12.118+deb13)"
 
+    local kbuild kcc
+    kbuild=$(headers_dependency "linux-headers-$kver" linux-kbuild-)
+    kcc=$(headers_dependency "linux-headers-$kver" gcc-)
+    if [[ -z $kcc ]]; then
+        # bookworm names it through linux-compiler-gcc-12-x86.
+        kcc=$(headers_dependency "linux-headers-$kver" linux-compiler-gcc- |
+            sed -n 's/^linux-compiler-\(gcc-[0-9]*\)-.*/\1/p')
+    fi
+    [[ -n $kbuild ]] || lpc_unavailable "linux-headers-$kver names no linux-kbuild package"
     local packages=(
         "linux-image-$kver"
         "linux-headers-$kver"
         "linux-headers-$kabi-common"
-        "linux-kbuild-$major_minor"
+        "$kbuild"
     )
+    # sid's 7.x image is split: the kernel binary comes in linux-binary-KVER,
+    # its config and System.map in linux-base-KVER, its modules in
+    # linux-modules-KVER.
+    local split
+    while read -r split; do
+        packages+=("$split")
+    done < <(apt-cache "${LPC_APT_OPTS[@]}" depends "linux-image-$kver" 2>/dev/null |
+        sed -n "s/^ *Depends: \(linux-\(binary\|base\|modules\)-$kver\)\$/\1/p")
     local package
     for package in "${packages[@]}"; do
         lpc_download "$cache/debs" "$package"
@@ -131,11 +189,15 @@ main() {
     done
     relocate_headers "$cache/root" "$kabi" "$kver"
 
-    local root="$cache/root"
-    local vmlinuz="$root/boot/vmlinuz-$kver"
+    local root="$cache/root" moddir
+    moddir=$(module_dir "$root" "$kver")
+    # /boot (bookworm, trixie) or the module directory (sid's split packages).
+    local vmlinuz="$root/boot/vmlinuz-$kver" kconfig="$root/boot/config-$kver"
+    [[ -f $vmlinuz ]] || vmlinuz=$moddir/vmlinuz
+    [[ -f $kconfig ]] || kconfig=$moddir/config
     local kdir="$root/usr/src/linux-headers-$kver"
     local file
-    for file in "$vmlinuz" "$root/boot/config-$kver" "$kdir/Makefile"; do
+    for file in "$vmlinuz" "$kconfig" "$kdir/Makefile"; do
         [[ -f $file ]] ||
             lpc_die "expected file missing after unpacking: $file"
     done
@@ -147,9 +209,11 @@ KABI=$kabi
 KVER=$kver
 VMLINUZ=$vmlinuz
 VMLINUX=$cache/vmlinux
-KCONFIG=$root/boot/config-$kver
+KCONFIG=$kconfig
 KDIR=$kdir
-MODDIR=$root/lib/modules/$kver
+MODDIR=$moddir
+SUITE=$suite
+KCC=${kcc:-gcc}
 EOF
     mv "$cache/env.tmp" "$cache/env"
     cat "$cache/env"

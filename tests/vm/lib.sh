@@ -19,6 +19,33 @@ lpc_unavailable() {
     exit "$LPC_EXIT_UNAVAILABLE"
 }
 
+# Extra options for apt-get and apt-cache: a private configuration (sources,
+# lists, cache) for suites the system's apt does not know; empty = the
+# system's. Set by lpc_private_apt.
+LPC_APT_OPTS=()
+
+# Points apt at a private configuration under directory $1 for Debian suite
+# $2 (trixie: with trixie-security; sid), updating its lists once. The
+# system's apt setup is never changed.
+lpc_private_apt() {
+    local dir=$1 suite=$2
+    mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+    {
+        printf 'deb http://deb.debian.org/debian %s main\n' "$suite"
+        [[ $suite == sid ]] || printf 'deb http://deb.debian.org/debian-security %s-security main\n' "$suite"
+    } >"$dir/sources.list"
+    LPC_APT_OPTS=(
+        -o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=-
+        -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache"
+        -o Debug::NoLocking=1
+    )
+    if ! compgen -G "$dir/lists/*_Packages*" >/dev/null; then
+        lpc_log "apt-get update for $suite (private lists in $dir)"
+        apt-get "${LPC_APT_OPTS[@]}" update >&2 ||
+            lpc_unavailable "apt-get update for $suite failed (no network?)"
+    fi
+}
+
 # Prints the .deb file in directory $1 for package $2, if one is there.
 lpc_find_deb() {
     local dir=$1 package=$2 deb
@@ -38,7 +65,7 @@ lpc_download() {
         return 0
     fi
     lpc_log "downloading $package"
-    if ! (cd "$dir" && apt-get download "$package" >&2); then
+    if ! (cd "$dir" && apt-get "${LPC_APT_OPTS[@]}" download "$package" >&2); then
         lpc_unavailable "apt-get download $package failed (no network or no such package?)"
     fi
     lpc_find_deb "$dir" "$package" >/dev/null ||

@@ -16,6 +16,8 @@
 #   --append ARGS    extra kernel command line arguments
 #   --disk FILE      a raw disk image, attached as virtio block device /dev/vda
 #                    (kept across runs: state that survives a reboot)
+#   --kernel IMAGE   boot this kernel image (a vmlinux or a bzImage) instead of
+#                    the one fetch-kernel.sh provides
 #
 # GUEST_SCRIPT runs under busybox sh as root, with LPC_OUT=/out (a directory
 # whose files are brought back into the output directory) and LPC_KMOD=/kmod.
@@ -53,6 +55,7 @@ kmod_dir=
 timeout_secs=300
 extra_append=
 disk=
+kernel_image=
 adds=()
 guest_script=
 
@@ -66,6 +69,7 @@ parse_args() {
         --timeout) timeout_secs=${2:?--timeout needs seconds}; shift 2 ;;
         --append) extra_append=${2:?--append needs arguments}; shift 2 ;;
         --disk) disk=${2:?--disk needs an image file}; shift 2 ;;
+        --kernel) kernel_image=${2:?--kernel needs an image}; shift 2 ;;
         -h | --help) usage ;;
         -*) lpc_log "unknown option $1"; usage ;;
         *)
@@ -80,6 +84,9 @@ parse_args() {
     [[ $timeout_secs =~ ^[0-9]+$ ]] || lpc_die "--timeout wants whole seconds, got '$timeout_secs'"
     if [[ -n $disk && ! -f $disk ]]; then
         lpc_die "--disk image not found: $disk"
+    fi
+    if [[ -n $kernel_image && ! -f $kernel_image ]]; then
+        lpc_die "--kernel image not found: $kernel_image"
     fi
     if [[ -n $kmod_dir && ! -d $kmod_dir ]]; then
         lpc_die "--kmod directory not found: $kmod_dir"
@@ -165,13 +172,17 @@ main() {
     command -v qemu-system-x86_64 >/dev/null ||
         lpc_unavailable "qemu-system-x86_64 not found (Debian package qemu-system-x86)"
 
-    # fetch-kernel.sh exits 3 when the kernel cannot be had; keep that status.
-    local status=0
-    "$script_dir/fetch-kernel.sh" "$cache" >/dev/null || status=$?
-    ((status == 0)) || exit "$status"
-    local kver vmlinux
-    kver=$(lpc_env_value "$cache/env" KVER)
-    vmlinux=$(lpc_env_value "$cache/env" VMLINUX)
+    local status=0 kver vmlinux
+    if [[ -n $kernel_image ]]; then
+        vmlinux=$kernel_image
+        kver=$(basename "$kernel_image")
+    else
+        # fetch-kernel.sh exits 3 when the kernel cannot be had; keep that status.
+        "$script_dir/fetch-kernel.sh" "$cache" >/dev/null || status=$?
+        ((status == 0)) || exit "$status"
+        kver=$(lpc_env_value "$cache/env" KVER)
+        vmlinux=$(lpc_env_value "$cache/env" VMLINUX)
+    fi
     local busybox
     busybox=$(fetch_busybox)
 

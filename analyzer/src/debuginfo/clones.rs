@@ -4,8 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::kallsyms::{Kallsyms, KernelObject};
-
 /// What kind of copy a suffixed symbol is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,26 +43,6 @@ pub fn origin_name(symbol: &str) -> &str {
         .map(|(at, _)| &symbol[..at])
         .find(|head| copy_kind(head, symbol).is_some())
         .unwrap_or(symbol)
-}
-
-/// The copies of `object:function` in a symbol table, by name, with their kind.
-pub fn copies_in(
-    table: &Kallsyms,
-    object: &KernelObject,
-    function: &str,
-) -> Vec<(String, CopyKind)> {
-    let mut copies: Vec<(String, CopyKind)> = table
-        .symbols()
-        .iter()
-        .filter(|symbol| table.object(symbol) == object)
-        .filter_map(|symbol| {
-            let name = table.name(symbol);
-            copy_kind(function, name).map(|kind| (name.to_string(), kind))
-        })
-        .collect();
-    copies.sort();
-    copies.dedup();
-    copies
 }
 
 #[cfg(test)]

@@ -26,8 +26,7 @@ use serde::Serialize;
 
 use crate::elf::{strip_signature, ElfObject};
 use crate::error::{AnalyzeError, Result};
-use crate::kernel::kallsyms::KernelObject;
-use crate::kernel::Fact;
+use crate::model::{Fact, KernelObject};
 use btf::Btf;
 use cache::CacheEntry;
 use calls::CallIndex;
@@ -229,6 +228,7 @@ pub fn prototypes_from_btf(
 /// The replacement functions' prototypes, from the module's DWARF.
 fn replacement_prototypes(module: &Path, queries: &[Query]) -> Result<HashMap<String, Prototype>> {
     let module_data = std::fs::read(module).map_err(|e| AnalyzeError::io(module, e))?;
+    let module_data = crate::patch::compressed::decompress(module, &module_data)?;
     let module_elf = ElfObject::parse(module, strip_signature(&module_data))?;
     let replacements: Vec<&str> = queries
         .iter()
@@ -339,7 +339,7 @@ impl<'a> Session<'a> {
                 Err(note) => notes.push(note),
             },
             (CachePolicy::Dir(_), None) => {
-                notes.push(format!("{} has no build id: not cached", path.display()))
+                notes.push(format!("{} has no build id: not cached", path.display()));
             }
             (CachePolicy::Off, _) => {}
         }

@@ -8,8 +8,8 @@ use std::fmt;
 use gimli::{AttributeValue, EndianSlice, LittleEndian, UnitOffset};
 use serde::{Deserialize, Serialize};
 
+use crate::dwarf::RelocatedDwarf;
 use crate::elf::ElfObject;
-use crate::patch::layout::RelocatedDwarf;
 
 /// A function's return and parameter types, as C text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,7 +274,10 @@ mod tests {
     fn proto(returns: &str, params: &[&str], variadic: bool) -> Prototype {
         Prototype {
             returns: returns.into(),
-            params: params.iter().map(|p| p.to_string()).collect(),
+            params: params
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             variadic,
         }
     }

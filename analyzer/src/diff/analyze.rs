@@ -11,6 +11,7 @@ use super::elf::{Binding, ObjectModel, SymbolId, SymbolKind};
 use super::functions::FunctionTable;
 use super::lineonly::only_line_numbers_differ;
 use super::names::canonical;
+use super::policy::DiffRules;
 use super::provenance::check_same_source;
 use super::report::{Change, ChangeKind, DiffReport, DiffVerdict};
 use super::resolve::{Resolution, Target};
@@ -25,10 +26,12 @@ use crate::error::Result;
 use crate::report::Finding;
 
 /// Settings of one diff.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiffOptions {
     /// Whether the object goes into vmlinux or a module; detected from the object when `None`.
     pub target: Option<PatchTarget>,
+    /// The rules with the user's overrides and waivers.
+    pub rules: DiffRules,
 }
 
 /// Compares `orig` with `patched`; objects that are not builds of the same source are an
@@ -89,6 +92,8 @@ pub fn diff_models(
     diff.check_unreadable();
     let waived = diff.waivers.findings(&diff.file);
     diff.findings.extend(waived);
+    let findings = std::mem::take(&mut diff.findings);
+    diff.findings = options.rules.apply(findings, &diff.file);
 
     let changed_functions: BTreeSet<String> = changed_roots
         .keys()

@@ -27,7 +27,7 @@ impl Side<'_, '_> {
                 let name = self.model.symbols[symbol].name;
                 match offset {
                     0 => name.to_string(),
-                    o if o < 0 => format!("{name}-{:#x}", -o),
+                    o if o < 0 => format!("{name}-{:#x}", o.unsigned_abs()),
                     o => format!("{name}+{o:#x}"),
                 }
             }
@@ -437,6 +437,30 @@ mod tests {
                 patched: 4
             })
         );
+    }
+
+    /// Found by the diff_objects fuzz target: negating an offset of i64::MIN overflowed.
+    #[test]
+    fn offsets_at_the_end_of_the_range_are_described() {
+        let mut b = ObjBuilder::new();
+        b.function("f", &[0xc3], &[]);
+        let object = LoadedObject::from_bytes(Path::new("b.o"), b.finish());
+        let model = object.parse().unwrap();
+        let resolution = Resolution::build(&model);
+        let functions = FunctionTable::build(&model, &resolution);
+        let side = Side {
+            model: &model,
+            resolution: &resolution,
+            functions: &functions,
+        };
+        let symbol = model.symbols_named("f")[0];
+        for (offset, text) in [
+            (i64::MIN, "f-0x8000000000000000"),
+            (-4, "f-0x4"),
+            (i64::MAX, "f+0x7fffffffffffffff"),
+        ] {
+            assert_eq!(side.describe(Target::Symbol { symbol, offset }), text);
+        }
     }
 
     #[test]

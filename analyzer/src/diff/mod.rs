@@ -7,7 +7,8 @@
 //! [`directives`] reads the author's callbacks and ignore/force markers;
 //! [`provenance`] refuses objects that are not builds of the same source;
 //! [`special`] attributes special-section entries to functions; [`compare`] and [`lineonly`]
-//! decide what differs; [`analyze`] applies the [`rules`] and builds the [`report`].
+//! decide what differs; [`analyze`] applies the [`rules`] (with the user's [`policy`]: overrides
+//! and waivers) and builds the [`report`].
 
 pub mod analyze;
 pub mod compare;
@@ -17,6 +18,7 @@ pub mod elf;
 pub mod functions;
 pub mod lineonly;
 pub mod names;
+pub mod policy;
 pub mod provenance;
 pub mod report;
 pub mod resolve;
@@ -31,6 +33,7 @@ pub mod waivers;
 use std::path::Path;
 
 pub use analyze::DiffOptions;
+pub use policy::DiffRules;
 pub use report::{Change, ChangeKind, DiffReport, DiffVerdict};
 pub use target::{PatchTarget, TargetFact};
 

@@ -61,7 +61,9 @@ impl Resolution {
                 } else {
                     0
                 };
-                let target = resolve(model, reloc, reloc.addend + bias);
+                // S + A - P is computed modulo 2^64, as the linker does: an addend at the end
+                // of the range wraps instead of overflowing.
+                let target = resolve(model, reloc, reloc.addend.wrapping_add(bias));
                 if let Target::Place { section, offset } = target {
                     if offset >= 0 {
                         boundaries.entry(section).or_default().push(offset as u64);
@@ -113,7 +115,7 @@ fn resolve(model: &ObjectModel<'_>, reloc: &Reloc, offset: i64) -> Target {
     let symbol = &model.symbols[reloc.symbol];
     let anonymous = symbol.kind == SymbolKind::Section || symbol.is_local_label();
     match (anonymous, symbol.section()) {
-        (true, Some(section)) => place(model, section, symbol.value as i64 + offset),
+        (true, Some(section)) => place(model, section, (symbol.value as i64).wrapping_add(offset)),
         _ => Target::Symbol {
             symbol: reloc.symbol,
             offset,
@@ -218,5 +220,33 @@ mod tests {
         assert_eq!(starts, vec![0x10, 0x15, 0x1c]);
         // The rip-relative field at 0x17 ends its instruction at 0x1c: bias 5, not 4.
         assert_eq!(instruction_end(&starts, 0x1d, 0x17) - 0x17, 5);
+    }
+
+    /// Found by the diff_objects fuzz target: an addend at the end of the i64 range overflowed
+    /// when the PC-relative bias was removed (or the section symbol's value added).
+    #[test]
+    fn addends_at_the_end_of_the_range_wrap() {
+        use crate::diff::elf::LoadedObject;
+        use crate::diff::testobj::{ObjBuilder, RelocSpec};
+
+        let call = [0xe8, 0, 0, 0, 0, 0xc3];
+        let mut b = ObjBuilder::new();
+        let strings = b.strings(".rodata.str1.1", b"hello\0");
+        let helper = b.function("helper", &[0xc3], &[]);
+        b.function("f", &call, &[RelocSpec::pc32_addend(1, helper, i64::MAX)]);
+        b.function("g", &call, &[RelocSpec::pc32_addend(1, strings, i64::MAX)]);
+        let object = LoadedObject::from_bytes(std::path::Path::new("o.o"), b.finish());
+        let model = object.parse().unwrap();
+        let resolution = Resolution::build(&model);
+        let f = model.section_named(".text.f").unwrap();
+        assert_eq!(
+            resolution.targets(f)[0],
+            Target::Symbol {
+                symbol: model.symbols_named("helper")[0],
+                offset: i64::MAX.wrapping_add(4),
+            }
+        );
+        let g = model.section_named(".text.g").unwrap();
+        assert!(matches!(resolution.targets(g)[0], Target::Place { offset, .. } if offset < 0));
     }
 }

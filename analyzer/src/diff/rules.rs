@@ -173,6 +173,16 @@ pub const KEY_OWNER_UNKNOWN: Rule = Rule {
     reference: "Documentation/livepatch/module-elf-format.rst",
 };
 
+/// A waiver in the user's rule file that matched no finding.
+pub const UNUSED_WAIVER: Rule = Rule {
+    id: "LD016",
+    name: "unused-waiver",
+    severity: Severity::Warning,
+    summary: "Reports a waiver of the user's rule file that matched no finding of the diff.",
+    hint: "remove the waiver, or fix its `rule` or `target` so it names what it means to accept",
+    reference: "kpatch doc/patch-author-guide.md",
+};
+
 /// Every diff rule, in id order.
 pub const ALL: &[Rule] = &[
     INIT_CHANGE,
@@ -190,6 +200,7 @@ pub const ALL: &[Rule] = &[
     FORCED_UNSAFE,
     SPECIAL_ENTRIES_DIFFER,
     KEY_OWNER_UNKNOWN,
+    UNUSED_WAIVER,
 ];
 
 impl Rule {

@@ -42,7 +42,7 @@ impl TargetFact {
                 .split(|&b| b == 0)
                 .filter(|e| !e.is_empty())
                 .collect();
-            let key = |entry: &[u8]| entry.split(|&b| b == b'=').next().map(|k| k.to_vec());
+            let key = |entry: &[u8]| entry.split(|&b| b == b'=').next().map(<[u8]>::to_vec);
             if let Some(entry) = entries
                 .iter()
                 .find(|e| key(e).is_some_and(|k| !k.contains(&b'.')))

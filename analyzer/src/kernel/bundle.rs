@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ftrace::FtraceList;
 use super::kallsyms::Kallsyms;
+use super::kthreads::KthreadStacks;
 use super::{Fact, KernelFacts};
 use crate::error::{AnalyzeError, Result};
 
@@ -289,7 +290,12 @@ impl Bundle {
             None => Fact::unknown(self.why_missing(&[member::KALLSYMS])),
         };
         let ftrace = self.ftrace_list()?;
-        Ok(KernelFacts::from_parts(release, symbols, ftrace))
+        let mut facts = KernelFacts::from_parts(release, symbols, ftrace);
+        if let Some(text) = self.text(member::KTHREAD_STACKS)? {
+            let stacks = KthreadStacks::parse(&self.origin(member::KTHREAD_STACKS), &text)?;
+            facts.kthread_stacks = Some((stacks, source(member::KTHREAD_STACKS)));
+        }
+        Ok(facts)
     }
 
     fn ftrace_list(&self) -> Result<Fact<FtraceList>> {
@@ -383,7 +389,16 @@ mod tests {
         );
         writer.finish(&path).unwrap();
         let facts = Bundle::read(&path).unwrap().kernel_facts().unwrap();
-        assert_eq!(facts.ftrace.value().unwrap().hookable_count(), 1);
+        let symbols = facts.symbols.value().unwrap();
+        let ftrace = facts.ftrace.value().unwrap();
+        assert!(matches!(
+            ftrace.hookability(0xffff_ffff_8100_1000, symbols),
+            crate::kernel::ftrace::Hookability::Hookable
+        ));
+        assert!(matches!(
+            ftrace.hookability(0xffff_ffff_8100_1100, symbols),
+            crate::kernel::ftrace::Hookability::NotHookable
+        ));
     }
 
     #[test]

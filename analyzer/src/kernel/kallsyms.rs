@@ -7,37 +7,10 @@
 
 use std::path::Path;
 
+use crate::debuginfo::clones::{copy_kind, CopyKind};
 use crate::error::{AnalyzeError, Result};
 
-/// The object a kernel symbol belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "name")]
-pub enum KernelObject {
-    /// The core kernel image.
-    Vmlinux,
-    /// A loadable module, by name.
-    Module(String),
-}
-
-impl KernelObject {
-    /// The object for an optional module name, as livepatch's `klp_object.name` encodes it
-    /// (NULL means vmlinux).
-    pub fn from_module_name(name: Option<&str>) -> Self {
-        match name {
-            None => Self::Vmlinux,
-            Some(name) => Self::Module(name.to_string()),
-        }
-    }
-}
-
-impl std::fmt::Display for KernelObject {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Vmlinux => f.write_str("vmlinux"),
-            Self::Module(name) => f.write_str(name),
-        }
-    }
-}
+pub use crate::model::KernelObject;
 
 /// The `nm`-style type letter of a kernel symbol, by what it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -526,6 +499,26 @@ fn parse_line(line: &str) -> std::result::Result<(&str, u64, char, Option<&str>)
         return Err(format!("bad symbol type `{letter}`"));
     }
     Ok((name, address, letter, module))
+}
+
+/// The copies of `object:function` in a symbol table, by name, with their kind.
+pub fn copies_in(
+    table: &Kallsyms,
+    object: &KernelObject,
+    function: &str,
+) -> Vec<(String, CopyKind)> {
+    let mut copies: Vec<(String, CopyKind)> = table
+        .symbols()
+        .iter()
+        .filter(|symbol| table.object(symbol) == object)
+        .filter_map(|symbol| {
+            let name = table.name(symbol);
+            copy_kind(function, name).map(|kind| (name.to_string(), kind))
+        })
+        .collect();
+    copies.sort();
+    copies.dedup();
+    copies
 }
 
 #[cfg(test)]

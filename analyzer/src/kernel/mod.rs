@@ -7,63 +7,18 @@
 pub mod bundle;
 pub mod ftrace;
 pub mod kallsyms;
+pub mod kthreads;
 pub mod regions;
+pub mod targets;
 pub mod vmlinux;
 
 use crate::debuginfo::DebugKnowledge;
 use ftrace::{FtraceIndex, FtraceList, Hookability};
 use kallsyms::{Kallsyms, KernelObject, KernelSymbol};
+use kthreads::KthreadStacks;
 use regions::TextRegions;
 
-/// A fact about the kernel: known (with where it came from) or unknown (with why).
-#[derive(Debug, Clone)]
-pub enum Fact<T> {
-    /// The fact and a short description of its source (a path, "running kernel", ...).
-    Known {
-        /// The value.
-        value: T,
-        /// Where it came from.
-        source: String,
-    },
-    /// The fact could not be gathered.
-    Unknown {
-        /// Why (e.g. "`/sys/kernel/tracing/available_filter_functions`: permission denied").
-        reason: String,
-    },
-}
-
-impl<T> Fact<T> {
-    /// A known fact.
-    pub fn known(value: T, source: impl Into<String>) -> Self {
-        Self::Known {
-            value,
-            source: source.into(),
-        }
-    }
-
-    /// An unknown fact.
-    pub fn unknown(reason: impl Into<String>) -> Self {
-        Self::Unknown {
-            reason: reason.into(),
-        }
-    }
-
-    /// The value, when known.
-    pub fn value(&self) -> Option<&T> {
-        match self {
-            Self::Known { value, .. } => Some(value),
-            Self::Unknown { .. } => None,
-        }
-    }
-
-    /// The source when known, or the reason when unknown.
-    pub fn describe(&self) -> &str {
-        match self {
-            Self::Known { source, .. } => source,
-            Self::Unknown { reason } => reason,
-        }
-    }
-}
+pub use crate::model::Fact;
 
 /// Everything known about the target kernel.
 #[derive(Debug, Clone)]
@@ -79,6 +34,9 @@ pub struct KernelFacts {
     /// What a vmlinux with debug information says about the patched functions (inline sites,
     /// callers, prototypes); `None` when no `--vmlinux` was given.
     pub debuginfo: Option<DebugKnowledge>,
+    /// Where the host's kthreads were sleeping (a facts bundle's `kthread-stacks.tsv`) and where
+    /// that came from; `None` when not given.
+    pub kthread_stacks: Option<(KthreadStacks, String)>,
 }
 
 /// How one function name resolves in the kernel.
@@ -103,6 +61,7 @@ impl KernelFacts {
             ftrace: Fact::unknown(reason),
             regions: TextRegions::default(),
             debuginfo: None,
+            kthread_stacks: None,
         }
     }
 
@@ -135,6 +94,7 @@ impl KernelFacts {
             ftrace,
             regions,
             debuginfo: None,
+            kthread_stacks: None,
         }
     }
 

@@ -1,17 +1,19 @@
 //! Hand-written livepatch modules: static `struct klp_patch`, `klp_object[]` and `klp_func[]`.
 //!
-//! The patch is found through its relocations: `klp_patch.mod` must point at `__this_module`
-//! (the livepatch core requires it), `klp_patch.objs` at an array of objects whose `funcs`
-//! point at arrays of functions, each with a name string and a replacement function. Arrays end
-//! with an all-zero element, as the core's iterators expect.
+//! The patch is the argument of the module's `klp_enable_patch()` call, as for the kernel; from
+//! it, relocations lead on: `klp_patch.objs` points at an array of objects whose `funcs` point at
+//! arrays of functions, each with a name string and a replacement function. Arrays end with an
+//! all-zero element, as the core's iterators expect. An object may have no functions (an empty
+//! `funcs` array) and only callbacks; a patch may carry only states: both are valid.
 
 use object::SectionIndex;
 
+use super::enable_call;
 use super::layout::KlpLayout;
 use super::{Callbacks, FoundPatch, KlpState, PatchFormat, PatchedFunction, PatchedObject, Place};
-use crate::elf::{ElfObject, Pointee};
+use crate::elf::ElfObject;
 use crate::error::{AnalyzeError, Result};
-use crate::kernel::kallsyms::KernelObject;
+use crate::model::KernelObject;
 
 /// Offsets of the external fields, fixed since the API's start.
 const PATCH_OBJS: u64 = 8;
@@ -22,25 +24,23 @@ const STATE_VERSION: u64 = 8;
 /// Upper bound on array lengths, against garbage.
 const MAX_ELEMENTS: u64 = 4096;
 
-/// Finds the module's `klp_patch` structures and reads them with `layout`.
+/// Reads the `klp_patch` structures passed to `klp_enable_patch()` with `layout`: the
+/// structures the kernel itself is handed. A static structure that merely points at
+/// `__this_module` (any `.owner = THIS_MODULE`) is not a candidate.
 pub fn read(elf: &ElfObject<'_>, layout: &KlpLayout) -> Result<Option<FoundPatch>> {
-    let this_module = elf.section_by_name(".gnu.linkonce.this_module");
-    let mut patches = Vec::new();
-    for (section, relocs) in elf.all_relocs() {
-        if Some(section) == this_module || elf.is_code(section) {
-            continue;
+    let mut arguments: Vec<(SectionIndex, u64)> = Vec::new();
+    for argument in enable_call::find(elf)
+        .into_iter()
+        .filter_map(|c| c.argument)
+    {
+        if !arguments.contains(&argument) {
+            arguments.push(argument);
         }
-        for (&offset, reloc) in relocs {
-            let points_at_module = match &reloc.pointee {
-                Pointee::External { name, .. } => name == "__this_module",
-                Pointee::Local { section, offset } => Some(*section) == this_module && *offset == 0,
-            };
-            if !points_at_module {
-                continue;
-            }
-            if let Some(patch) = read_patch(elf, layout, section, offset)? {
-                patches.push(patch);
-            }
+    }
+    let mut patches = Vec::new();
+    for (section, offset) in arguments {
+        if let Some(patch) = read_patch(elf, layout, section, offset)? {
+            patches.push(patch);
         }
     }
     let Some(mut first) = patches.pop() else {
@@ -68,9 +68,6 @@ fn read_patch(
         return Ok(None);
     }
     let objects = read_objects(elf, layout, objs_section, objs_offset)?;
-    if objects.iter().all(|o| o.functions.is_empty()) {
-        return Ok(None);
-    }
     let replace = layout
         .patch_replace
         .and_then(|field| elf.u8_at(section, offset.wrapping_add(field)))
@@ -215,4 +212,75 @@ fn check_array_size(
             symbol.name, symbol.size, layout.source
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::patch::{PatchFormat, PatchModule};
+    use crate::testing::{EnableCall, Function, ModuleSpec};
+
+    fn load(spec: &ModuleSpec) -> PatchModule {
+        PatchModule::from_bytes(Path::new("synthetic.ko"), &spec.build()).expect("loads")
+    }
+
+    #[test]
+    fn the_patch_is_the_argument_of_klp_enable_patch() {
+        for enable in [EnableCall::RipRelative, EnableCall::Absolute] {
+            let mut spec = ModuleSpec::patching("cmdline_proc_show");
+            spec.enable = enable;
+            let module = load(&spec);
+            assert_eq!(module.format, Some(PatchFormat::Livepatch), "{enable:?}");
+            let names: Vec<_> = module
+                .patched_functions()
+                .map(|(_, f)| f.old_name.as_str())
+                .collect();
+            assert_eq!(names, ["cmdline_proc_show"], "{enable:?}");
+        }
+    }
+
+    #[test]
+    fn no_enable_call_means_no_patch() {
+        let mut spec = ModuleSpec::patching("cmdline_proc_show");
+        spec.enable = EnableCall::Missing;
+        let module = load(&spec);
+        assert_eq!(module.format, None);
+        assert!(module.objects.is_empty());
+    }
+
+    #[test]
+    fn a_struct_owned_by_this_module_is_not_a_candidate() {
+        let mut spec = ModuleSpec::patching("cmdline_proc_show");
+        spec.enable = EnableCall::Missing;
+        spec.owner_struct = true;
+        let module = load(&spec);
+        assert_eq!(
+            module.format, None,
+            "`.owner = THIS_MODULE` is not a klp_patch"
+        );
+    }
+
+    #[test]
+    fn objects_with_callbacks_and_states_but_no_functions_are_read() {
+        let mut spec = ModuleSpec::patching("cmdline_proc_show");
+        spec.objects[0].1.clear();
+        spec.functions.push(Function {
+            name: "pre_patch_callback",
+            section: ".text",
+            uses: Vec::new(),
+        });
+        spec.pre_patch = Some("pre_patch_callback");
+        spec.states = vec![7, 8];
+        let module = load(&spec);
+        assert_eq!(module.format, Some(PatchFormat::Livepatch));
+        assert_eq!(module.objects.len(), 1);
+        assert!(module.objects[0].functions.is_empty());
+        assert_eq!(
+            module.objects[0].callbacks.pre_patch.as_deref(),
+            Some("pre_patch_callback")
+        );
+        let ids: Vec<_> = module.states.iter().map(|s| (s.id, s.version)).collect();
+        assert_eq!(ids, [(7, 1), (8, 1)]);
+    }
 }

@@ -12,7 +12,7 @@ use super::kpatch::object_entry;
 use super::{FoundPatch, PatchFormat, PatchedFunction, PatchedObject};
 use crate::elf::ElfObject;
 use crate::error::{AnalyzeError, Result};
-use crate::kernel::kallsyms::KernelObject;
+use crate::model::KernelObject;
 
 const OBJECT_SIZE: u64 = 64;
 const OBJECT_FUNCS: u64 = 8;

@@ -2,15 +2,15 @@
 //! (`.klp.sym.<object>.<name>,<sympos>`), which the livepatch core resolves when the patched
 //! object is present.
 
-use object::{Object, ObjectSection, ObjectSymbol};
+use object::read::elf::{ElfSection64, SectionHeader};
+use object::{Endianness, Object, ObjectSection, ObjectSymbol};
 use serde::Serialize;
 
 use crate::elf::ElfObject;
 use crate::error::{AnalyzeError, Result};
-use crate::kernel::kallsyms::KernelObject;
+use crate::model::KernelObject;
 
-/// Prefix of livepatch symbol names.
-pub const KLP_SYM_PREFIX: &str = ".klp.sym.";
+pub use crate::model::KLP_SYM_PREFIX;
 /// Prefix of livepatch relocation section names.
 pub const KLP_RELA_PREFIX: &str = ".klp.rela.";
 
@@ -48,7 +48,7 @@ pub fn read(elf: &ElfObject<'_>) -> Result<(Vec<KlpRelocationSection>, Vec<KlpSy
         sections.push(KlpRelocationSection {
             name: name.to_string(),
             object: object_named(object),
-            count: section.relocations().count(),
+            count: relocation_count(&section),
         });
     }
     let mut symbols = Vec::new();
@@ -65,6 +65,17 @@ pub fn read(elf: &ElfObject<'_>) -> Result<(Vec<KlpRelocationSection>, Vec<KlpSy
         })?);
     }
     Ok((sections, symbols))
+}
+
+/// How many entries a relocation section holds, from its header: the relocations in it apply to
+/// another section (`sh_info`), so they are not the section's own relocations.
+fn relocation_count(section: &ElfSection64<'_, '_, Endianness>) -> usize {
+    let header = section.elf_section_header();
+    let endian = section.elf_file().endian();
+    match header.sh_entsize(endian) {
+        0 => 0,
+        entsize => usize::try_from(header.sh_size(endian) / entsize).unwrap_or(usize::MAX),
+    }
 }
 
 fn object_named(name: &str) -> KernelObject {

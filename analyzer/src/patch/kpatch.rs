@@ -18,7 +18,7 @@ use super::klp::place;
 use super::{Callbacks, FoundPatch, PatchFormat, PatchedFunction, PatchedObject};
 use crate::elf::ElfObject;
 use crate::error::{AnalyzeError, Result};
-use crate::kernel::kallsyms::KernelObject;
+use crate::model::KernelObject;
 
 const FUNC_SIZE: u64 = 56;
 const CALLBACK_SIZE: u64 = 16;

@@ -6,15 +6,21 @@
 //! the sizes (which include internal fields such as a `struct kobject`) vary with the version and
 //! configuration.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
-use gimli::{AttributeValue, EndianSlice, LittleEndian};
-use object::{elf, Object, ObjectSection, RelocationFlags, RelocationTarget};
-use object::{ObjectSymbol, SymbolSection};
+use gimli::AttributeValue;
 use serde::Serialize;
 
+use crate::dwarf::{RelocatedDwarf, Slice};
 use crate::elf::ElfObject;
+
+/// Kernel series whose `struct klp_func`/`klp_object`/`klp_callbacks`/`klp_state`/`klp_patch`
+/// definitions (and `struct kobject`, embedded in the first two) were read from the headers of
+/// Debian's kernels: 6.1.0-57 (Debian 12), 6.12.118+deb13 (Debian 13) and 7.2.13+deb14 (sid,
+/// where `klp_callbacks` moved to `livepatch_external.h` unchanged). The three agree: klp_func
+/// is 152 bytes (`old_sympos` at 16), klp_object 168 (`callbacks` at 16), klp_state 24,
+/// klp_patch has `states` at 16 and `replace` at 24.
+const KNOWN_SERIES: [(u32, u32); 3] = [(6, 1), (6, 12), (7, 2)];
 
 /// Where a layout came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,12 +55,13 @@ pub struct KlpLayout {
 
 impl KlpLayout {
     /// The layout known for a kernel release such as `6.1.0-56-amd64` (x86_64, no
-    /// `CONFIG_DEBUG_KOBJECT_RELEASE`), or `None` for releases older than 5.5.
+    /// `CONFIG_DEBUG_KOBJECT_RELEASE`, as Debian builds), or `None` for a series whose
+    /// `include/linux/livepatch.h` lpcheck has not checked: no guess.
     pub fn known_for(release: &str) -> Option<Self> {
-        let mut parts = release.split(['.', '-']);
+        let mut parts = release.split(['.', '-', '+']);
         let major: u32 = parts.next()?.parse().ok()?;
         let minor: u32 = parts.next()?.parse().ok()?;
-        if (major, minor) < (5, 5) {
+        if !KNOWN_SERIES.contains(&(major, minor)) {
             return None;
         }
         Some(Self {
@@ -104,44 +111,6 @@ struct StructType {
 impl StructType {
     fn member(&self, name: &str) -> Option<u64> {
         self.members.get(name).copied()
-    }
-}
-
-type Slice<'a> = EndianSlice<'a, LittleEndian>;
-
-/// The DWARF sections of a relocatable object, with the object's relocations applied (in an
-/// `ET_REL` file every cross-section reference in DWARF is a relocation).
-pub(crate) struct RelocatedDwarf<'data> {
-    sections: HashMap<&'static str, Cow<'data, [u8]>>,
-}
-
-impl<'data> RelocatedDwarf<'data> {
-    /// The sections gimli reads, or `None` when the object has no `.debug_info`.
-    pub(crate) fn of(object: &ElfObject<'data>) -> Option<Self> {
-        object.section_by_name(".debug_info")?;
-        let sections = [
-            ".debug_info",
-            ".debug_abbrev",
-            ".debug_str",
-            ".debug_line",
-            ".debug_line_str",
-            ".debug_str_offsets",
-            ".debug_addr",
-            ".debug_rnglists",
-        ]
-        .into_iter()
-        .map(|name| (name, relocated_section(object, name)))
-        .collect();
-        Some(Self { sections })
-    }
-
-    /// The DWARF over these sections, or `None` when gimli cannot load it.
-    pub(crate) fn dwarf(&self) -> Option<gimli::Dwarf<Slice<'_>>> {
-        let load = |id: gimli::SectionId| -> Result<Slice<'_>, gimli::Error> {
-            let data = self.sections.get(id.name()).map_or(&[][..], |d| d.as_ref());
-            Ok(EndianSlice::new(data, LittleEndian))
-        };
-        gimli::Dwarf::load(load).ok()
     }
 }
 
@@ -215,70 +184,24 @@ fn attr_string(
     Some(string.to_string_lossy().into_owned())
 }
 
-/// A section's contents with its `R_X86_64_32`/`R_X86_64_64` relocations applied: in a
-/// relocatable object, DWARF's references to `.debug_str` and `.debug_abbrev` are relocations
-/// against section symbols, with zeros in the section bytes.
-fn relocated_section<'data>(object: &ElfObject<'data>, name: &str) -> Cow<'data, [u8]> {
-    let file = object.file();
-    let Some(section) = file.section_by_name(name) else {
-        return Cow::Borrowed(&[]);
-    };
-    let Ok(data) = section.uncompressed_data() else {
-        return Cow::Borrowed(&[]);
-    };
-    let mut data = data;
-    for (offset, relocation) in section.relocations() {
-        let RelocationFlags::Elf { r_type } = relocation.flags() else {
-            continue;
-        };
-        let RelocationTarget::Symbol(index) = relocation.target() else {
-            continue;
-        };
-        let Ok(symbol) = file.symbol_by_index(index) else {
-            continue;
-        };
-        let base = match symbol.section() {
-            SymbolSection::Section(_) | SymbolSection::Absolute => symbol.address(),
-            _ => 0,
-        };
-        let value = base.wrapping_add_signed(relocation.addend());
-        let Ok(start) = usize::try_from(offset) else {
-            continue;
-        };
-        let bytes = data.to_mut();
-        match r_type {
-            elf::R_X86_64_32 => {
-                if let Some(place) = start
-                    .checked_add(4)
-                    .and_then(|end| bytes.get_mut(start..end))
-                {
-                    place.copy_from_slice(&(value as u32).to_le_bytes());
-                }
-            }
-            elf::R_X86_64_64 => {
-                if let Some(place) = start
-                    .checked_add(8)
-                    .and_then(|end| bytes.get_mut(start..end))
-                {
-                    place.copy_from_slice(&value.to_le_bytes());
-                }
-            }
-            _ => {}
-        }
-    }
-    data
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn known_layouts_by_release() {
-        let layout = KlpLayout::known_for("6.1.0-56-amd64").unwrap();
-        assert_eq!(layout.func_size, 152);
-        assert_eq!(layout.patch_replace, Some(24));
-        assert!(KlpLayout::known_for("5.4.0-1").is_none());
-        assert!(KlpLayout::known_for("garbage").is_none());
+        for release in [
+            "6.1.0-56-amd64",
+            "6.12.118+deb13-amd64",
+            "7.2.13+deb14-amd64",
+        ] {
+            let layout = KlpLayout::known_for(release).unwrap();
+            assert_eq!(layout.func_size, 152, "{release}");
+            assert_eq!(layout.object_size, 168, "{release}");
+            assert_eq!(layout.patch_replace, Some(24), "{release}");
+        }
+        for unchecked in ["5.4.0-1", "6.5.0-1-amd64", "7.3.1+bpo-amd64", "garbage"] {
+            assert!(KlpLayout::known_for(unchecked).is_none(), "{unchecked}");
+        }
     }
 }

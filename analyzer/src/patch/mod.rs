@@ -1,5 +1,7 @@
 //! The model of a built livepatch module: what it patches, with what, and how it is built.
 
+pub mod compressed;
+pub mod enable_call;
 pub mod klp;
 pub mod klp_build;
 pub mod klp_symbols;
@@ -18,7 +20,7 @@ use serde::Serialize;
 use crate::callgraph::CallGraph;
 use crate::elf::{strip_signature, ElfObject};
 use crate::error::{AnalyzeError, Result};
-use crate::kernel::kallsyms::KernelObject;
+use crate::model::KernelObject;
 use crate::report::SourceLine;
 pub use klp_symbols::{KlpRelocationSection, KlpSymbol};
 use layout::KlpLayout;
@@ -152,6 +154,10 @@ pub struct PatchModule {
     pub format: Option<PatchFormat>,
     /// The layout used to read klp structures (hand-written modules only).
     pub layout: Option<KlpLayout>,
+    /// Why the module's `klp_patch` could not be read, when it calls `klp_enable_patch()` but
+    /// neither its DWARF nor lpcheck's table gives the structures' layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout_unknown: Option<String>,
     /// Patched objects with their functions and callbacks.
     pub objects: Vec<PatchedObject>,
     /// The `replace` flag (atomic replace), when it could be read.
@@ -185,8 +191,11 @@ impl PatchModule {
         Self::from_bytes(path, &data)
     }
 
-    /// Models a module from its file contents (`path` is used in messages only).
+    /// Models a module from its file contents (`path` is used in messages only); xz, zstd and
+    /// gzip streams are decompressed first.
     pub fn from_bytes(path: &Path, data: &[u8]) -> Result<Self> {
+        let data = compressed::decompress(path, data)?;
+        let data = data.as_ref();
         let signature = signature::parse(data);
         let elf = ElfObject::parse(path, strip_signature(data))?;
         let modinfo = match elf.section_by_name(".modinfo") {
@@ -200,12 +209,25 @@ impl PatchModule {
             found = klp_build::read(&elf)?;
         }
         let mut layout = None;
+        let mut layout_unknown = None;
         if found.is_none() {
             let chosen = KlpLayout::from_dwarf(&elf)
                 .or_else(|| release.as_deref().and_then(KlpLayout::known_for));
-            if let Some(chosen) = chosen {
-                found = klp::read(&elf, &chosen)?;
-                layout = Some(chosen);
+            match chosen {
+                Some(chosen) => {
+                    found = klp::read(&elf, &chosen)?;
+                    layout = Some(chosen);
+                }
+                None if enable_call::find(&elf).iter().any(|c| c.argument.is_some()) => {
+                    layout_unknown = Some(format!(
+                        "the module has no DWARF and lpcheck knows no struct klp_patch layout \
+                         for kernel {} (rebuild with -g)",
+                        release
+                            .as_deref()
+                            .unwrap_or("of unknown release (no vermagic)")
+                    ));
+                }
+                None => {}
             }
         }
         let (format, objects, replace, states) = match found {
@@ -232,6 +254,7 @@ impl PatchModule {
             signature,
             format,
             layout,
+            layout_unknown,
             objects,
             replace,
             states,

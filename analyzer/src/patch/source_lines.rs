@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use gimli::{AttributeValue, EndianSlice, LittleEndian};
 
-use super::layout::RelocatedDwarf;
+use crate::dwarf::RelocatedDwarf;
 use crate::elf::ElfObject;
 use crate::report::SourceLine;
 

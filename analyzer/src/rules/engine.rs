@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use super::glob;
 use super::model::{Check, Rule, RuleSet};
-use super::targets::{resolve, Target, TargetResolution};
 use crate::callgraph::NodeKind;
-use crate::debuginfo::clones::{copies_in, origin_name, CopyKind};
+use crate::debuginfo::clones::{origin_name, CopyKind};
 use crate::debuginfo::Scope;
 use crate::kernel::ftrace::Hookability;
-use crate::kernel::kallsyms::{KernelObject, SymbolClass};
+use crate::kernel::kallsyms::{copies_in, KernelObject, SymbolClass};
 use crate::kernel::regions::TextRegion;
+use crate::kernel::targets::{resolve, Target, TargetResolution};
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::PatchModule;
 use crate::report::{Finding, Location, Waiver};
@@ -185,6 +185,7 @@ fn run_check(check: &Check, inputs: &Inputs<'_>) -> Vec<Match> {
             )))
         }),
         Check::TargetNotFtraceable => not_ftraceable(inputs),
+        Check::TargetKthreadRest => kthread_rests(inputs),
         Check::KlpSymbolUnresolvable => klp_symbols(inputs),
         Check::NewCodeCallsRegion { regions } => new_code_calls(inputs, regions),
         Check::StaticDataCopy => static_data_copies(inputs),
@@ -197,8 +198,10 @@ fn run_check(check: &Check, inputs: &Inputs<'_>) -> Vec<Match> {
             inputs,
         ),
         Check::NoPatchedFunctions => module_match(
-            inputs.patch.patched_functions().next().is_none(),
-            || "no klp_patch, .kpatch.funcs or .init.klp_objects structures".to_string(),
+            inputs.patch.format.is_none(),
+            || {
+                "no klp_patch passed to klp_enable_patch(), no .kpatch.funcs and no .init.klp_objects".to_string()
+            },
             inputs,
         ),
         Check::VermagicMismatch => vermagic(inputs),
@@ -269,6 +272,28 @@ fn module_match(hit: bool, evidence: impl Fn() -> String, inputs: &Inputs<'_>) -
         ..Match::default()
     }
     .evidence(evidence())]
+}
+
+/// Targets on the stack of a kthread that was sleeping when the host's facts were collected.
+/// The stacks carry function names only, so a name matches whatever object it was in.
+fn kthread_rests(inputs: &Inputs<'_>) -> Vec<Match> {
+    let Some((stacks, source)) = &inputs.facts.kthread_stacks else {
+        return Vec::new();
+    };
+    target_matches(inputs, |target, found| {
+        let mut holders = stacks.resting_in(&target.function.old_name).peekable();
+        let first = holders.peek()?;
+        let mut found = found.var("kthread", format!("{}[{}]", first.comm, first.pid));
+        for stack in holders {
+            found = found.evidence(format!(
+                "{}[{}] sleeps in {} ({source})",
+                stack.comm,
+                stack.pid,
+                stack.frames.join(" <- ")
+            ));
+        }
+        Some(found)
+    })
 }
 
 fn ambiguous(inputs: &Inputs<'_>) -> Vec<Match> {
@@ -524,7 +549,11 @@ fn unknown_facts(inputs: &Inputs<'_>) -> Vec<Match> {
     if let Fact::Unknown { reason } = &facts.symbols {
         unknown.push(("the kernel symbol table".into(), reason.clone()));
     }
-    if facts.symbols.value().is_some_and(|t| t.addresses_hidden()) {
+    if facts
+        .symbols
+        .value()
+        .is_some_and(super::super::kernel::kallsyms::Kallsyms::addresses_hidden)
+    {
         unknown.push((
             "every kernel address".into(),
             format!(
@@ -535,6 +564,12 @@ fn unknown_facts(inputs: &Inputs<'_>) -> Vec<Match> {
     }
     if let Fact::Unknown { reason } = &facts.ftrace {
         unknown.push(("which functions ftrace can hook".into(), reason.clone()));
+    }
+    if let Some(reason) = &inputs.patch.layout_unknown {
+        unknown.push((
+            "the layout of the livepatch structures".into(),
+            reason.clone(),
+        ));
     }
     let mut matches: Vec<Match> = unknown
         .into_iter()

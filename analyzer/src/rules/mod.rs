@@ -4,7 +4,6 @@
 pub mod engine;
 pub mod glob;
 pub mod model;
-pub mod targets;
 
 #[cfg(test)]
 mod tests;

@@ -56,6 +56,9 @@ pub enum Check {
     TargetSymposInvalid,
     /// A target with no ftrace call site at its address.
     TargetNotFtraceable,
+    /// A target on the stack of a kthread that was sleeping when the host's facts were
+    /// collected (`kthread-stacks.tsv`): the kthread's resting place.
+    TargetKthreadRest,
     /// A `.klp.sym` symbol that does not resolve (missing, ambiguous or bad position).
     KlpSymbolUnresolvable,
     /// New code (replacement functions and what they reach) calls code in these regions, or
@@ -91,34 +94,64 @@ pub enum Check {
 /// A rule as written in a file: every field optional, so overrides can be partial.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RuleEntry {
-    id: String,
-    name: Option<String>,
-    severity: Option<Severity>,
-    summary: Option<String>,
-    message: Option<String>,
-    hint: Option<String>,
-    reference: Option<String>,
-    check: Option<Check>,
-    enabled: Option<bool>,
+pub(crate) struct RuleEntry {
+    pub(crate) id: String,
+    pub(crate) name: Option<String>,
+    pub(crate) severity: Option<Severity>,
+    pub(crate) summary: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) hint: Option<String>,
+    pub(crate) reference: Option<String>,
+    pub(crate) check: Option<Check>,
+    pub(crate) enabled: Option<bool>,
 }
 
 /// A waiver as written in a file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WaiverEntry {
-    rule: String,
-    target: Option<String>,
-    reason: String,
+pub(crate) struct WaiverEntry {
+    pub(crate) rule: String,
+    pub(crate) target: Option<String>,
+    pub(crate) reason: String,
 }
 
+/// A rule file as written: the format `lpcheck check` and `lpcheck diff` share.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RuleFile {
+pub(crate) struct RuleFile {
     #[serde(default)]
-    rule: Vec<RuleEntry>,
+    pub(crate) rule: Vec<RuleEntry>,
     #[serde(default)]
-    waiver: Vec<WaiverEntry>,
+    pub(crate) waiver: Vec<WaiverEntry>,
+}
+
+impl RuleFile {
+    /// Parses TOML `text` (`source` names it in errors); every waiver must give a reason.
+    pub(crate) fn parse(text: &str, source: &str) -> Result<Self> {
+        let file: Self = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map_or(0, |span| text[..span.start].lines().count().max(1));
+            bad_rule_file(source, line, e.message().to_string())
+        })?;
+        if let Some(waiver) = file.waiver.iter().find(|w| w.reason.trim().is_empty()) {
+            return Err(bad_rule_file(
+                source,
+                0,
+                format!("waiver for `{}` has no reason", waiver.rule),
+            ));
+        }
+        Ok(file)
+    }
+}
+
+/// An error in rule file `source` at `line` (0 when unknown).
+pub(crate) fn bad_rule_file(source: &str, line: usize, detail: String) -> AnalyzeError {
+    AnalyzeError::BadText {
+        path: source.into(),
+        line,
+        detail,
+    }
 }
 
 /// A complete rule.
@@ -212,34 +245,19 @@ impl RuleSet {
 
     /// Adds or overrides rules and waivers from TOML text (`source` names it in errors).
     pub fn merge_text(&mut self, text: &str, source: &str) -> Result<()> {
-        let error = |line: usize, detail: String| AnalyzeError::BadText {
-            path: source.into(),
-            line,
-            detail,
-        };
-        let file: RuleFile = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map_or(0, |span| text[..span.start].lines().count().max(1));
-            error(line, e.message().to_string())
-        })?;
+        let file = RuleFile::parse(text, source)?;
         for entry in file.rule {
             self.merge_rule(entry, source)
-                .map_err(|detail| error(0, detail))?;
+                .map_err(|detail| bad_rule_file(source, 0, detail))?;
         }
         for waiver in file.waiver {
-            if waiver.reason.trim().is_empty() {
-                return Err(error(
-                    0,
-                    format!("waiver for `{}` has no reason", waiver.rule),
-                ));
-            }
             if !self
                 .rules
                 .iter()
                 .any(|r| r.id == waiver.rule || r.name == waiver.rule)
             {
-                return Err(error(
+                return Err(bad_rule_file(
+                    source,
                     0,
                     format!("waiver names unknown rule `{}`", waiver.rule),
                 ));

@@ -12,7 +12,7 @@ use crate::kernel::{Fact, KernelFacts};
 use crate::patch::{PatchFormat, PatchModule};
 use crate::report::{Finding, Severity, Verdict};
 use crate::rules::RuleSet;
-use crate::testing::{Data, Func, Function, Layout, ModuleSpec, Use};
+use crate::testing::{Data, EnableCall, Func, Function, Layout, ModuleSpec, Use};
 
 const KALLSYMS: &str = "\
 ffffffff81000000 T _text
@@ -381,7 +381,7 @@ fn not_a_livepatch_module() {
 #[test]
 fn no_patched_functions() {
     let mut spec = ModuleSpec::patching("cmdline_proc_show");
-    spec.objects.clear();
+    spec.enable = EnableCall::Missing;
     let module = load(&spec);
     assert_eq!(module.format, None);
     assert_eq!(fired(&findings(&spec), "no-patched-functions").len(), 1);
@@ -567,7 +567,10 @@ fn debug_facts(
 fn prototype(params: &[&str]) -> Prototype {
     Prototype {
         returns: "int".into(),
-        params: params.iter().map(|p| p.to_string()).collect(),
+        params: params
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
         variadic: false,
     }
 }
@@ -587,8 +590,12 @@ const SEQ: &[&str] = &["struct seq_file *", "void *"];
 
 #[test]
 fn inlined_copy() {
-    let sites =
-        |names: &[&str]| Fact::known(names.iter().map(|n| n.to_string()).collect(), "dwarf");
+    let sites = |names: &[&str]| {
+        Fact::known(
+            names.iter().map(std::string::ToString::to_string).collect(),
+            "dwarf",
+        )
+    };
     let facts = debug_facts(
         "cmdline_proc_show",
         sites(&["seq_printf", "ksys_read"]),
@@ -743,4 +750,49 @@ fn prototypes_only_knowledge_claims_nothing_about_inline_sites() {
         "{}",
         hits[0].message
     );
+}
+
+#[test]
+fn an_unchecked_kernel_series_without_dwarf_is_a_fact_unknown_not_a_guess() {
+    let mut spec = ModuleSpec::patching("cmdline_proc_show");
+    for (key, value) in &mut spec.modinfo {
+        if *key == "vermagic" {
+            *value = "6.5.0-1-amd64 SMP preempt mod_unload modversions ";
+        }
+    }
+    let module = load(&spec);
+    assert_eq!(module.format, None);
+    assert!(module
+        .layout_unknown
+        .as_deref()
+        .unwrap()
+        .contains("6.5.0-1-amd64"));
+    let found = findings_with(&spec, &facts_with("6.5.0-1-amd64", true));
+    let unknown = fired(&found, "fact-unknown");
+    assert!(
+        unknown
+            .iter()
+            .any(|f| f.message.contains("layout of the livepatch structures")),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        fired(&found, "no-patched-functions").len(),
+        1,
+        "fails closed"
+    );
+}
+
+#[test]
+fn a_patch_with_only_callbacks_is_accepted() {
+    let mut spec = ModuleSpec::patching("cmdline_proc_show");
+    spec.objects[0].1.clear();
+    spec.pre_patch = Some("livepatch_new");
+    let report = check(
+        &load(&spec),
+        &facts(),
+        &RuleSet::default_rules(),
+        CheckOptions::default(),
+    );
+    assert_eq!(report.findings, Vec::new());
+    assert_eq!(report.verdict, Verdict::Accept);
 }

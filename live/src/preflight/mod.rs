@@ -10,14 +10,15 @@ mod host;
 mod patches;
 mod tracing;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lpcheck_analyzer::kernel::KernelFacts;
 use lpcheck_analyzer::patch::PatchModule;
 use serde::Serialize;
 
-use super::blockers::{BlockerReport, PatchTarget};
+use super::blockers::{BlockerReport, ResolvedTarget};
 use super::livepatch::LivepatchSysfs;
+pub(crate) use crate::hostfs::HostPaths;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -110,46 +111,6 @@ impl CheckResult {
     }
 }
 
-/// Where the host's interfaces are.
-#[derive(Debug, Clone)]
-pub struct HostPaths {
-    /// procfs (`/proc`).
-    pub proc: PathBuf,
-    /// sysfs (`/sys`).
-    pub sys: PathBuf,
-    /// Where tracefs may be mounted, in order.
-    pub tracefs: Vec<PathBuf>,
-    /// debugfs (`/sys/kernel/debug`).
-    pub debugfs: PathBuf,
-}
-
-impl Default for HostPaths {
-    fn default() -> Self {
-        Self {
-            proc: "/proc".into(),
-            sys: "/sys".into(),
-            tracefs: vec![
-                "/sys/kernel/tracing".into(),
-                "/sys/kernel/debug/tracing".into(),
-            ],
-            debugfs: "/sys/kernel/debug".into(),
-        }
-    }
-}
-
-impl HostPaths {
-    /// A tree of the same shape under `root` (for tests).
-    #[cfg(test)]
-    pub fn under(root: &Path) -> Self {
-        Self {
-            proc: root.join("proc"),
-            sys: root.join("sys"),
-            tracefs: vec![root.join("sys/kernel/tracing")],
-            debugfs: root.join("sys/kernel/debug"),
-        }
-    }
-}
-
 /// What the checks look at.
 pub struct PreflightInputs<'a> {
     /// The patch module.
@@ -157,7 +118,7 @@ pub struct PreflightInputs<'a> {
     /// The running kernel's facts (release, kallsyms, ftrace list).
     pub facts: &'a KernelFacts,
     /// The patch's targets, resolved in `facts`.
-    pub targets: &'a [PatchTarget],
+    pub targets: &'a [ResolvedTarget],
     /// Host interfaces.
     pub paths: &'a HostPaths,
     /// The livepatch sysfs tree.
@@ -190,7 +151,7 @@ impl PreflightReport {
 
 /// Runs every check.
 pub fn run_preflight(inputs: &PreflightInputs<'_>) -> PreflightReport {
-    let enabled = tracing::read_enabled(&inputs.paths.tracefs);
+    let enabled = tracing::read_enabled(inputs.paths);
     let loaded = inputs.livepatch.patches();
     let checks = vec![
         host::kernel_release(inputs.patch, inputs.facts),

@@ -6,7 +6,7 @@ use lpcheck_analyzer::kernel::KernelFacts;
 use lpcheck_analyzer::patch::PatchModule;
 
 use super::{CheckId, CheckResult, Status};
-use crate::blockers::{BlockerReport, PartKind, PatchTarget, Prediction, Unresolved};
+use crate::blockers::{BlockerReport, PartKind, Prediction, ResolvedTarget, Unresolved};
 use crate::livepatch::LoadedPatch;
 use crate::LiveError;
 
@@ -14,7 +14,7 @@ use crate::LiveError;
 const LISTED_BLOCKERS: usize = 5;
 
 /// The address of a target's main part.
-fn address(target: &PatchTarget) -> Option<u64> {
+fn address(target: &ResolvedTarget) -> Option<u64> {
     target
         .parts
         .iter()
@@ -23,7 +23,7 @@ fn address(target: &PatchTarget) -> Option<u64> {
 }
 
 /// Every target resolves to one symbol.
-pub(super) fn targets_resolvable(targets: &[PatchTarget]) -> CheckResult {
+pub(super) fn targets_resolvable(targets: &[ResolvedTarget]) -> CheckResult {
     let id = CheckId::TargetsResolvable;
     let mut status = Status::Pass;
     let mut evidence = Vec::new();
@@ -63,7 +63,7 @@ pub(super) fn targets_resolvable(targets: &[PatchTarget]) -> CheckResult {
     CheckResult::new(id, status, evidence.join("; "))
 }
 
-fn describe(target: &PatchTarget) -> String {
+fn describe(target: &ResolvedTarget) -> String {
     target
         .unresolved
         .as_ref()
@@ -87,7 +87,7 @@ fn worse(a: Status, b: Status) -> Status {
 }
 
 /// Every resolved target's address is an ftrace call site.
-pub(super) fn targets_ftraceable(targets: &[PatchTarget], facts: &KernelFacts) -> CheckResult {
+pub(super) fn targets_ftraceable(targets: &[ResolvedTarget], facts: &KernelFacts) -> CheckResult {
     let id = CheckId::TargetsFtraceable;
     let mut status = Status::Pass;
     let mut evidence = Vec::new();

@@ -19,6 +19,7 @@ use lpcheck_tui::snapshot::{
 };
 use lpcheck_tui::Snapshot;
 
+use super::hostfs::HostPaths;
 use super::journal_reader::JournalTail;
 use super::kmsg::KmsgReader;
 use super::livepatch::{LivepatchSysfs, LoadedPatch};
@@ -31,12 +32,8 @@ const KMSG_FILTER: &str = "livepatch";
 /// Where the live state is read from.
 #[derive(Debug, Clone)]
 pub struct SourcePaths {
-    /// The livepatch sysfs root (`/sys/kernel/livepatch`).
-    pub sysfs: PathBuf,
-    /// The proc filesystem (`/proc`).
-    pub proc: PathBuf,
-    /// The kernel log device (`/dev/kmsg`).
-    pub kmsg: PathBuf,
+    /// The host's interfaces (livepatch sysfs, `/proc`, `/dev/kmsg`).
+    pub host: HostPaths,
     /// lpcheck's journal.
     pub journal: PathBuf,
 }
@@ -45,9 +42,7 @@ impl SourcePaths {
     /// The host's interfaces, with the journal at `journal`.
     pub fn host(journal: PathBuf) -> Self {
         Self {
-            sysfs: super::livepatch::DEFAULT_ROOT.into(),
-            proc: "/proc".into(),
-            kmsg: super::kmsg::DEFAULT_PATH.into(),
+            host: HostPaths::default(),
             journal,
         }
     }
@@ -119,9 +114,9 @@ impl LiveSource {
     /// A source reading from `paths`. A kernel log that cannot be opened is reported in the log.
     pub fn new(paths: &SourcePaths, clocks: Clocks) -> Self {
         let mut source = Self {
-            sysfs: LivepatchSysfs::at(&paths.sysfs),
-            states: ProcPatchStates::at(&paths.proc),
-            stacks: ProcFs::at(&paths.proc),
+            sysfs: LivepatchSysfs::at(&paths.host.livepatch),
+            states: ProcPatchStates::at(&paths.host.proc),
+            stacks: ProcFs::at(&paths.host.proc),
             kmsg: None,
             journal: JournalTail::new(&paths.journal),
             log: Log::default(),
@@ -129,7 +124,7 @@ impl LiveSource {
             outcome: None,
             clock: blockers::BlockerClock::new(&RuleSet::default_rules()),
         };
-        match KmsgReader::open(&paths.kmsg) {
+        match KmsgReader::open(&paths.host.kmsg) {
             Ok(reader) => source.kmsg = Some(reader),
             Err(error) => source.note(
                 clocks,
@@ -400,9 +395,12 @@ mod tests {
 
         fn paths(&self) -> SourcePaths {
             SourcePaths {
-                sysfs: self.dir.path().join("sys"),
-                proc: self.dir.path().join("proc"),
-                kmsg: self.dir.path().join("kmsg"),
+                host: HostPaths {
+                    livepatch: self.dir.path().join("sys"),
+                    proc: self.dir.path().join("proc"),
+                    kmsg: self.dir.path().join("kmsg"),
+                    ..HostPaths::under(self.dir.path())
+                },
                 journal: self.dir.path().join("journal.jsonl"),
             }
         }

@@ -81,7 +81,7 @@ pub fn resolve(
     let hidden = facts
         .symbols
         .value()
-        .is_some_and(|table| table.addresses_hidden());
+        .is_some_and(super::kallsyms::Kallsyms::addresses_hidden);
     if hidden {
         return TargetResolution::Resolved(Located {
             address: None,

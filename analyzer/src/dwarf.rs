@@ -1,0 +1,104 @@
+//! A relocatable object's DWARF sections with the object's relocations applied, for every
+//! reader of a module's own debug information (struct layouts, replacement prototypes).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use gimli::{EndianSlice, LittleEndian};
+use object::SymbolSection;
+use object::{elf, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget};
+
+use crate::elf::ElfObject;
+
+/// The byte slices gimli reads.
+pub(crate) type Slice<'a> = EndianSlice<'a, LittleEndian>;
+
+/// The DWARF sections of a relocatable object, with the object's relocations applied (in an
+/// `ET_REL` file every cross-section reference in DWARF is a relocation).
+pub(crate) struct RelocatedDwarf<'data> {
+    sections: HashMap<&'static str, Cow<'data, [u8]>>,
+}
+
+impl<'data> RelocatedDwarf<'data> {
+    /// The sections gimli reads, or `None` when the object has no `.debug_info`.
+    pub(crate) fn of(object: &ElfObject<'data>) -> Option<Self> {
+        object.section_by_name(".debug_info")?;
+        let sections = [
+            ".debug_info",
+            ".debug_abbrev",
+            ".debug_str",
+            ".debug_line",
+            ".debug_line_str",
+            ".debug_str_offsets",
+            ".debug_addr",
+            ".debug_rnglists",
+        ]
+        .into_iter()
+        .map(|name| (name, relocated_section(object, name)))
+        .collect();
+        Some(Self { sections })
+    }
+
+    /// The DWARF over these sections, or `None` when gimli cannot load it.
+    pub(crate) fn dwarf(&self) -> Option<gimli::Dwarf<Slice<'_>>> {
+        let load = |id: gimli::SectionId| -> Result<Slice<'_>, gimli::Error> {
+            let data = self.sections.get(id.name()).map_or(&[][..], |d| d.as_ref());
+            Ok(EndianSlice::new(data, LittleEndian))
+        };
+        gimli::Dwarf::load(load).ok()
+    }
+}
+
+/// A section's contents with its `R_X86_64_32`/`R_X86_64_64` relocations applied: in a
+/// relocatable object, DWARF's references to `.debug_str` and `.debug_abbrev` are relocations
+/// against section symbols, with zeros in the section bytes.
+fn relocated_section<'data>(object: &ElfObject<'data>, name: &str) -> Cow<'data, [u8]> {
+    let file = object.file();
+    let Some(section) = file.section_by_name(name) else {
+        return Cow::Borrowed(&[]);
+    };
+    let Ok(data) = section.uncompressed_data() else {
+        return Cow::Borrowed(&[]);
+    };
+    let mut data = data;
+    for (offset, relocation) in section.relocations() {
+        let RelocationFlags::Elf { r_type } = relocation.flags() else {
+            continue;
+        };
+        let RelocationTarget::Symbol(index) = relocation.target() else {
+            continue;
+        };
+        let Ok(symbol) = file.symbol_by_index(index) else {
+            continue;
+        };
+        let base = match symbol.section() {
+            SymbolSection::Section(_) | SymbolSection::Absolute => symbol.address(),
+            _ => 0,
+        };
+        let value = base.wrapping_add_signed(relocation.addend());
+        let Ok(start) = usize::try_from(offset) else {
+            continue;
+        };
+        let bytes = data.to_mut();
+        match r_type {
+            elf::R_X86_64_32 => {
+                if let Some(place) = start
+                    .checked_add(4)
+                    .and_then(|end| bytes.get_mut(start..end))
+                {
+                    place.copy_from_slice(&(value as u32).to_le_bytes());
+                }
+            }
+            elf::R_X86_64_64 => {
+                if let Some(place) = start
+                    .checked_add(8)
+                    .and_then(|end| bytes.get_mut(start..end))
+                {
+                    place.copy_from_slice(&value.to_le_bytes());
+                }
+            }
+            _ => {}
+        }
+    }
+    data
+}
