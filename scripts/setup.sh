@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
     build-essential gcc-12 make bc flex bison libssl-dev libelf-dev kmod cpio xz-utils zstd
     clang llvm libbpf-dev
-    qemu-system-x86 busybox-static
+    qemu-system-x86 busybox-static e2fsprogs
     tmux python3 ca-certificates curl time hyperfine
     nodejs npm
 )

@@ -1,11 +1,14 @@
 //! `lpcheck apply`: gathers the static verdict against the running kernel, opens the journal,
 //! and runs the apply engine with a printer and the journal as observers.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 use lpcheck_live::apply::ApplyRequest;
+use lpcheck_live::events::Outcome;
 use lpcheck_live::journal;
+use lpcheck_live::kexec::fallback;
 use lpcheck_live::session::{apply_on_running_kernel, prepare, Prepared, SafeMomentArgs};
 
 use crate::cli::ApplyArgs;
@@ -24,20 +27,23 @@ pub fn run(args: &ApplyArgs, show_progress: bool) -> Result<i32> {
         in_a_row: if args.dry_run { 0 } else { args.safe_moment },
         max_wait: Duration::from_secs(args.safe_moment_wait),
     };
+    let Some(module) = &args.module else {
+        bail!("apply needs PATCH.ko or --installed");
+    };
     let Prepared {
         report,
         release,
         host_checks,
         mut gate,
     } = prepare(
-        &args.module,
+        module,
         &args.rules,
         safe_moment,
         Box::new(progress::WaitReporter::new(show_progress).into_sink()),
     )?;
     let journal_path = journal::path_from(args.journal.as_deref());
     let request = ApplyRequest {
-        module: args.module.clone(),
+        module: module.clone(),
         params: args.params.clone(),
         timeout: Duration::from_secs(args.timeout),
         revert_timeout: Duration::from_secs(args.revert_timeout),
@@ -58,5 +64,10 @@ pub fn run(args: &ApplyArgs, show_progress: bool) -> Result<i32> {
         },
     )?;
     warn_journal(&run, &journal_path);
+    if run.outcome == Outcome::Refused {
+        if let Some(line) = fallback::fallback_line(&report, Path::new("/boot")) {
+            println!("{line}");
+        }
+    }
     Ok(i32::from(run.outcome.exit_code()))
 }

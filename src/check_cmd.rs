@@ -18,6 +18,7 @@ use lpcheck_analyzer::report::style::Palette;
 use lpcheck_analyzer::report::{human, sarif};
 use lpcheck_live::host;
 use lpcheck_live::inputs::{queries, rule_set, running_kernel_prototypes};
+use lpcheck_live::kexec::fallback;
 
 use crate::cli::{CheckArgs, Format, KernelArgs};
 
@@ -52,6 +53,14 @@ pub fn run(args: &CheckArgs, palette: Palette) -> Result<i32> {
     match (reports.as_slice(), args.all_facts) {
         ([report], false) => print!("{}", render(report, args.format, code, palette)),
         _ => print!("{}", render_all(&reports, args.format, palette)?),
+    }
+    if args.format == Format::Human {
+        if let Some(line) = reports
+            .iter()
+            .find_map(|report| fallback::fallback_line(report, Path::new("/boot")))
+        {
+            println!("{line}");
+        }
     }
     Ok(code)
 }

@@ -74,6 +74,17 @@ pub enum Command {
     /// Live: every precondition for loading the patch on this host, one pass/warn/fail/unknown
     /// line each (exit 0 no failure, 1 a failure, 2 could not analyze).
     Preflight(PreflightArgs),
+    /// Check a patch against the target kernel and keep it, so that `apply --installed` (the
+    /// boot service) applies it at every boot of that release (exit 0 installed, 1 refused).
+    Install(InstallArgs),
+    /// Remove an installed patch (a loaded patch stays loaded).
+    Uninstall(UninstallArgs),
+    /// Loaded and installed patches per release: installed-not-loaded, loaded-not-installed,
+    /// files that changed (exit 0, 1 when some state cannot be trusted).
+    List(ListArgs),
+    /// The fallback when no live patch can be safe: plan, load and start a fast reboot into an
+    /// installed kernel with kexec (exit 0 possible/done, 1 refused, 2 could not run).
+    Kexec(KexecArgs),
     /// Print a shell completion script (e.g. `lpcheck completions bash >
     /// /usr/share/bash-completion/completions/lpcheck`).
     Completions(CompletionsArgs),
@@ -259,8 +270,16 @@ pub struct TuiArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
     /// The livepatch module (`.ko`).
-    #[arg(value_name = "PATCH.ko")]
-    pub module: PathBuf,
+    #[arg(value_name = "PATCH.ko", required_unless_present = "installed")]
+    pub module: Option<PathBuf>,
+    /// Apply every patch installed for the running release (`lpcheck install`), in install
+    /// order, each with the full procedure; go on past a failure (exit 1 if any failed).
+    #[arg(long, conflicts_with_all = ["module", "params", "dry_run", "force_on_stall"])]
+    pub installed: bool,
+    /// With --installed: the state directory (default `$LPCHECK_STATE_DIR`, else
+    /// /var/lib/lpcheck).
+    #[arg(long, value_name = "DIR", requires = "installed")]
+    pub state_dir: Option<PathBuf>,
     /// Module parameters, passed to the module as `finit_module(2)` would (`NAME=VALUE`).
     #[arg(value_name = "PARAM")]
     pub params: Vec<String>,
@@ -568,4 +587,94 @@ mod tests {
         assert!(preflight.strict);
         assert_eq!(preflight.source, StackSourceArg::Auto);
     }
+}
+
+/// Output formats of `kexec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KexecFormat {
+    /// One line per check.
+    Human,
+    /// The plan as JSON (docs/json.md).
+    Json,
+}
+
+/// Arguments of `kexec`.
+#[derive(Debug, Clone, Args)]
+#[command(group = clap::ArgGroup::new("action").args(["load", "unload", "exec"]))]
+pub struct KexecArgs {
+    /// The directory holding the installed kernels.
+    #[arg(long, value_name = "DIR", default_value = "/boot")]
+    pub boot: PathBuf,
+    /// The release to boot (default: the newest installed one, by version order).
+    #[arg(long, value_name = "REL")]
+    pub release: Option<String>,
+    /// The initrd to use instead of the one found in the boot directory.
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<PathBuf>,
+    /// The new kernel's command line (with --reuse-cmdline: added to the running one).
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub append: Option<String>,
+    /// Start from the running command line (the default without --append).
+    #[arg(long)]
+    pub reuse_cmdline: bool,
+    /// Load the planned kernel with kexec_file_load(2).
+    #[arg(long)]
+    pub load: bool,
+    /// Unload the loaded kexec kernel.
+    #[arg(long)]
+    pub unload: bool,
+    /// Reboot into the loaded kernel (loading the planned one first when none is loaded).
+    #[arg(long)]
+    pub exec: bool,
+    /// With --exec: do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Output format of the plan.
+    #[arg(long, value_enum, default_value_t = KexecFormat::Human)]
+    pub format: KexecFormat,
+    /// lpcheck's journal (default: `$LPCHECK_JOURNAL`, else /var/lib/lpcheck/journal.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+/// Arguments of `install`.
+#[derive(Debug, Clone, Args)]
+pub struct InstallArgs {
+    /// The livepatch module (`.ko`).
+    #[arg(value_name = "PATCH.ko")]
+    pub module: PathBuf,
+    /// The release to install it for (default: the running one, checked against its facts).
+    #[arg(long, value_name = "REL")]
+    pub kernel: Option<String>,
+    /// The state directory (default `$LPCHECK_STATE_DIR`, else /var/lib/lpcheck).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// A rule file that adds or overrides rules and declares waivers (repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+}
+
+/// Arguments of `uninstall`.
+#[derive(Debug, Clone, Args)]
+pub struct UninstallArgs {
+    /// The patch (module) name; `-` and `_` are the same.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The release it is installed for (default: the running one).
+    #[arg(long, value_name = "REL")]
+    pub kernel: Option<String>,
+    /// The state directory (default `$LPCHECK_STATE_DIR`, else /var/lib/lpcheck).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Arguments of `list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// The state directory (default `$LPCHECK_STATE_DIR`, else /var/lib/lpcheck).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LiveFormat::Human)]
+    pub format: LiveFormat,
 }

@@ -7,6 +7,8 @@ mod diff_cmd;
 mod event_printer;
 mod facts;
 mod facts_cmd;
+mod install_cmd;
+mod kexec_cmd;
 mod output;
 mod preflight_cmd;
 mod progress;
@@ -43,11 +45,16 @@ fn main() -> ExitCode {
         Command::Check(args) => check_cmd::run(args, palette),
         Command::Diff(args) => diff_cmd::run(args, palette),
         Command::Tui(args) => tui_cmd::run(args),
+        Command::Apply(args) if args.installed => install_cmd::apply_installed(args, cli.progress),
         Command::Apply(args) => apply_cmd::run(args, cli.progress),
         Command::Status(args) => status_cmd::run(args),
         Command::Revert(args) => revert_cmd::run(args),
         Command::Watch(args) => watch_cmd::run(args, cli.progress),
         Command::Preflight(args) => preflight_cmd::run(args, palette),
+        Command::Kexec(args) => kexec_cmd::run(args),
+        Command::Install(args) => install_cmd::install(args),
+        Command::Uninstall(args) => install_cmd::uninstall(args),
+        Command::List(args) => install_cmd::list(args),
         Command::Completions(args) => {
             clap_complete::generate(
                 args.shell,

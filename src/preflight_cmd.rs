@@ -1,8 +1,10 @@
 //! `lpcheck preflight`: the host-side preconditions for loading a patch, one result per check.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use anyhow::{Context, Result};
+use lpcheck_analyzer::check::{check, CheckOptions};
 use lpcheck_analyzer::patch::PatchModule;
 use lpcheck_analyzer::report::style::Palette;
 use serde::Serialize;
@@ -11,6 +13,7 @@ use lpcheck_live::blockers::{always_on_stack_patterns, find_blockers, resolve_ta
 use lpcheck_live::host;
 use lpcheck_live::hostfs::HostPaths;
 use lpcheck_live::inputs::rule_set;
+use lpcheck_live::kexec::fallback;
 use lpcheck_live::livepatch::LivepatchSysfs;
 use lpcheck_live::preflight::{run_preflight, PreflightInputs, PreflightReport, Status};
 use lpcheck_live::sampler::sampler;
@@ -68,6 +71,20 @@ pub fn run(args: &PreflightArgs, palette: Palette) -> Result<i32> {
         }
     };
     print!("{text}");
+    if code != 0 && args.format == LiveFormat::Human {
+        let report = check(
+            &patch,
+            &facts,
+            &rules,
+            CheckOptions {
+                strict: false,
+                allow_unknown: false,
+            },
+        );
+        if let Some(line) = fallback::fallback_line(&report, Path::new("/boot")) {
+            println!("{line}");
+        }
+    }
     Ok(code)
 }
 

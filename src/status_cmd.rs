@@ -145,6 +145,18 @@ fn render(status: &Status) -> String {
             }
         }
     }
+    match status.kexec_loaded {
+        Some(true) => {
+            let _ = writeln!(
+                out,
+                "kexec: a kernel is loaded (lpcheck kexec --exec boots it, --unload drops it)"
+            );
+        }
+        Some(false) => {
+            let _ = writeln!(out, "kexec: no kernel loaded");
+        }
+        None => {}
+    }
     if status.journal_truncated {
         let _ = writeln!(
             out,

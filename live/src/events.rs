@@ -31,6 +31,8 @@ pub enum Action {
     Apply,
     /// `lpcheck revert`.
     Revert,
+    /// `lpcheck kexec --load/--unload/--exec`.
+    Kexec,
 }
 
 /// A task a transition waits for.
@@ -79,6 +81,12 @@ pub enum Outcome {
     Unsupported,
     /// Something failed; the message says what is left in the kernel.
     Failed,
+    /// `kexec --load`: the kexec kernel is loaded.
+    KexecLoaded,
+    /// `kexec --unload`: no kexec kernel is loaded.
+    KexecUnloaded,
+    /// `kexec --exec`: the reboot into the loaded kernel was started.
+    KexecBooting,
 }
 
 impl Outcome {
@@ -86,7 +94,13 @@ impl Outcome {
     /// found), 2 could not run.
     pub fn exit_code(self) -> u8 {
         match self {
-            Self::Applied | Self::Forced | Self::Ready | Self::Reverted => 0,
+            Self::Applied
+            | Self::Forced
+            | Self::Ready
+            | Self::Reverted
+            | Self::KexecLoaded
+            | Self::KexecUnloaded
+            | Self::KexecBooting => 0,
             Self::Refused | Self::LoadRefused | Self::StalledReverted | Self::RevertStalled => 1,
             Self::Unsupported | Self::Failed => 2,
         }
@@ -204,6 +218,11 @@ pub enum ApplyEvent {
         /// What failed.
         error: String,
     },
+    /// A kexec step (loading, unloading, the reboot path chosen).
+    KexecStep {
+        /// What was done (not `message`: the journal's own field has that name).
+        summary: String,
+    },
     /// The run ended. Every run ends with exactly one of these; a run without one was
     /// interrupted.
     Finished {
@@ -259,6 +278,12 @@ impl ApplyEvent {
                 action: Action::Revert,
                 ..
             } => "revert requested".to_string(),
+            Self::Started {
+                action: Action::Kexec,
+                module,
+                ..
+            } => format!("kexec {}", module.as_deref().unwrap_or("?")),
+            Self::KexecStep { summary } => summary.clone(),
             Self::Preflight { results } => {
                 let count = |status| results.iter().filter(|r| r.status == status).count();
                 format!(

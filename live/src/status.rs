@@ -69,6 +69,19 @@ pub struct Status {
     pub left_behind: Vec<LeftBehind>,
     /// The journal's last line was cut short (an interrupted write).
     pub journal_truncated: bool,
+    /// A kexec kernel is loaded (`/sys/kernel/kexec_loaded`, beside the livepatch directory);
+    /// `null` when unreadable (no `CONFIG_KEXEC_CORE`).
+    pub kexec_loaded: Option<bool>,
+}
+
+/// `kexec_loaded` in the directory that holds the livepatch root (`/sys/kernel`).
+fn kexec_loaded(livepatch_root: &Path) -> Option<bool> {
+    let file = livepatch_root.parent()?.join("kexec_loaded");
+    match std::fs::read_to_string(file).ok()?.trim() {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    }
 }
 
 /// Reads the kernel's livepatch state and the journal at `journal_path`.
@@ -112,6 +125,7 @@ pub fn gather(paths: &HostPaths, journal_path: &Path) -> Status {
         journal_error,
         left_behind,
         journal_truncated,
+        kexec_loaded: kexec_loaded(&paths.livepatch),
     }
 }
 

@@ -128,9 +128,14 @@ fn view_outcome(outcome: events::Outcome, patch: String, summary: String) -> Out
             patch,
             reason: summary,
         },
-        Engine::Ready | Engine::RevertStalled | Engine::Unsupported | Engine::Failed => {
-            Outcome::Error { message: summary }
-        }
+        // The kexec outcomes never come from the apply engine the view runs.
+        Engine::Ready
+        | Engine::RevertStalled
+        | Engine::Unsupported
+        | Engine::Failed
+        | Engine::KexecLoaded
+        | Engine::KexecUnloaded
+        | Engine::KexecBooting => Outcome::Error { message: summary },
     }
 }
 

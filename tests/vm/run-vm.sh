@@ -14,6 +14,8 @@
 #                    `ldd` lists are copied too. Repeatable.
 #   --timeout SECS   bound on the whole VM run (default 300)
 #   --append ARGS    extra kernel command line arguments
+#   --disk FILE      a raw disk image, attached as virtio block device /dev/vda
+#                    (kept across runs: state that survives a reboot)
 #   --kernel IMAGE   boot this kernel image (a vmlinux or a bzImage) instead of
 #                    the one fetch-kernel.sh provides
 #
@@ -52,6 +54,7 @@ out="$repo_root/target/vm/out"
 kmod_dir=
 timeout_secs=300
 extra_append=
+disk=
 kernel_image=
 adds=()
 guest_script=
@@ -65,6 +68,7 @@ parse_args() {
         --add) adds+=("${2:?--add needs a path}"); shift 2 ;;
         --timeout) timeout_secs=${2:?--timeout needs seconds}; shift 2 ;;
         --append) extra_append=${2:?--append needs arguments}; shift 2 ;;
+        --disk) disk=${2:?--disk needs an image file}; shift 2 ;;
         --kernel) kernel_image=${2:?--kernel needs an image}; shift 2 ;;
         -h | --help) usage ;;
         -*) lpc_log "unknown option $1"; usage ;;
@@ -78,6 +82,9 @@ parse_args() {
     [[ -n $guest_script ]] || usage
     [[ -f $guest_script ]] || lpc_die "guest script not found: $guest_script"
     [[ $timeout_secs =~ ^[0-9]+$ ]] || lpc_die "--timeout wants whole seconds, got '$timeout_secs'"
+    if [[ -n $disk && ! -f $disk ]]; then
+        lpc_die "--disk image not found: $disk"
+    fi
     if [[ -n $kernel_image && ! -f $kernel_image ]]; then
         lpc_die "--kernel image not found: $kernel_image"
     fi
@@ -187,6 +194,8 @@ main() {
 
     local console="$out/console.log" data="$out/data.tar.gz"
     local append="console=ttyS0 panic=-1 oops=panic quiet loglevel=4 $extra_append"
+    local drive=()
+    [[ -z $disk ]] || drive=(-drive "file=$disk,format=raw,if=virtio")
     local start end
     lpc_log "booting $kver (timeout ${timeout_secs}s)"
     start=$(date +%s.%N)
@@ -195,6 +204,7 @@ main() {
         qemu-system-x86_64 -accel tcg -nographic -no-reboot -smp 2 -m 1024 -nic none \
         -monitor none -parallel none \
         -serial "file:$console" -serial "file:$data" \
+        "${drive[@]}" \
         -kernel "$vmlinux" -initrd "$initramfs" -append "$append" \
         </dev/null >"$out/qemu.log" 2>&1 || status=$?
     end=$(date +%s.%N)
