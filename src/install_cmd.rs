@@ -190,7 +190,7 @@ pub fn apply_installed(args: &ApplyArgs, show_progress: bool) -> Result<i32> {
             Decision::Apply => println!("== {name}: applying"),
             Decision::AlreadyLoaded => println!("== {name}: already loaded"),
             Decision::Superseded { by } => {
-                println!("== {name}: skipped, superseded by {by} (atomic replace)")
+                println!("== {name}: skipped, superseded by {by} (atomic replace)");
             }
             Decision::Refused { reason } => println!("== {name}: refused: {reason}"),
         },
