@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use lpcheck_analyzer::kernel::bundle::BundleWriter;
 
 use crate::cli::{FactsArgs, FactsCommand};
-use crate::facts::{collect, package};
+use lpcheck_live::facts::{collect, package};
 
 /// Runs a `facts` subcommand; returns the exit code.
 pub fn run(args: &FactsArgs) -> Result<i32> {

@@ -5,7 +5,6 @@ mod check_cmd;
 mod cli;
 mod diff_cmd;
 mod event_printer;
-mod facts;
 mod facts_cmd;
 mod install_cmd;
 mod kexec_cmd;

@@ -10,6 +10,7 @@ pub mod apply_preflight;
 pub mod blockers;
 pub mod error;
 pub mod events;
+pub mod facts;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fake_kernel;
 pub mod host;

@@ -6,40 +6,26 @@ pub mod collect;
 pub mod package;
 
 use std::path::Path;
-use std::process::Command;
 
+use lpcheck_analyzer::patch::compressed;
 use object::{Object, ObjectSection};
 
-/// Whether `path` names a module file: `.ko`, or `.ko.xz` as 6.12+ packages ship them.
+/// Whether `path` names a module file: `.ko`, or compressed as distributions ship them
+/// (`.ko.xz`, `.ko.zst`, `.ko.gz`).
 pub fn is_module_file(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".ko") || n.ends_with(".ko.xz"))
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        [".ko", ".ko.xz", ".ko.zst", ".ko.gz"]
+            .iter()
+            .any(|end| n.ends_with(end))
+    })
 }
 
-/// A module file's ELF bytes (`.ko.xz` decompressed with `xz`).
+/// A module file's ELF bytes, decompressed by content as `check` reads modules.
 pub fn read_module(path: &Path) -> std::result::Result<Vec<u8>, String> {
-    if path.extension().is_some_and(|e| e == "xz") {
-        let output = Command::new("xz")
-            .arg("-dc")
-            .arg(path)
-            .output()
-            .map_err(|e| {
-                format!(
-                    "{}: cannot run xz (Debian package xz-utils): {e}",
-                    path.display()
-                )
-            })?;
-        if !output.status.success() {
-            return Err(format!(
-                "{}: xz -dc failed: {}",
-                path.display(),
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
-        return Ok(output.stdout);
-    }
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    compressed::decompress(path, &data)
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|e| e.to_string())
 }
 
 /// The vermagic of the first module file under `dir` (in name order, depth first).
