@@ -10,7 +10,7 @@ packages=(
     clang llvm libbpf-dev
     qemu-system-x86 busybox-static e2fsprogs
     tmux python3 ca-certificates curl time hyperfine
-    nodejs npm
+    nodejs
 )
 
 as_root() {
@@ -26,6 +26,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Debian's nodejs comes without npm (its own package); a NodeSource nodejs carries npm and
+# conflicts with that package.
+if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing npm" >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
