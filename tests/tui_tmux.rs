@@ -191,7 +191,7 @@ fn keys_resizes_and_q_leave_the_terminal_as_found() {
     });
     assert!(screen.contains("/sys/kernel/livepatch absent"), "{screen}");
     assert!(
-        screen.contains("q quit  r revert  ↑↓ move  Tab panel"),
+        screen.contains("q quit  ? help  r revert  ↑↓ move  Tab panel"),
         "key legend missing:\n{screen}"
     );
     assert!(
