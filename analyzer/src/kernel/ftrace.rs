@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::kallsyms::{Kallsyms, KernelObject, SymbolClass};
+use super::kallsyms::{module_index, Kallsyms, KernelObject, SymbolClass};
 use crate::error::{AnalyzeError, Result};
 
 /// Distance from a function's start at which its ftrace call site may sit (after an `endbr64`
@@ -81,7 +81,11 @@ impl FtraceList {
             };
             let object = match module {
                 None => 0,
-                Some(module) => module_index(&mut objects, entries.last(), module),
+                Some(module) => module_index(
+                    &mut objects,
+                    entries.last().map(|e: &FtraceEntry| e.object),
+                    module,
+                ),
             };
             entries.push(FtraceEntry {
                 // The parsers return subslices of `text`: the name's offset in it.
@@ -110,7 +114,11 @@ impl FtraceList {
     fn push(&mut self, name: &str, module: Option<&str>, call_site: Option<u64>) {
         let object = match module {
             None => 0,
-            Some(module) => module_index(&mut self.objects, self.entries.last(), module),
+            Some(module) => module_index(
+                &mut self.objects,
+                self.entries.last().map(|e| e.object),
+                module,
+            ),
         };
         self.entries.push(FtraceEntry {
             name_start: self.names.len() as u32,
@@ -142,26 +150,6 @@ impl FtraceList {
             })
             .count()
     }
-}
-
-/// The index of `module` in `objects`, added when new (the `last` entry's object first: a
-/// module's functions are listed together).
-fn module_index(objects: &mut Vec<KernelObject>, last: Option<&FtraceEntry>, module: &str) -> u32 {
-    let is_module =
-        |object: &KernelObject| matches!(object, KernelObject::Module(m) if m == module);
-    if let Some(last) = last {
-        if is_module(&objects[last.object as usize]) {
-            return last.object;
-        }
-    }
-    let index = match objects.iter().rposition(is_module) {
-        Some(index) => index,
-        None => {
-            objects.push(KernelObject::Module(module.to_string()));
-            objects.len() - 1
-        }
-    };
-    index as u32
 }
 
 /// The usual line of a names-only list: one name, no module, not a bare call-site address;

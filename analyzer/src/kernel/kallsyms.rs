@@ -107,7 +107,11 @@ impl KallsymsBuilder {
     ) {
         let object = match module {
             None => 0,
-            Some(module) => module_index(&mut self.objects, self.symbols.last(), module),
+            Some(module) => module_index(
+                &mut self.objects,
+                self.symbols.last().map(|s| s.object),
+                module,
+            ),
         };
         self.symbols.push(KernelSymbol {
             address,
@@ -126,14 +130,19 @@ impl KallsymsBuilder {
     }
 }
 
-/// The index of `module` in `objects`, added when new. A module's symbols are contiguous in
-/// kallsyms, so the object of the `last` symbol is tried first.
-fn module_index(objects: &mut Vec<KernelObject>, last: Option<&KernelSymbol>, module: &str) -> u32 {
+/// The index of `module` in `objects`, added when new. A module's entries are contiguous in
+/// kallsyms and in ftrace's lists, so `last_object` (the object of the entry before) is tried
+/// first.
+pub(super) fn module_index(
+    objects: &mut Vec<KernelObject>,
+    last_object: Option<u32>,
+    module: &str,
+) -> u32 {
     let is_module =
         |object: &KernelObject| matches!(object, KernelObject::Module(m) if m == module);
-    if let Some(last) = last {
-        if is_module(&objects[last.object as usize]) {
-            return last.object;
+    if let Some(last) = last_object {
+        if is_module(&objects[last as usize]) {
+            return last;
         }
     }
     let index = match objects.iter().rposition(is_module) {
@@ -271,7 +280,11 @@ impl Kallsyms {
             let (name, address, letter, module) = parsed;
             let object = match module {
                 None => 0,
-                Some(module) => module_index(&mut objects, symbols.last(), module),
+                Some(module) => module_index(
+                    &mut objects,
+                    symbols.last().map(|s: &KernelSymbol| s.object),
+                    module,
+                ),
             };
             symbols.push(KernelSymbol {
                 address,
