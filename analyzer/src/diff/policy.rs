@@ -21,8 +21,8 @@ use std::path::Path;
 use super::rules::{self, Rule};
 use crate::error::{AnalyzeError, Result};
 use crate::report::{Finding, Severity, Waiver};
-use crate::rules::glob;
 use crate::rules::model::{bad_rule_file, RuleEntry, RuleFile};
+use crate::rules::WaiverRule;
 
 /// A built-in diff rule as the user's files leave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,37 +66,13 @@ impl EffectiveRule {
     }
 }
 
-/// An explicit acceptance of a diff rule's findings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct DiffWaiver {
-    /// The rule's id or name, as written.
-    rule: String,
-    /// Optional pattern on the finding's symbol.
-    target: Option<String>,
-    /// Why.
-    reason: String,
-    /// The file it comes from.
-    source: String,
-}
-
-impl DiffWaiver {
-    fn covers(&self, rule: &EffectiveRule, finding: &Finding) -> bool {
-        rule.is_named(&self.rule)
-            && match (&self.target, &finding.target) {
-                (None, _) => true,
-                (Some(pattern), Some(target)) => glob::matches(pattern, target),
-                (Some(_), None) => false,
-            }
-    }
-}
-
 /// The diff rules in force and the waivers declared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffRules {
     /// Every built-in rule, in id order, with the user's overrides.
     rules: Vec<EffectiveRule>,
     /// The user's waivers, in file order.
-    waivers: Vec<DiffWaiver>,
+    waivers: Vec<WaiverRule>,
 }
 
 impl Default for DiffRules {
@@ -131,7 +107,7 @@ impl DiffRules {
                     format!("waiver names `{}`, which is not a diff rule", waiver.rule),
                 ));
             }
-            self.waivers.push(DiffWaiver {
+            self.waivers.push(WaiverRule {
                 rule: waiver.rule,
                 target: waiver.target,
                 reason: waiver.reason,
@@ -188,7 +164,11 @@ impl DiffRules {
                 continue;
             }
             rule.restyle(&mut finding);
-            if let Some(index) = self.waivers.iter().position(|w| w.covers(rule, &finding)) {
+            if let Some(index) = self
+                .waivers
+                .iter()
+                .position(|w| rule.is_named(&w.rule) && w.covers_target(finding.target.as_deref()))
+            {
                 used[index] = true;
                 if finding.waiver.is_none() {
                     let waiver = &self.waivers[index];

@@ -210,12 +210,17 @@ impl WaiverRule {
     /// Whether this waiver covers a finding of `rule` (id or name) about `target`.
     pub fn covers(&self, rule: &Rule, target: Option<&str>) -> bool {
         let rule_matches = self.rule == rule.id || self.rule == rule.name;
-        let target_matches = match (&self.target, target) {
+        rule_matches && self.covers_target(target)
+    }
+
+    /// Whether this waiver's target pattern (if any) covers a finding about `target`: a waiver
+    /// without a pattern covers every finding, one with a pattern only findings with a target.
+    pub fn covers_target(&self, target: Option<&str>) -> bool {
+        match (&self.target, target) {
             (None, _) => true,
             (Some(pattern), Some(target)) => super::glob::matches(pattern, target),
             (Some(_), None) => false,
-        };
-        rule_matches && target_matches
+        }
     }
 }
 
