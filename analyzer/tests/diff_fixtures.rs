@@ -201,6 +201,19 @@ fn compiler() -> Option<String> {
     })
 }
 
+/// The fixture compiler, or `None` after skipping `test` (through the project's skip helper)
+/// because there is none.
+fn compiler_or_skip(test: &str) -> Option<String> {
+    let cc = compiler();
+    if cc.is_none() {
+        lpcheck_testkit::skip(
+            test,
+            "neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures",
+        );
+    }
+    cc
+}
+
 fn compile(cc: &str, source: &Path, defines: &[&str], out: &Path) {
     let output = Command::new(cc)
         .args(FLAGS)
@@ -246,11 +259,7 @@ fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
 
 #[test]
 fn each_rule_fires_on_its_fixture_and_only_there() {
-    let Some(cc) = compiler() else {
-        lpcheck_testkit::skip(
-            "each_rule_fires_on_its_fixture_and_only_there",
-            "neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures",
-        );
+    let Some(cc) = compiler_or_skip("each_rule_fires_on_its_fixture_and_only_there") else {
         return;
     };
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -304,10 +313,9 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
 
 #[test]
 fn unrelated_objects_and_impossible_directives_are_refused_with_the_reason() {
-    let Some(cc) = compiler() else {
-        println!(
-            "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"
-        );
+    let Some(cc) =
+        compiler_or_skip("unrelated_objects_and_impossible_directives_are_refused_with_the_reason")
+    else {
         return;
     };
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -344,10 +352,9 @@ fn unrelated_objects_and_impossible_directives_are_refused_with_the_reason() {
 
 #[test]
 fn ignored_and_forced_items_are_visible_waivers_in_json_and_human_output() {
-    let Some(cc) = compiler() else {
-        println!(
-            "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"
-        );
+    let Some(cc) =
+        compiler_or_skip("ignored_and_forced_items_are_visible_waivers_in_json_and_human_output")
+    else {
         return;
     };
     let dir = tempfile::tempdir().expect("temporary directory");
