@@ -242,18 +242,21 @@ fn fixture_source(name: &str) -> PathBuf {
     .collect()
 }
 
-fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
-    let source = fixture_source(case.fixture);
-    let orig = dir.join(format!("{}{}.orig.o", case.fixture, case.defines.concat()));
-    let patched = dir.join(format!(
-        "{}{}.patched.o",
-        case.fixture,
-        case.defines.concat()
-    ));
-    compile(cc, &source, case.defines, &orig);
-    let mut patched_defines = case.defines.to_vec();
+/// Builds `fixture` with `defines` twice in `dir`, as the original and with `-DPATCHED`; returns
+/// the two objects' paths.
+fn build_pair(cc: &str, dir: &Path, fixture: &str, defines: &[&str]) -> (PathBuf, PathBuf) {
+    let source = fixture_source(fixture);
+    let orig = dir.join(format!("{fixture}{}.orig.o", defines.concat()));
+    let patched = dir.join(format!("{fixture}{}.patched.o", defines.concat()));
+    compile(cc, &source, defines, &orig);
+    let mut patched_defines = defines.to_vec();
     patched_defines.push("-DPATCHED");
     compile(cc, &source, &patched_defines, &patched);
+    (orig, patched)
+}
+
+fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
+    let (orig, patched) = build_pair(cc, dir, case.fixture, case.defines);
     diff_files(&orig, &patched, &DiffOptions::default()).expect("fixture objects analyze")
 }
 
@@ -335,12 +338,7 @@ fn unrelated_objects_and_impossible_directives_are_refused_with_the_reason() {
         "{error}"
     );
 
-    let (orig, patched) = (
-        dir.path().join("unrelated.o"),
-        dir.path().join("unrelated.p.o"),
-    );
-    compile(&cc, &fixture_source("unrelated"), &[], &orig);
-    compile(&cc, &fixture_source("unrelated"), &["-DPATCHED"], &patched);
+    let (orig, patched) = build_pair(&cc, dir.path(), "unrelated", &[]);
     let error = diff_files(&orig, &patched, &DiffOptions::default())
         .expect_err("objects with almost nothing in common are refused")
         .to_string();
