@@ -282,10 +282,14 @@ mod tests {
         .unwrap()
     }
 
+    /// The index of the ftrace list `text`.
+    fn index(text: &str) -> FtraceIndex {
+        FtraceIndex::new(FtraceList::parse(text, Path::new("f")).unwrap())
+    }
+
     #[test]
     fn aliases_are_hookable_by_address() {
-        let list = FtraceList::parse("__do_sys_getpid\nmodfn [kvm]\n", Path::new("f")).unwrap();
-        let (index, symbols) = (FtraceIndex::new(list), symbols());
+        let (index, symbols) = (index("__do_sys_getpid\nmodfn [kvm]\n"), symbols());
         assert_eq!(
             index.hookability(0xffffffff81000000, &symbols),
             Hookability::Hookable
@@ -302,32 +306,30 @@ mod tests {
 
     #[test]
     fn names_listed_fewer_times_than_symbols_are_uncertain() {
-        let list = FtraceList::parse("dup\n", Path::new("f")).unwrap();
-        let (index, symbols) = (FtraceIndex::new(list), symbols());
+        let (once, symbols) = (index("dup\n"), symbols());
         assert!(matches!(
-            index.hookability(0xffffffff81000200, &symbols),
+            once.hookability(0xffffffff81000200, &symbols),
             Hookability::Unknown(reason) if reason.contains("2 symbols")
         ));
-        let both = FtraceList::parse("dup\ndup\n", Path::new("f")).unwrap();
-        let index = FtraceIndex::new(both);
+        let both = index("dup\ndup\n");
         assert_eq!(
-            index.hookability(0xffffffff81000100, &symbols),
+            both.hookability(0xffffffff81000100, &symbols),
             Hookability::Hookable
         );
         assert_eq!(
-            index.hookability(0xffffffff81000200, &symbols),
+            both.hookability(0xffffffff81000200, &symbols),
             Hookability::Hookable
         );
     }
 
     #[test]
     fn address_lists_map_call_sites_to_functions() {
-        let list = FtraceList::parse(
-            "ffffffff81000204 dup\nffffffff81000404 modfn [kvm]\nffffffff81000380 noinstr_fn\n",
-            Path::new("f"),
-        )
-        .unwrap();
-        let (index, symbols) = (FtraceIndex::new(list), symbols());
+        let (index, symbols) = (
+            index(
+                "ffffffff81000204 dup\nffffffff81000404 modfn [kvm]\nffffffff81000380 noinstr_fn\n",
+            ),
+            symbols(),
+        );
         assert_eq!(
             index.hookability(0xffffffff81000200, &symbols),
             Hookability::Hookable
@@ -349,10 +351,8 @@ mod tests {
 
     #[test]
     fn the_same_name_in_another_object_does_not_count() {
-        let list = FtraceList::parse("modfn\n", Path::new("f")).unwrap();
-        let index = FtraceIndex::new(list);
         assert_eq!(
-            index.hookability(0xffffffff81000400, &symbols()),
+            index("modfn\n").hookability(0xffffffff81000400, &symbols()),
             Hookability::NotHookable
         );
     }
