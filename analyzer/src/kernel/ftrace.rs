@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::kallsyms::{module_index, Kallsyms, KernelObject, SymbolClass};
+use super::kallsyms::{module_index, numbered_lines, Kallsyms, KernelObject, SymbolClass};
 use crate::error::{AnalyzeError, Result};
 
 /// Distance from a function's start at which its ftrace call site may sit (after an `endbr64`
@@ -63,14 +63,8 @@ impl FtraceList {
     fn parse_text(text: String, origin: &Path) -> Result<Self> {
         let mut entries = Vec::with_capacity(text.len() / 20);
         let mut objects = vec![KernelObject::Vmlinux];
-        let mut start = 0;
-        let mut index = 0;
-        while start < text.len() {
-            let end =
-                memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |n| start + n);
-            let line = text[start..end].trim();
-            start = end + 1;
-            index += 1;
+        for (index, line) in numbered_lines(&text) {
+            let line = line.trim();
             if line.is_empty() {
                 continue;
             }

@@ -130,6 +130,24 @@ impl KallsymsBuilder {
     }
 }
 
+/// The lines of `text` with their numbers (from 1), split at `\n` with `memchr`; a final
+/// newline does not start another line. Lines keep any `\r` and surrounding white space.
+pub(super) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut start = 0;
+    let mut index = 0;
+    std::iter::from_fn(move || {
+        if start >= text.len() {
+            return None;
+        }
+        let end =
+            memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |n| start + n);
+        let line = &text[start..end];
+        start = end + 1;
+        index += 1;
+        Some((index, line))
+    })
+}
+
 /// The index of `module` in `objects`, added when new. A module's entries are contiguous in
 /// kallsyms and in ftrace's lists, so `last_object` (the object of the entry before) is tried
 /// first.
@@ -263,14 +281,7 @@ impl Kallsyms {
     fn parse_text(text: String, origin: &Path) -> Result<Self> {
         let mut symbols = Vec::with_capacity(text.len() / 40);
         let mut objects = vec![KernelObject::Vmlinux];
-        let mut start = 0;
-        let mut index = 0;
-        while start < text.len() {
-            let end =
-                memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |n| start + n);
-            let line = &text[start..end];
-            start = end + 1;
-            index += 1;
+        for (index, line) in numbered_lines(&text) {
             let parsed = match parse_usual_line(line) {
                 Some(parsed) => parsed,
                 None if line.trim().is_empty() => continue,
