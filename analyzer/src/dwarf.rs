@@ -49,6 +49,62 @@ impl<'data> RelocatedDwarf<'data> {
     }
 }
 
+/// The text of a string attribute of `entry` (`DW_AT_name`, ...), lossily decoded; `None` when
+/// the entry lacks it or it does not resolve.
+pub(crate) fn string_attr(
+    dwarf: &gimli::Dwarf<Slice<'_>>,
+    unit: &gimli::Unit<Slice<'_>>,
+    entry: &gimli::DebuggingInformationEntry<'_, '_, Slice<'_>>,
+    attr: gimli::DwAt,
+) -> Option<String> {
+    let value = entry.attr_value(attr).ok()??;
+    let text = dwarf.attr_string(unit, value).ok()?;
+    Some(text.to_string_lossy().into_owned())
+}
+
+/// What `read` gives for the `DW_TAG_subprogram`s of the object's DWARF named in `names`: for
+/// each name, the first such entry (in unit order) for which `read` gives a value. Units gimli
+/// cannot parse are passed over; an object without DWARF gives an empty map.
+pub(crate) fn named_subprograms<T>(
+    object: &ElfObject<'_>,
+    names: &[&str],
+    mut read: impl for<'s> FnMut(
+        &gimli::Dwarf<Slice<'s>>,
+        &gimli::Unit<Slice<'s>>,
+        &gimli::DebuggingInformationEntry<'_, '_, Slice<'s>>,
+    ) -> Option<T>,
+) -> HashMap<String, T> {
+    let mut found = HashMap::new();
+    let Some(sections) = RelocatedDwarf::of(object) else {
+        return found;
+    };
+    let Some(dwarf) = sections.dwarf() else {
+        return found;
+    };
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        let Ok(unit) = dwarf.unit(header) else {
+            continue;
+        };
+        let mut entries = unit.entries();
+        while let Ok(Some((_, entry))) = entries.next_dfs() {
+            if entry.tag() != gimli::DW_TAG_subprogram {
+                continue;
+            }
+            let Some(name) = string_attr(&dwarf, &unit, entry, gimli::DW_AT_name) else {
+                continue;
+            };
+            if !names.contains(&name.as_str()) || found.contains_key(&name) {
+                continue;
+            }
+            if let Some(value) = read(&dwarf, &unit, entry) {
+                found.insert(name, value);
+            }
+        }
+    }
+    found
+}
+
 /// A section's contents with its `R_X86_64_32`/`R_X86_64_64` relocations applied: in a
 /// relocatable object, DWARF's references to `.debug_str` and `.debug_abbrev` are relocations
 /// against section symbols, with zeros in the section bytes.

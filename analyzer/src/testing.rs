@@ -214,7 +214,15 @@ impl Writer {
         (self.strings, offset)
     }
 
-    fn pointer(&mut self, section: SectionId, offset: u64, symbol: SymbolId, addend: i64) {
+    /// A relocation of type `r_type` at `offset` in `section`, against `symbol` plus `addend`.
+    fn relocate(
+        &mut self,
+        section: SectionId,
+        offset: u64,
+        symbol: SymbolId,
+        r_type: u32,
+        addend: i64,
+    ) {
         self.object
             .add_relocation(
                 section,
@@ -222,12 +230,14 @@ impl Writer {
                     offset,
                     symbol,
                     addend,
-                    flags: RelocationFlags::Elf {
-                        r_type: elf::R_X86_64_64,
-                    },
+                    flags: RelocationFlags::Elf { r_type },
                 },
             )
             .expect("valid relocation");
+    }
+
+    fn pointer(&mut self, section: SectionId, offset: u64, symbol: SymbolId, addend: i64) {
+        self.relocate(section, offset, symbol, elf::R_X86_64_64, addend);
     }
 
     fn pointer_to_string(&mut self, section: SectionId, offset: u64, text: &str) {
@@ -359,17 +369,7 @@ impl Writer {
                     Use::CallLocal(name) => (function_symbols[name], elf::R_X86_64_PLT32),
                     Use::ReadData(name) => (data_symbols[name], elf::R_X86_64_PC32),
                 };
-                self.object
-                    .add_relocation(
-                        section,
-                        Relocation {
-                            offset: base + at,
-                            symbol,
-                            addend: -4,
-                            flags: RelocationFlags::Elf { r_type },
-                        },
-                    )
-                    .expect("valid relocation");
+                self.relocate(section, base + at, symbol, r_type, -4);
             }
         }
 
@@ -536,17 +536,7 @@ impl Writer {
             (base + 3, patch, r_type, addend),
             (base + 8, enable_patch, elf::R_X86_64_PLT32, -4),
         ] {
-            self.object
-                .add_relocation(
-                    section,
-                    Relocation {
-                        offset,
-                        symbol,
-                        addend,
-                        flags: RelocationFlags::Elf { r_type },
-                    },
-                )
-                .expect("valid relocation");
+            self.relocate(section, offset, symbol, r_type, addend);
         }
     }
 }

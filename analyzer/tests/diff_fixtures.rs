@@ -201,6 +201,19 @@ fn compiler() -> Option<String> {
     })
 }
 
+/// The fixture compiler, or `None` after skipping `test` (through the project's skip helper)
+/// because there is none.
+fn compiler_or_skip(test: &str) -> Option<String> {
+    let cc = compiler();
+    if cc.is_none() {
+        lpcheck_testkit::skip(
+            test,
+            "neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures",
+        );
+    }
+    cc
+}
+
 fn compile(cc: &str, source: &Path, defines: &[&str], out: &Path) {
     let output = Command::new(cc)
         .args(FLAGS)
@@ -229,28 +242,27 @@ fn fixture_source(name: &str) -> PathBuf {
     .collect()
 }
 
-fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
-    let source = fixture_source(case.fixture);
-    let orig = dir.join(format!("{}{}.orig.o", case.fixture, case.defines.concat()));
-    let patched = dir.join(format!(
-        "{}{}.patched.o",
-        case.fixture,
-        case.defines.concat()
-    ));
-    compile(cc, &source, case.defines, &orig);
-    let mut patched_defines = case.defines.to_vec();
+/// Builds `fixture` with `defines` twice in `dir`, as the original and with `-DPATCHED`; returns
+/// the two objects' paths.
+fn build_pair(cc: &str, dir: &Path, fixture: &str, defines: &[&str]) -> (PathBuf, PathBuf) {
+    let source = fixture_source(fixture);
+    let orig = dir.join(format!("{fixture}{}.orig.o", defines.concat()));
+    let patched = dir.join(format!("{fixture}{}.patched.o", defines.concat()));
+    compile(cc, &source, defines, &orig);
+    let mut patched_defines = defines.to_vec();
     patched_defines.push("-DPATCHED");
     compile(cc, &source, &patched_defines, &patched);
+    (orig, patched)
+}
+
+fn run_case(cc: &str, dir: &Path, case: &Case) -> DiffReport {
+    let (orig, patched) = build_pair(cc, dir, case.fixture, case.defines);
     diff_files(&orig, &patched, &DiffOptions::default()).expect("fixture objects analyze")
 }
 
 #[test]
 fn each_rule_fires_on_its_fixture_and_only_there() {
-    let Some(cc) = compiler() else {
-        lpcheck_testkit::skip(
-            "each_rule_fires_on_its_fixture_and_only_there",
-            "neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures",
-        );
+    let Some(cc) = compiler_or_skip("each_rule_fires_on_its_fixture_and_only_there") else {
         return;
     };
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -304,10 +316,9 @@ fn each_rule_fires_on_its_fixture_and_only_there() {
 
 #[test]
 fn unrelated_objects_and_impossible_directives_are_refused_with_the_reason() {
-    let Some(cc) = compiler() else {
-        println!(
-            "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"
-        );
+    let Some(cc) =
+        compiler_or_skip("unrelated_objects_and_impossible_directives_are_refused_with_the_reason")
+    else {
         return;
     };
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -327,12 +338,7 @@ fn unrelated_objects_and_impossible_directives_are_refused_with_the_reason() {
         "{error}"
     );
 
-    let (orig, patched) = (
-        dir.path().join("unrelated.o"),
-        dir.path().join("unrelated.p.o"),
-    );
-    compile(&cc, &fixture_source("unrelated"), &[], &orig);
-    compile(&cc, &fixture_source("unrelated"), &["-DPATCHED"], &patched);
+    let (orig, patched) = build_pair(&cc, dir.path(), "unrelated", &[]);
     let error = diff_files(&orig, &patched, &DiffOptions::default())
         .expect_err("objects with almost nothing in common are refused")
         .to_string();
@@ -344,10 +350,9 @@ fn unrelated_objects_and_impossible_directives_are_refused_with_the_reason() {
 
 #[test]
 fn ignored_and_forced_items_are_visible_waivers_in_json_and_human_output() {
-    let Some(cc) = compiler() else {
-        println!(
-            "skipped: neither gcc-12 nor gcc (or LPCHECK_CC) is available to build the fixtures"
-        );
+    let Some(cc) =
+        compiler_or_skip("ignored_and_forced_items_are_visible_waivers_in_json_and_human_output")
+    else {
         return;
     };
     let dir = tempfile::tempdir().expect("temporary directory");

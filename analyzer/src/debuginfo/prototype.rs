@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use gimli::{AttributeValue, EndianSlice, LittleEndian, UnitOffset};
+use gimli::{AttributeValue, UnitOffset};
 use serde::{Deserialize, Serialize};
 
-use crate::dwarf::RelocatedDwarf;
+use crate::dwarf::{named_subprograms, string_attr, Slice};
 use crate::elf::ElfObject;
 
 /// A function's return and parameter types, as C text.
@@ -112,62 +112,18 @@ impl TypeText {
     }
 }
 
-type Slice<'a> = EndianSlice<'a, LittleEndian>;
-
 const MAX_DEPTH: usize = 24;
 
 /// Reads the prototypes of the functions named in `names` from a relocatable object's DWARF.
 /// Functions the DWARF does not describe are absent from the result.
 pub fn from_module_dwarf(object: &ElfObject<'_>, names: &[&str]) -> HashMap<String, Prototype> {
-    let mut found = HashMap::new();
-    let Some(sections) = RelocatedDwarf::of(object) else {
-        return found;
-    };
-    let Some(dwarf) = sections.dwarf() else {
-        return found;
-    };
-    let mut units = dwarf.units();
-    while let Ok(Some(header)) = units.next() {
-        let Ok(unit) = dwarf.unit(header) else {
-            continue;
-        };
-        let mut entries = unit.entries();
-        while let Ok(Some((_, entry))) = entries.next_dfs() {
-            if entry.tag() != gimli::DW_TAG_subprogram
-                || entry
-                    .attr(gimli::DW_AT_declaration)
-                    .ok()
-                    .flatten()
-                    .is_some()
-            {
-                continue;
-            }
-            let Some(name) = name_of(&dwarf, &unit, entry) else {
-                continue;
-            };
-            if !names.contains(&name.as_str()) || found.contains_key(&name) {
-                continue;
-            }
-            let reader = TypeReader {
-                dwarf: &dwarf,
-                unit: &unit,
-            };
-            if let Some(prototype) = reader.subprogram(entry.offset()) {
-                found.insert(name, prototype);
-            }
+    named_subprograms(object, names, |dwarf, unit, entry| {
+        let declaration = entry.attr(gimli::DW_AT_declaration).ok().flatten();
+        if declaration.is_some() {
+            return None;
         }
-    }
-    found
-}
-
-fn name_of(
-    dwarf: &gimli::Dwarf<Slice<'_>>,
-    unit: &gimli::Unit<Slice<'_>>,
-    entry: &gimli::DebuggingInformationEntry<'_, '_, Slice<'_>>,
-) -> Option<String> {
-    let value = entry.attr_value(gimli::DW_AT_name).ok()??;
-    let text = dwarf.attr_string(unit, value).ok()?;
-    Some(text.to_string_lossy().into_owned())
+        TypeReader { dwarf, unit }.subprogram(entry.offset())
+    })
 }
 
 /// Renders DWARF types of one unit.
@@ -221,7 +177,8 @@ impl TypeReader<'_, '_> {
         let Ok(entry) = self.unit.entry(offset) else {
             return TypeText::unknown();
         };
-        let name = || name_of(self.dwarf, self.unit, &entry).unwrap_or_default();
+        let name =
+            || string_attr(self.dwarf, self.unit, &entry, gimli::DW_AT_name).unwrap_or_default();
         match entry.tag() {
             gimli::DW_TAG_base_type | gimli::DW_TAG_typedef | gimli::DW_TAG_unspecified_type => {
                 TypeText::named("", &name())

@@ -19,10 +19,10 @@
 use std::path::Path;
 
 use super::rules::{self, Rule};
-use crate::error::{AnalyzeError, Result};
+use crate::error::Result;
 use crate::report::{Finding, Severity, Waiver};
-use crate::rules::glob;
-use crate::rules::model::{bad_rule_file, RuleEntry, RuleFile};
+use crate::rules::model::{merge_rule_file, merge_rule_text, MergeRules, RuleEntry};
+use crate::rules::WaiverRule;
 
 /// A built-in diff rule as the user's files leave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,37 +66,13 @@ impl EffectiveRule {
     }
 }
 
-/// An explicit acceptance of a diff rule's findings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct DiffWaiver {
-    /// The rule's id or name, as written.
-    rule: String,
-    /// Optional pattern on the finding's symbol.
-    target: Option<String>,
-    /// Why.
-    reason: String,
-    /// The file it comes from.
-    source: String,
-}
-
-impl DiffWaiver {
-    fn covers(&self, rule: &EffectiveRule, finding: &Finding) -> bool {
-        rule.is_named(&self.rule)
-            && match (&self.target, &finding.target) {
-                (None, _) => true,
-                (Some(pattern), Some(target)) => glob::matches(pattern, target),
-                (Some(_), None) => false,
-            }
-    }
-}
-
 /// The diff rules in force and the waivers declared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffRules {
     /// Every built-in rule, in id order, with the user's overrides.
     rules: Vec<EffectiveRule>,
     /// The user's waivers, in file order.
-    waivers: Vec<DiffWaiver>,
+    waivers: Vec<WaiverRule>,
 }
 
 impl Default for DiffRules {
@@ -112,65 +88,12 @@ impl Default for DiffRules {
 impl DiffRules {
     /// Adds the overrides and waivers of the rule file at `path`.
     pub fn merge_file(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path).map_err(|e| AnalyzeError::io(path, e))?;
-        self.merge_text(&text, &path.display().to_string())
+        merge_rule_file(self, path)
     }
 
     /// Adds the overrides and waivers of rule-file text (`source` names it in errors).
     pub fn merge_text(&mut self, text: &str, source: &str) -> Result<()> {
-        let file = RuleFile::parse(text, source)?;
-        for entry in file.rule {
-            self.merge_rule(entry)
-                .map_err(|detail| bad_rule_file(source, 0, detail))?;
-        }
-        for waiver in file.waiver {
-            if !self.rules.iter().any(|r| r.is_named(&waiver.rule)) {
-                return Err(bad_rule_file(
-                    source,
-                    0,
-                    format!("waiver names `{}`, which is not a diff rule", waiver.rule),
-                ));
-            }
-            self.waivers.push(DiffWaiver {
-                rule: waiver.rule,
-                target: waiver.target,
-                reason: waiver.reason,
-                source: source.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    fn merge_rule(&mut self, entry: RuleEntry) -> std::result::Result<(), String> {
-        let Some(rule) = self.rules.iter_mut().find(|r| r.builtin.id == entry.id) else {
-            return Err(format!(
-                "`{}` is not a diff rule (diff rules are built in, LD001 to LD{:03}; a file can only override them)",
-                entry.id,
-                rules::ALL.len()
-            ));
-        };
-        if entry.message.is_some() || entry.check.is_some() {
-            return Err(format!(
-                "diff rule `{}`: `message` and `check` cannot be overridden (diff rules are code)",
-                entry.id
-            ));
-        }
-        if let Some(name) = entry.name {
-            rule.name = name;
-        }
-        if let Some(severity) = entry.severity {
-            rule.severity = severity;
-        }
-        if let Some(hint) = entry.hint {
-            rule.hint = hint;
-        }
-        if let Some(reference) = entry.reference {
-            rule.reference = reference;
-        }
-        if let Some(enabled) = entry.enabled {
-            rule.enabled = enabled;
-        }
-        Ok(())
+        merge_rule_text(self, text, source)
     }
 
     /// Applies the overrides and waivers to `findings` (findings of disabled rules are dropped;
@@ -188,7 +111,11 @@ impl DiffRules {
                 continue;
             }
             rule.restyle(&mut finding);
-            if let Some(index) = self.waivers.iter().position(|w| w.covers(rule, &finding)) {
+            if let Some(index) = self
+                .waivers
+                .iter()
+                .position(|w| rule.is_named(&w.rule) && w.covers_target(finding.target.as_deref()))
+            {
                 used[index] = true;
                 if finding.waiver.is_none() {
                     let waiver = &self.waivers[index];
@@ -229,6 +156,51 @@ impl DiffRules {
             .iter()
             .find(|r| r.builtin.id == builtin.id)
             .expect("every built-in diff rule has an entry")
+    }
+}
+
+impl MergeRules for DiffRules {
+    /// Diff rules record no source per rule: `_source` is unused (the caller names the file in
+    /// errors).
+    fn merge_rule(&mut self, entry: RuleEntry, _source: &str) -> std::result::Result<(), String> {
+        let Some(rule) = self.rules.iter_mut().find(|r| r.builtin.id == entry.id) else {
+            return Err(format!(
+                "`{}` is not a diff rule (diff rules are built in, LD001 to LD{:03}; a file can only override them)",
+                entry.id,
+                rules::ALL.len()
+            ));
+        };
+        if entry.message.is_some() || entry.check.is_some() {
+            return Err(format!(
+                "diff rule `{}`: `message` and `check` cannot be overridden (diff rules are code)",
+                entry.id
+            ));
+        }
+        if let Some(name) = entry.name {
+            rule.name = name;
+        }
+        if let Some(severity) = entry.severity {
+            rule.severity = severity;
+        }
+        if let Some(hint) = entry.hint {
+            rule.hint = hint;
+        }
+        if let Some(reference) = entry.reference {
+            rule.reference = reference;
+        }
+        if let Some(enabled) = entry.enabled {
+            rule.enabled = enabled;
+        }
+        Ok(())
+    }
+
+    fn refuse_waiver(&self, rule: &str) -> Option<String> {
+        let known = self.rules.iter().any(|r| r.is_named(rule));
+        (!known).then(|| format!("waiver names `{rule}`, which is not a diff rule"))
+    }
+
+    fn waivers_mut(&mut self) -> &mut Vec<WaiverRule> {
+        &mut self.waivers
     }
 }
 

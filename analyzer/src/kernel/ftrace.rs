@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::kallsyms::{Kallsyms, KernelObject, SymbolClass};
+use super::kallsyms::{module_index, numbered_lines, Kallsyms, KernelObject, SymbolClass};
 use crate::error::{AnalyzeError, Result};
 
 /// Distance from a function's start at which its ftrace call site may sit (after an `endbr64`
@@ -63,14 +63,8 @@ impl FtraceList {
     fn parse_text(text: String, origin: &Path) -> Result<Self> {
         let mut entries = Vec::with_capacity(text.len() / 20);
         let mut objects = vec![KernelObject::Vmlinux];
-        let mut start = 0;
-        let mut index = 0;
-        while start < text.len() {
-            let end =
-                memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |n| start + n);
-            let line = text[start..end].trim();
-            start = end + 1;
-            index += 1;
+        for (index, line) in numbered_lines(&text) {
+            let line = line.trim();
             if line.is_empty() {
                 continue;
             }
@@ -81,7 +75,11 @@ impl FtraceList {
             };
             let object = match module {
                 None => 0,
-                Some(module) => module_index(&mut objects, entries.last(), module),
+                Some(module) => module_index(
+                    &mut objects,
+                    entries.last().map(|e: &FtraceEntry| e.object),
+                    module,
+                ),
             };
             entries.push(FtraceEntry {
                 // The parsers return subslices of `text`: the name's offset in it.
@@ -110,7 +108,11 @@ impl FtraceList {
     fn push(&mut self, name: &str, module: Option<&str>, call_site: Option<u64>) {
         let object = match module {
             None => 0,
-            Some(module) => module_index(&mut self.objects, self.entries.last(), module),
+            Some(module) => module_index(
+                &mut self.objects,
+                self.entries.last().map(|e| e.object),
+                module,
+            ),
         };
         self.entries.push(FtraceEntry {
             name_start: self.names.len() as u32,
@@ -142,26 +144,6 @@ impl FtraceList {
             })
             .count()
     }
-}
-
-/// The index of `module` in `objects`, added when new (the `last` entry's object first: a
-/// module's functions are listed together).
-fn module_index(objects: &mut Vec<KernelObject>, last: Option<&FtraceEntry>, module: &str) -> u32 {
-    let is_module =
-        |object: &KernelObject| matches!(object, KernelObject::Module(m) if m == module);
-    if let Some(last) = last {
-        if is_module(&objects[last.object as usize]) {
-            return last.object;
-        }
-    }
-    let index = match objects.iter().rposition(is_module) {
-        Some(index) => index,
-        None => {
-            objects.push(KernelObject::Module(module.to_string()));
-            objects.len() - 1
-        }
-    };
-    index as u32
 }
 
 /// The usual line of a names-only list: one name, no module, not a bare call-site address;
@@ -294,10 +276,14 @@ mod tests {
         .unwrap()
     }
 
+    /// The index of the ftrace list `text`.
+    fn index(text: &str) -> FtraceIndex {
+        FtraceIndex::new(FtraceList::parse(text, Path::new("f")).unwrap())
+    }
+
     #[test]
     fn aliases_are_hookable_by_address() {
-        let list = FtraceList::parse("__do_sys_getpid\nmodfn [kvm]\n", Path::new("f")).unwrap();
-        let (index, symbols) = (FtraceIndex::new(list), symbols());
+        let (index, symbols) = (index("__do_sys_getpid\nmodfn [kvm]\n"), symbols());
         assert_eq!(
             index.hookability(0xffffffff81000000, &symbols),
             Hookability::Hookable
@@ -314,32 +300,30 @@ mod tests {
 
     #[test]
     fn names_listed_fewer_times_than_symbols_are_uncertain() {
-        let list = FtraceList::parse("dup\n", Path::new("f")).unwrap();
-        let (index, symbols) = (FtraceIndex::new(list), symbols());
+        let (once, symbols) = (index("dup\n"), symbols());
         assert!(matches!(
-            index.hookability(0xffffffff81000200, &symbols),
+            once.hookability(0xffffffff81000200, &symbols),
             Hookability::Unknown(reason) if reason.contains("2 symbols")
         ));
-        let both = FtraceList::parse("dup\ndup\n", Path::new("f")).unwrap();
-        let index = FtraceIndex::new(both);
+        let both = index("dup\ndup\n");
         assert_eq!(
-            index.hookability(0xffffffff81000100, &symbols),
+            both.hookability(0xffffffff81000100, &symbols),
             Hookability::Hookable
         );
         assert_eq!(
-            index.hookability(0xffffffff81000200, &symbols),
+            both.hookability(0xffffffff81000200, &symbols),
             Hookability::Hookable
         );
     }
 
     #[test]
     fn address_lists_map_call_sites_to_functions() {
-        let list = FtraceList::parse(
-            "ffffffff81000204 dup\nffffffff81000404 modfn [kvm]\nffffffff81000380 noinstr_fn\n",
-            Path::new("f"),
-        )
-        .unwrap();
-        let (index, symbols) = (FtraceIndex::new(list), symbols());
+        let (index, symbols) = (
+            index(
+                "ffffffff81000204 dup\nffffffff81000404 modfn [kvm]\nffffffff81000380 noinstr_fn\n",
+            ),
+            symbols(),
+        );
         assert_eq!(
             index.hookability(0xffffffff81000200, &symbols),
             Hookability::Hookable
@@ -361,10 +345,8 @@ mod tests {
 
     #[test]
     fn the_same_name_in_another_object_does_not_count() {
-        let list = FtraceList::parse("modfn\n", Path::new("f")).unwrap();
-        let index = FtraceIndex::new(list);
         assert_eq!(
-            index.hookability(0xffffffff81000400, &symbols()),
+            index("modfn\n").hookability(0xffffffff81000400, &symbols()),
             Hookability::NotHookable
         );
     }

@@ -107,7 +107,11 @@ impl KallsymsBuilder {
     ) {
         let object = match module {
             None => 0,
-            Some(module) => module_index(&mut self.objects, self.symbols.last(), module),
+            Some(module) => module_index(
+                &mut self.objects,
+                self.symbols.last().map(|s| s.object),
+                module,
+            ),
         };
         self.symbols.push(KernelSymbol {
             address,
@@ -126,14 +130,37 @@ impl KallsymsBuilder {
     }
 }
 
-/// The index of `module` in `objects`, added when new. A module's symbols are contiguous in
-/// kallsyms, so the object of the `last` symbol is tried first.
-fn module_index(objects: &mut Vec<KernelObject>, last: Option<&KernelSymbol>, module: &str) -> u32 {
+/// The lines of `text` with their numbers (from 1), split at `\n` with `memchr`; a final
+/// newline does not start another line. Lines keep any `\r` and surrounding white space.
+pub(super) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut start = 0;
+    let mut index = 0;
+    std::iter::from_fn(move || {
+        if start >= text.len() {
+            return None;
+        }
+        let end =
+            memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |n| start + n);
+        let line = &text[start..end];
+        start = end + 1;
+        index += 1;
+        Some((index, line))
+    })
+}
+
+/// The index of `module` in `objects`, added when new. A module's entries are contiguous in
+/// kallsyms and in ftrace's lists, so `last_object` (the object of the entry before) is tried
+/// first.
+pub(super) fn module_index(
+    objects: &mut Vec<KernelObject>,
+    last_object: Option<u32>,
+    module: &str,
+) -> u32 {
     let is_module =
         |object: &KernelObject| matches!(object, KernelObject::Module(m) if m == module);
-    if let Some(last) = last {
-        if is_module(&objects[last.object as usize]) {
-            return last.object;
+    if let Some(last) = last_object {
+        if is_module(&objects[last as usize]) {
+            return last;
         }
     }
     let index = match objects.iter().rposition(is_module) {
@@ -254,14 +281,7 @@ impl Kallsyms {
     fn parse_text(text: String, origin: &Path) -> Result<Self> {
         let mut symbols = Vec::with_capacity(text.len() / 40);
         let mut objects = vec![KernelObject::Vmlinux];
-        let mut start = 0;
-        let mut index = 0;
-        while start < text.len() {
-            let end =
-                memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |n| start + n);
-            let line = &text[start..end];
-            start = end + 1;
-            index += 1;
+        for (index, line) in numbered_lines(&text) {
             let parsed = match parse_usual_line(line) {
                 Some(parsed) => parsed,
                 None if line.trim().is_empty() => continue,
@@ -271,7 +291,11 @@ impl Kallsyms {
             let (name, address, letter, module) = parsed;
             let object = match module {
                 None => 0,
-                Some(module) => module_index(&mut objects, symbols.last(), module),
+                Some(module) => module_index(
+                    &mut objects,
+                    symbols.last().map(|s: &KernelSymbol| s.object),
+                    module,
+                ),
             };
             symbols.push(KernelSymbol {
                 address,

@@ -4,62 +4,16 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use gimli::{AttributeValue, EndianSlice, LittleEndian};
+use gimli::AttributeValue;
 
-use crate::dwarf::RelocatedDwarf;
+use crate::dwarf::{named_subprograms, Slice};
 use crate::elf::ElfObject;
 use crate::report::SourceLine;
-
-type Slice<'a> = EndianSlice<'a, LittleEndian>;
 
 /// The source line of each function named in `names` that the object's DWARF defines. Functions
 /// without DWARF (or without a declaration line) are absent.
 pub fn read(object: &ElfObject<'_>, names: &[&str]) -> HashMap<String, SourceLine> {
-    let mut found = HashMap::new();
-    let Some(sections) = RelocatedDwarf::of(object) else {
-        return found;
-    };
-    let Some(dwarf) = sections.dwarf() else {
-        return found;
-    };
-    let mut units = dwarf.units();
-    while let Ok(Some(header)) = units.next() {
-        let Ok(unit) = dwarf.unit(header) else {
-            continue;
-        };
-        let mut entries = unit.entries();
-        while let Ok(Some((_, entry))) = entries.next_dfs() {
-            if entry.tag() != gimli::DW_TAG_subprogram {
-                continue;
-            }
-            let Some(name) = string_attr(&dwarf, &unit, entry, gimli::DW_AT_name) else {
-                continue;
-            };
-            if !names.contains(&name.as_str()) || found.contains_key(&name) {
-                continue;
-            }
-            if let Some(line) = decl_line(&dwarf, &unit, entry) {
-                found.insert(name, line);
-            }
-        }
-    }
-    found
-}
-
-fn string_attr(
-    dwarf: &gimli::Dwarf<Slice<'_>>,
-    unit: &gimli::Unit<Slice<'_>>,
-    entry: &gimli::DebuggingInformationEntry<'_, '_, Slice<'_>>,
-    attr: gimli::DwAt,
-) -> Option<String> {
-    let value = entry.attr_value(attr).ok()??;
-    Some(
-        dwarf
-            .attr_string(unit, value)
-            .ok()?
-            .to_string_lossy()
-            .into_owned(),
-    )
+    named_subprograms(object, names, decl_line)
 }
 
 /// The declaration's file (joined with its directory and the unit's compilation directory) and

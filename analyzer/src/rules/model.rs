@@ -154,6 +154,46 @@ pub(crate) fn bad_rule_file(source: &str, line: usize, detail: String) -> Analyz
     }
 }
 
+/// A rule set that rule files merge into: the rules of `lpcheck check` ([`RuleSet`]) and of
+/// `lpcheck diff` (`DiffRules`).
+pub(crate) trait MergeRules {
+    /// Adds or overrides the rule of one `[[rule]]` entry of `source`; `Err` says what is wrong
+    /// with the entry.
+    fn merge_rule(&mut self, entry: RuleEntry, source: &str) -> std::result::Result<(), String>;
+    /// Why a `[[waiver]]` naming `rule` (id or name) is refused; `None` when the set has it.
+    fn refuse_waiver(&self, rule: &str) -> Option<String>;
+    /// The waivers, in file order, that a file's waivers are added to.
+    fn waivers_mut(&mut self) -> &mut Vec<WaiverRule>;
+}
+
+/// Merges the rule file at `path` into `set`.
+pub(crate) fn merge_rule_file(set: &mut impl MergeRules, path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path).map_err(|e| AnalyzeError::io(path, e))?;
+    merge_rule_text(set, &text, &path.display().to_string())
+}
+
+/// Merges rule-file text (`source` names it in errors) into `set`: every `[[rule]]` first, then
+/// every `[[waiver]]`, each checked against the rules as the file's entries left them.
+pub(crate) fn merge_rule_text(set: &mut impl MergeRules, text: &str, source: &str) -> Result<()> {
+    let file = RuleFile::parse(text, source)?;
+    for entry in file.rule {
+        set.merge_rule(entry, source)
+            .map_err(|detail| bad_rule_file(source, 0, detail))?;
+    }
+    for waiver in file.waiver {
+        if let Some(detail) = set.refuse_waiver(&waiver.rule) {
+            return Err(bad_rule_file(source, 0, detail));
+        }
+        set.waivers_mut().push(WaiverRule {
+            rule: waiver.rule,
+            target: waiver.target,
+            reason: waiver.reason,
+            source: source.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// A complete rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -210,12 +250,17 @@ impl WaiverRule {
     /// Whether this waiver covers a finding of `rule` (id or name) about `target`.
     pub fn covers(&self, rule: &Rule, target: Option<&str>) -> bool {
         let rule_matches = self.rule == rule.id || self.rule == rule.name;
-        let target_matches = match (&self.target, target) {
+        rule_matches && self.covers_target(target)
+    }
+
+    /// Whether this waiver's target pattern (if any) covers a finding about `target`: a waiver
+    /// without a pattern covers every finding, one with a pattern only findings with a target.
+    pub fn covers_target(&self, target: Option<&str>) -> bool {
+        match (&self.target, target) {
             (None, _) => true,
             (Some(pattern), Some(target)) => super::glob::matches(pattern, target),
             (Some(_), None) => false,
-        };
-        rule_matches && target_matches
+        }
     }
 }
 
@@ -239,39 +284,16 @@ impl RuleSet {
 
     /// Adds or overrides rules and waivers from the file at `path`.
     pub fn merge_file(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path).map_err(|e| AnalyzeError::io(path, e))?;
-        self.merge_text(&text, &path.display().to_string())
+        merge_rule_file(self, path)
     }
 
     /// Adds or overrides rules and waivers from TOML text (`source` names it in errors).
     pub fn merge_text(&mut self, text: &str, source: &str) -> Result<()> {
-        let file = RuleFile::parse(text, source)?;
-        for entry in file.rule {
-            self.merge_rule(entry, source)
-                .map_err(|detail| bad_rule_file(source, 0, detail))?;
-        }
-        for waiver in file.waiver {
-            if !self
-                .rules
-                .iter()
-                .any(|r| r.id == waiver.rule || r.name == waiver.rule)
-            {
-                return Err(bad_rule_file(
-                    source,
-                    0,
-                    format!("waiver names unknown rule `{}`", waiver.rule),
-                ));
-            }
-            self.waivers.push(WaiverRule {
-                rule: waiver.rule,
-                target: waiver.target,
-                reason: waiver.reason,
-                source: source.to_string(),
-            });
-        }
-        Ok(())
+        merge_rule_text(self, text, source)
     }
+}
 
+impl MergeRules for RuleSet {
     fn merge_rule(&mut self, entry: RuleEntry, source: &str) -> std::result::Result<(), String> {
         if let Some(existing) = self.rules.iter_mut().find(|r| r.id == entry.id) {
             if let Some(name) = entry.name {
@@ -316,6 +338,15 @@ impl RuleSet {
             id: entry.id,
         });
         Ok(())
+    }
+
+    fn refuse_waiver(&self, rule: &str) -> Option<String> {
+        let known = self.rules.iter().any(|r| r.id == rule || r.name == rule);
+        (!known).then(|| format!("waiver names unknown rule `{rule}`"))
+    }
+
+    fn waivers_mut(&mut self) -> &mut Vec<WaiverRule> {
+        &mut self.waivers
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::check::{check, CheckOptions};
+use crate::check::{check, CheckOptions, CheckReport};
 use crate::debuginfo::prototype::Prototype;
 use crate::debuginfo::{DebugKnowledge, PrototypePair, Scope, TargetKnowledge};
 use crate::kernel::ftrace::FtraceList;
@@ -88,14 +88,18 @@ fn load(spec: &ModuleSpec) -> PatchModule {
     PatchModule::from_bytes(Path::new("lp_test.ko"), &spec.build()).unwrap()
 }
 
-fn findings_with(spec: &ModuleSpec, facts: &KernelFacts) -> Vec<Finding> {
+/// The report on `spec` against `facts`, with the default rules and options.
+fn report_with(spec: &ModuleSpec, facts: &KernelFacts) -> CheckReport {
     check(
         &load(spec),
         facts,
         &RuleSet::default_rules(),
         CheckOptions::default(),
     )
-    .findings
+}
+
+fn findings_with(spec: &ModuleSpec, facts: &KernelFacts) -> Vec<Finding> {
+    report_with(spec, facts).findings
 }
 
 fn findings(spec: &ModuleSpec) -> Vec<Finding> {
@@ -115,12 +119,7 @@ fn with_func(old_name: &'static str, sympos: u64) -> ModuleSpec {
 #[test]
 fn a_good_patch_is_accepted_with_no_findings() {
     let spec = ModuleSpec::patching("cmdline_proc_show");
-    let report = check(
-        &load(&spec),
-        &facts(),
-        &RuleSet::default_rules(),
-        CheckOptions::default(),
-    );
+    let report = report_with(&spec, &facts());
     assert_eq!(report.findings, Vec::new());
     assert_eq!(report.verdict, Verdict::Accept);
     assert_eq!(
@@ -787,12 +786,7 @@ fn a_patch_with_only_callbacks_is_accepted() {
     let mut spec = ModuleSpec::patching("cmdline_proc_show");
     spec.objects[0].1.clear();
     spec.pre_patch = Some("livepatch_new");
-    let report = check(
-        &load(&spec),
-        &facts(),
-        &RuleSet::default_rules(),
-        CheckOptions::default(),
-    );
+    let report = report_with(&spec, &facts());
     assert_eq!(report.findings, Vec::new());
     assert_eq!(report.verdict, Verdict::Accept);
 }

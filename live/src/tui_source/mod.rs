@@ -409,6 +409,24 @@ mod tests {
             self.dir.path()
         }
 
+        /// Patch `lp` replacing `do_nanosleep`, in its patching transition, which the kernel log
+        /// says started 10 s after boot.
+        fn start_nanosleep_patch_at_10s(&self) {
+            add_patch(
+                &self.sys().join("sys"),
+                "lp",
+                true,
+                true,
+                Some(1),
+                &[("vmlinux", &["do_nanosleep,1"])],
+            );
+            fs::write(
+                self.sys().join("kmsg"),
+                "5,7,10000000,-;livepatch: 'lp': starting patching transition\n",
+            )
+            .unwrap();
+        }
+
         /// A thread with its patch state, stat line and stack.
         fn task(&self, tgid: u32, pid: u32, comm: &str, state: &str, stat: &str, stack: &str) {
             let proc = self.dir.path().join("proc");
@@ -495,14 +513,7 @@ mod tests {
     #[test]
     fn transition_counts_tasks_and_shows_blockers_with_their_stacks() {
         let host = Host::new();
-        add_patch(
-            &host.sys().join("sys"),
-            "lp",
-            true,
-            true,
-            Some(1),
-            &[("vmlinux", &["do_nanosleep,1"])],
-        );
+        host.start_nanosleep_patch_at_10s();
         host.task(1, 1, "init", "1", USER_SLEEP, "[<0>] ep_poll+0x1/0x2\n");
         host.task(
             300,
@@ -517,11 +528,6 @@ mod tests {
         // A stack that cannot be read (a directory cannot be read as a file).
         fs::remove_file(host.sys().join("proc/2/task/40/stack")).unwrap();
         fs::create_dir_all(host.sys().join("proc/2/task/40/stack")).unwrap();
-        fs::write(
-            host.sys().join("kmsg"),
-            "5,7,10000000,-;livepatch: 'lp': starting patching transition\n",
-        )
-        .unwrap();
         let mut source = LiveSource::new(&host.paths(), at(12));
         let snapshot = source.snapshot(at(12));
         let transition = snapshot.transition.unwrap();
@@ -557,14 +563,7 @@ mod tests {
     #[test]
     fn blockers_carry_their_prediction_and_how_long_they_blocked() {
         let host = Host::new();
-        add_patch(
-            &host.sys().join("sys"),
-            "lp",
-            true,
-            true,
-            Some(1),
-            &[("vmlinux", &["do_nanosleep,1"])],
-        );
+        host.start_nanosleep_patch_at_10s();
         let nanosleep = "[<0>] do_nanosleep+0x6b/0x130\n[<0>] hrtimer_nanosleep+0xb5/0x130\n";
         host.task(300, 300, "sleeper", "0", USER_SLEEP, nanosleep);
         host.task(2, 40, "kthr", "0", KTHREAD_IDLE, nanosleep);
@@ -576,11 +575,6 @@ mod tests {
             KTHREAD_IDLE,
             "[<0>] worker_thread+0x1/0x2\n",
         );
-        fs::write(
-            host.sys().join("kmsg"),
-            "5,7,10000000,-;livepatch: 'lp': starting patching transition\n",
-        )
-        .unwrap();
         let mut source = LiveSource::new(&host.paths(), at(12));
         let snapshot = source.snapshot(at(12));
         let by_pid = |snapshot: &Snapshot, pid| {
