@@ -25,10 +25,10 @@ fuzz_target!(|data: &[u8]| {
             let _ = symbols.size_at(symbol.address);
             let _ = regions.region_of(symbol.address);
         }
-        if let Ok(list) = &list {
-            let index = FtraceIndex::build(list, symbols);
+        if let Ok(list) = list {
+            let index = FtraceIndex::new(list);
             for symbol in symbols.symbols() {
-                let _ = index.hookability(symbol.address);
+                let _ = index.hookability(symbol.address, symbols);
             }
         }
     }
