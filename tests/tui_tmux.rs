@@ -186,8 +186,8 @@ fn keys_resizes_and_q_leave_the_terminal_as_found() {
     };
     let dir = tempfile::tempdir().unwrap();
     tmux.start(&script(&journal(dir.path())));
-    let screen = tmux.wait_for("the no-livepatch banner", |s| {
-        s.contains("no livepatch support")
+    let screen = tmux.wait_for("the no-livepatch banner on a whole frame", |s| {
+        s.contains("no livepatch support") && drawn_at(s, 80, 24)
     });
     assert!(screen.contains("/sys/kernel/livepatch absent"), "{screen}");
     assert!(
@@ -226,7 +226,7 @@ fn ctrl_c_quits_and_restores_the_terminal() {
     };
     let dir = tempfile::tempdir().unwrap();
     tmux.start(&script(&journal(dir.path())));
-    tmux.wait_for("the screen", |s| s.contains("q quit"));
+    tmux.wait_for("the screen", |s| drawn_at(s, 80, 24));
     tmux.keys(&["r", "C-c"]);
     assert_restored(&tmux, 0);
 }
@@ -238,7 +238,7 @@ fn sigterm_restores_the_terminal() {
     };
     let dir = tempfile::tempdir().unwrap();
     tmux.start(&script(&journal(dir.path())));
-    tmux.wait_for("the screen", |s| s.contains("q quit"));
+    tmux.wait_for("the screen", |s| drawn_at(s, 80, 24));
     let pid = lpcheck_pid(&tmux);
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());
