@@ -14,6 +14,7 @@ use lpcheck_analyzer::kernel::regions::TextRegion;
 use lpcheck_analyzer::kernel::vmlinux;
 use lpcheck_analyzer::kernel::{Fact, KernelFacts};
 use lpcheck_analyzer::patch::PatchModule;
+use lpcheck_analyzer::report::envelope::Enveloped;
 use lpcheck_analyzer::report::style::Palette;
 use lpcheck_analyzer::report::{human, sarif};
 use lpcheck_live::host;
@@ -231,11 +232,7 @@ fn btf_prototypes(
 fn render(report: &CheckReport, format: Format, exit_code: i32, palette: Palette) -> String {
     match format {
         Format::Human => human::render_with(report, palette),
-        Format::Json => {
-            let mut text = serde_json::to_string_pretty(report).expect("reports serialize");
-            text.push('\n');
-            text
-        }
+        Format::Json => report.to_json(),
         Format::Sarif => {
             let base_dir = crate::sarif_out::base_dir();
             let invocation = sarif::Invocation {
@@ -256,7 +253,8 @@ fn render_all(reports: &[CheckReport], format: Format, palette: Palette) -> Resu
             .collect::<Vec<_>>()
             .join("\n")),
         Format::Json => {
-            let mut text = serde_json::to_string_pretty(reports).expect("reports serialize");
+            let envelopes: Vec<_> = reports.iter().map(Enveloped::envelope).collect();
+            let mut text = serde_json::to_string_pretty(&envelopes).expect("reports serialize");
             text.push('\n');
             Ok(text)
         }

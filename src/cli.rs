@@ -85,6 +85,12 @@ pub enum Command {
     /// The fallback when no live patch can be safe: plan, load and start a fast reboot into an
     /// installed kernel with kexec (exit 0 possible/done, 1 refused, 2 could not run).
     Kexec(KexecArgs),
+    /// Every diagnostic code (the rules of `check` and `diff`, the checks of `preflight`,
+    /// `apply` and `kexec`) with its name, default severity and summary.
+    Codes(CodesArgs),
+    /// Print the documentation of a diagnostic code (`LP001`, `PF010`), or of a name only one
+    /// code has.
+    Explain(ExplainArgs),
     /// Print a shell completion script (e.g. `lpcheck completions bash >
     /// /usr/share/bash-completion/completions/lpcheck`).
     Completions(CompletionsArgs),
@@ -98,6 +104,22 @@ pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
     pub shell: Shell,
+}
+
+/// Arguments of `codes`.
+#[derive(Debug, Clone, Args)]
+pub struct CodesArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LiveFormat::Human)]
+    pub format: LiveFormat,
+}
+
+/// Arguments of `explain`.
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// The code (any case) or its name.
+    #[arg(value_name = "CODE")]
+    pub code: String,
 }
 
 /// Output formats.

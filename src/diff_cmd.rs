@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use lpcheck_analyzer::diff::{diff_files, DiffOptions, DiffReport, DiffRules, PatchTarget};
+use lpcheck_analyzer::report::envelope::Enveloped;
 use lpcheck_analyzer::report::style::Palette;
 use lpcheck_analyzer::report::{human, sarif};
 
@@ -32,7 +33,7 @@ pub fn run(args: &DiffArgs, palette: Palette) -> Result<i32> {
 fn render(report: &DiffReport, format: Format, exit_code: i32, palette: Palette) -> String {
     match format {
         Format::Human => human::render_with(report, palette),
-        Format::Json => report.to_json() + "\n",
+        Format::Json => report.to_json(),
         Format::Sarif => {
             let base_dir = crate::sarif_out::base_dir();
             let invocation = sarif::Invocation {

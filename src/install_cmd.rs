@@ -1,12 +1,11 @@
 //! `lpcheck install`, `uninstall`, `list` and `apply --installed`: argument handling and
 //! rendering around lpcheck-live's `install` workflows.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::Result;
 
-use lpcheck_live::install::listing::{self, FileState, Listing};
+use lpcheck_live::install::listing;
 use lpcheck_live::install::session::{self, ApplySettings, Decision, InstallOutcome};
 use lpcheck_live::install::state_dir;
 use lpcheck_live::journal;
@@ -14,6 +13,7 @@ use lpcheck_live::livepatch::LivepatchSysfs;
 use lpcheck_live::safe_moment::WaitUpdate;
 use lpcheck_live::session::SafeMomentArgs;
 
+use lpcheck_analyzer::report::envelope::Enveloped;
 use lpcheck_analyzer::report::human;
 
 use crate::cli::{ApplyArgs, InstallArgs, ListArgs, LiveFormat, UninstallArgs};
@@ -73,91 +73,10 @@ pub fn list(args: &ListArgs) -> Result<i32> {
     let running = session::running_release().ok();
     let listing = listing::list(&state, running.as_deref(), &LivepatchSysfs::default());
     match args.format {
-        LiveFormat::Human => print!("{}", render_listing(&listing)),
-        LiveFormat::Json => println!("{}", serde_json::to_string_pretty(&listing)?),
+        LiveFormat::Human => print!("{}", listing.render_human()),
+        LiveFormat::Json => print!("{}", listing.to_json()),
     }
-    let untrusted = listing.releases.iter().any(|r| {
-        r.manifest_error.is_some()
-            || !r.stray_files.is_empty()
-            || r.patches.iter().any(|p| p.file != FileState::Intact)
-    });
-    Ok(if untrusted { EXIT_REFUSED } else { 0 })
-}
-
-fn render_listing(listing: &Listing) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "running release: {}",
-        listing.running_release.as_deref().unwrap_or("unknown")
-    );
-    match &listing.loaded_error {
-        Some(error) => {
-            let _ = writeln!(out, "loaded patches: cannot read: {error}");
-        }
-        None if listing.loaded.is_empty() => {
-            let _ = writeln!(out, "loaded patches: none");
-        }
-        None => {
-            let _ = writeln!(out, "loaded patches: {}", listing.loaded.join(", "));
-        }
-    }
-    if listing.releases.is_empty() {
-        let _ = writeln!(
-            out,
-            "installed patches: none ({})",
-            listing.state_dir.join("patches").display()
-        );
-    }
-    for release in &listing.releases {
-        let _ = writeln!(
-            out,
-            "installed for {}{}:",
-            release.release,
-            if release.running { " (running)" } else { "" }
-        );
-        if let Some(error) = &release.manifest_error {
-            let _ = writeln!(out, "  SKIPPED: {error}");
-        }
-        for patch in &release.patches {
-            let loaded = match patch.loaded {
-                Some(true) => "loaded+installed",
-                Some(false) => "installed, not loaded",
-                None => "installed",
-            };
-            let file = match &patch.file {
-                FileState::Intact => "file intact".to_string(),
-                FileState::Missing => "FILE MISSING: refused".to_string(),
-                FileState::HashMismatch { actual } => {
-                    format!("HASH MISMATCH (now {actual}): refused")
-                }
-                FileState::Unreadable { error } => format!("UNREADABLE ({error}): refused"),
-            };
-            let _ = writeln!(
-                out,
-                "  {}: {loaded}; {file}; sha256 {}; check {}; from {}{}",
-                patch.entry.name,
-                patch.entry.sha256,
-                patch.entry.verdict,
-                patch.entry.source,
-                if patch.entry.replace == Some(true) {
-                    "; atomic replace"
-                } else {
-                    ""
-                }
-            );
-        }
-        for stray in &release.stray_files {
-            let _ = writeln!(
-                out,
-                "  {stray}: not in the manifest (half-finished install?): never applied"
-            );
-        }
-    }
-    for name in &listing.loaded_not_installed {
-        let _ = writeln!(out, "{name}: loaded, not installed");
-    }
-    out
+    Ok(if listing.untrusted() { EXIT_REFUSED } else { 0 })
 }
 
 /// Runs `apply --installed`.

@@ -1,18 +1,17 @@
 //! `lpcheck kexec`: prints the kexec plan; with `--load`, `--unload` or `--exec`, runs the
 //! kexec workflow (lpcheck-live's `kexec::session`), after confirmation for `--exec`.
 
-use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write as _};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use lpcheck_analyzer::report::envelope::Enveloped;
 
 use lpcheck_live::journal;
 use lpcheck_live::kexec::host::{self, HostPaths};
-use lpcheck_live::kexec::plan::{self, KexecPlan, PlanRequest};
+use lpcheck_live::kexec::plan::{self, PlanRequest};
 use lpcheck_live::kexec::session::{self, LoadResult};
 use lpcheck_live::kexec::syscalls;
-use lpcheck_live::preflight::Status;
 
 use crate::cli::{KexecArgs, KexecFormat};
 
@@ -47,8 +46,8 @@ pub fn run(args: &KexecArgs) -> Result<i32> {
         Err(error) => return Err(error).context("kexec plan"),
     };
     match args.format {
-        KexecFormat::Human => print!("{}", render(&plan)),
-        KexecFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        KexecFormat::Human => print!("{}", plan.render_human()),
+        KexecFormat::Json => print!("{}", plan.to_json()),
     }
     if !(args.load || args.exec) {
         return Ok(if plan.possible { 0 } else { EXIT_REFUSED });
@@ -109,64 +108,4 @@ fn exec(args: &KexecArgs, paths: &HostPaths, journal: &Path, target: &str) -> Re
     }
     session::exec(path, journal, target, &mut |line| println!("{line}"))?;
     Ok(0)
-}
-
-fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "pass",
-        Status::Warn => "warn",
-        Status::Fail => "FAIL",
-        Status::Unknown => "unknown",
-    }
-}
-
-/// The text form of a plan.
-fn render(plan: &KexecPlan) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "kexec plan: boot {}", plan.release);
-    let _ = writeln!(out, "  kernel:  {}", plan.kernel.display());
-    let _ = writeln!(
-        out,
-        "  initrd:  {}",
-        plan.initrd
-            .as_ref()
-            .map_or_else(|| "none".to_string(), |p| p.display().to_string())
-    );
-    let _ = writeln!(out, "  cmdline: {}", plan.cmdline);
-    let _ = writeln!(
-        out,
-        "  loaded now: {}",
-        match plan.loaded {
-            Some(true) => "a kexec kernel is loaded",
-            Some(false) => "no kexec kernel is loaded",
-            None => "unknown (/sys/kernel/kexec_loaded unreadable)",
-        }
-    );
-    for check in &plan.checks {
-        let id = serde_json::to_value(check.check)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{:<8}{id}: {}",
-            status_word(check.status),
-            check.summary
-        );
-        for line in &check.evidence {
-            let _ = writeln!(out, "          {line}");
-        }
-    }
-    let _ = writeln!(
-        out,
-        "possible: {}",
-        if plan.possible {
-            "yes"
-        } else if plan.has_failure() {
-            "no (a check fails)"
-        } else {
-            "not known (a check is unknown; the kernel decides when loading)"
-        }
-    );
-    out
 }

@@ -3,6 +3,7 @@
 mod apply_cmd;
 mod check_cmd;
 mod cli;
+mod codes_cmd;
 mod diff_cmd;
 mod event_printer;
 mod facts_cmd;
@@ -54,6 +55,8 @@ fn main() -> ExitCode {
         Command::Install(args) => install_cmd::install(args),
         Command::Uninstall(args) => install_cmd::uninstall(args),
         Command::List(args) => install_cmd::list(args),
+        Command::Codes(args) => codes_cmd::codes(args),
+        Command::Explain(args) => codes_cmd::explain(args),
         Command::Completions(args) => {
             clap_complete::generate(
                 args.shell,

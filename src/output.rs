@@ -1,7 +1,5 @@
 //! How the CLI talks to people: colour on a terminal, error chains printed once, the man page.
 
-use std::fmt::Write as _;
-
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result};
@@ -39,28 +37,6 @@ pub fn error_text(error: &anyhow::Error) -> String {
     text
 }
 
-/// A duration as people read it: the two largest units (`45s`, `2m 5s`, `3h`, `1h 2m`, `2d 4h`).
-pub fn human_duration(duration: std::time::Duration) -> String {
-    const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
-    let seconds = duration.as_secs();
-    if seconds == 0 {
-        return format!("{}ms", duration.as_millis());
-    }
-    let first = UNITS
-        .iter()
-        .position(|&(size, _)| seconds >= size)
-        .unwrap_or(UNITS.len() - 1);
-    let (size, unit) = UNITS[first];
-    let mut text = format!("{}{unit}", seconds / size);
-    if let Some(&(next, next_unit)) = UNITS.get(first + 1) {
-        let rest = (seconds % size) / next;
-        if rest > 0 {
-            let _ = write!(text, " {rest}{next_unit}");
-        }
-    }
-    text
-}
-
 /// Writes the manual page of `command` (roff) to stdout.
 pub fn man_page(command: clap::Command) -> Result<i32> {
     let mut page = Vec::new();
@@ -84,20 +60,6 @@ mod tests {
         assert_eq!(palette_for(ColorWhen::Auto, false, true), Palette::Ansi);
         assert_eq!(palette_for(ColorWhen::Auto, true, true), Palette::Plain);
         assert_eq!(palette_for(ColorWhen::Auto, false, false), Palette::Plain);
-    }
-
-    #[test]
-    fn durations_read_as_people_say_them() {
-        let secs = std::time::Duration::from_secs;
-        assert_eq!(human_duration(secs(10_800)), "3h");
-        assert_eq!(human_duration(secs(3_725)), "1h 2m");
-        assert_eq!(human_duration(secs(45)), "45s");
-        assert_eq!(human_duration(secs(125)), "2m 5s");
-        assert_eq!(human_duration(secs(187_200)), "2d 4h");
-        assert_eq!(
-            human_duration(std::time::Duration::from_millis(250)),
-            "250ms"
-        );
     }
 
     #[test]

@@ -97,7 +97,8 @@ fn json_and_sarif_outputs() {
     let output = fixture.check(&bad, &["--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["verdict"], "reject");
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["command"], "check");
     let release = &json["kernel"]["release"];
     assert_eq!(release["value"], "6.1.0-56-amd64", "{release}");
     assert_eq!(release["source"], "--kernel-release", "{release}");

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::debuginfo::TargetKnowledge;
@@ -12,11 +13,9 @@ use crate::kernel::kallsyms::{copies_in, KernelObject};
 use crate::kernel::targets::{resolve, TargetResolution};
 use crate::kernel::{Fact, KernelFacts};
 use crate::patch::{PatchFormat, PatchModule};
+use crate::report::envelope::{CommandName, Enveloped};
 use crate::report::{Finding, Renderable, RuleDescriptor, Severity, Tally, Verdict};
 use crate::rules::{evaluate, RuleSet};
-
-/// Version of the JSON schema of reports; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
 
 /// Options that change how findings become a verdict.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,7 +28,7 @@ pub struct CheckOptions {
 }
 
 /// A patched function as the report lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TargetSummary {
     /// The object (`vmlinux` or a module name).
     pub object: String,
@@ -52,7 +51,7 @@ pub struct TargetSummary {
 }
 
 /// A piece of knowledge, or why it is missing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Knowledge<T> {
     /// Known.
@@ -71,7 +70,7 @@ impl<T: Clone> From<&Fact<T>> for Knowledge<T> {
 }
 
 /// The replacement's and the original's prototypes, as C text.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PrototypeSummary {
     /// The replacement function.
     pub replacement: String,
@@ -82,7 +81,7 @@ pub struct PrototypeSummary {
 }
 
 /// The impact of patching one function, from the debug vmlinux.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TargetDebugInfo {
     /// Functions that call it directly.
     pub callers: Knowledge<Vec<String>>,
@@ -110,7 +109,7 @@ impl TargetDebugInfo {
 }
 
 /// Where each kernel fact came from, or why it is unknown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct FactsSummary {
     /// Kernel release (with its value).
     pub release: FactOrigin,
@@ -122,7 +121,7 @@ pub struct FactsSummary {
 
 /// One kernel fact in a report: its value (when it is a short one) and where it came from, or
 /// why it is unknown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct FactOrigin {
     /// The value, for facts that are one (the release).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -167,14 +166,12 @@ impl std::fmt::Display for FactOrigin {
     }
 }
 
-/// The result of checking one module.
-#[derive(Debug, Clone, Serialize)]
+/// The result of checking one module. Its JSON is the payload of the `check` envelope
+/// ([`Enveloped`]), which carries the verdict and the findings.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CheckReport {
-    /// Schema version of this JSON.
-    pub schema_version: u32,
-    /// Always `"check"`.
-    pub command: &'static str,
     /// `accept`, `reject` or `inconclusive`.
+    #[serde(skip)]
     pub verdict: Verdict,
     /// Facts that error rules needed and did not have (non-empty with `inconclusive`, or with
     /// `accept` under `--allow-unknown`).
@@ -199,6 +196,7 @@ pub struct CheckReport {
     /// Counts by severity.
     pub tally: Tally,
     /// The findings, in rule order.
+    #[serde(skip)]
     pub findings: Vec<Finding>,
     /// The rules that ran (for SARIF's rule list).
     #[serde(skip)]
@@ -245,8 +243,6 @@ pub fn check(
         })
         .collect();
     CheckReport {
-        schema_version: SCHEMA_VERSION,
-        command: "check",
         verdict: Verdict::of(&findings, !missing.is_empty(), options.allow_unknown),
         unknown_allowed: options.allow_unknown && !missing.is_empty(),
         missing_facts: missing,
@@ -310,6 +306,19 @@ fn names_line(names: &Knowledge<Vec<String>>) -> String {
             line
         }
         Knowledge::Unknown(why) => format!("unknown ({why})"),
+    }
+}
+
+impl Enveloped for CheckReport {
+    type Verdict = Verdict;
+    const COMMAND: CommandName = CommandName::Check;
+
+    fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+
+    fn envelope_findings(&self) -> Vec<Finding> {
+        self.findings.clone()
     }
 }
 

@@ -6,6 +6,7 @@
 //! symbol table, ...), the verdict is `inconclusive` and the report lists each [`MissingFact`]
 //! with the rules it held back and how to provide it.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::kernel::ftrace::Hookability;
@@ -17,7 +18,7 @@ use crate::report::Severity;
 use crate::rules::{Check, RuleSet};
 
 /// A kernel fact a rule can need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FactKind {
     /// The kernel release (`uname -r`), compared with the module's vermagic.
@@ -100,7 +101,7 @@ impl Check {
 }
 
 /// A fact an error rule needed and did not have.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct MissingFact {
     /// Which fact.
     pub fact: FactKind,

@@ -57,7 +57,9 @@ impl<T> Fact<T> {
 }
 
 /// The object a kernel symbol belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "name")]
 pub enum KernelObject {
     /// The core kernel image.

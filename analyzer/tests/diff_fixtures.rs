@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lpcheck_analyzer::diff::{diff_files, DiffOptions, DiffReport};
+use lpcheck_analyzer::report::envelope::Enveloped;
 use lpcheck_analyzer::report::{human, Severity};
 
 /// Flags close to a kernel build: per-function/data sections, ftrace entries with mcount

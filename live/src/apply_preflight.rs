@@ -8,6 +8,7 @@ use std::path::Path;
 use lpcheck_analyzer::check::CheckReport;
 use lpcheck_analyzer::kernel::Fact;
 use lpcheck_analyzer::report::{Severity, Verdict};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::hostfs::kprobes;
@@ -57,6 +58,42 @@ impl From<PreflightCheck> for &'static str {
 }
 
 impl PreflightCheck {
+    /// The checks of `apply`'s own (the host checks are [`CheckId::ALL`]).
+    pub const OWN: [Self; 6] = [
+        Self::StaticVerdict,
+        Self::Vermagic,
+        Self::LivepatchSupport,
+        Self::NotLoaded,
+        Self::NoTransition,
+        Self::Kprobes,
+    ];
+
+    /// The check's stable code (`APnnn`; a host check has `lpcheck preflight`'s `PFnnn`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::StaticVerdict => "AP001",
+            Self::Vermagic => "AP002",
+            Self::LivepatchSupport => "AP003",
+            Self::NotLoaded => "AP004",
+            Self::NoTransition => "AP005",
+            Self::Kprobes => "AP006",
+            Self::Host(id) => id.code(),
+        }
+    }
+
+    /// What the check finds, in one sentence.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Self::StaticVerdict => "Refuses a module that `lpcheck check` does not accept against the running kernel (a reject, or an inconclusive verdict unless unknowns are accepted).",
+            Self::Vermagic => "Refuses a module whose vermagic release is not the running kernel's.",
+            Self::LivepatchSupport => "Refuses to load on a kernel without /sys/kernel/livepatch.",
+            Self::NotLoaded => "Refuses a module (or patch) of a name that is already loaded.",
+            Self::NoTransition => "Refuses to load while another patch is in a transition (the kernel runs one at a time).",
+            Self::Kprobes => "Refuses to load while a kprobe sits on a target function.",
+            Self::Host(id) => id.summary(),
+        }
+    }
+
     /// A short label.
     pub fn label(self) -> &'static str {
         match self {
@@ -71,10 +108,26 @@ impl PreflightCheck {
     }
 }
 
+/// The JSON of a [`PreflightCheck`]: one of the names of `apply`'s own checks and the host
+/// checks.
+fn check_name_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names: Vec<&'static str> = PreflightCheck::OWN
+        .into_iter()
+        .chain(CheckId::ALL.into_iter().map(PreflightCheck::Host))
+        .map(<&'static str>::from)
+        .collect();
+    schemars::json_schema!({
+        "description": "The check: one of apply's own, or a `lpcheck preflight` check id",
+        "type": "string",
+        "enum": names
+    })
+}
+
 /// One check's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CheckResult {
     /// The check.
+    #[schemars(schema_with = "check_name_schema")]
     pub check: PreflightCheck,
     /// Its outcome.
     pub status: CheckStatus,

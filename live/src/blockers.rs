@@ -16,6 +16,7 @@ use lpcheck_analyzer::patch::PatchModule;
 use lpcheck_analyzer::rules::glob;
 use lpcheck_analyzer::rules::{Check, RuleSet};
 use lpcheck_ebpf::{KernelStack, SourceLimit, StackSnapshot, StackSource, TaskStack, TaskState};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::symbolize::{symbolize_task, FrameOrigin, SymbolizedFrame};
@@ -24,7 +25,7 @@ use super::symbolize::{symbolize_task, FrameOrigin, SymbolizedFrame};
 const ALWAYS_ON_STACK_RULE: &str = "always-on-stack";
 
 /// Whether a text range is the function itself or a part GCC split off it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PartKind {
     /// The function's symbol: the range the kernel checks.
@@ -34,7 +35,7 @@ pub enum PartKind {
 }
 
 /// One text range of a target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct TextPart {
     /// Symbol name (`f` or `f.cold`).
     pub name: String,
@@ -56,7 +57,7 @@ impl TextPart {
 }
 
 /// A patched function as found in the kernel's symbol table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ResolvedTarget {
     /// The patched object.
     pub object: KernelObject,
@@ -158,7 +159,7 @@ fn cold_parts(symbols: &Kallsyms, object: &KernelObject, name: &str) -> Vec<Text
 }
 
 /// Why a target has no address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
 pub enum Unresolved {
     /// No symbol table to look in, and why.
@@ -217,7 +218,7 @@ impl std::fmt::Display for Unresolved {
 }
 
 /// What kind of task a blocker is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskClass {
     /// A kernel thread: never returns to user space.
@@ -246,7 +247,7 @@ impl TaskClass {
 }
 
 /// When the livepatch core would switch a task that holds a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Prediction {
     /// It would switch now: its only old code is in `.cold` parts, which the kernel does not
@@ -302,7 +303,7 @@ pub fn predict(task: &TaskStack, main_match: bool, always_on_stack: bool) -> Pre
 }
 
 /// How a frame was matched to a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchedBy {
     /// Its address lies in the target's range.
@@ -313,7 +314,7 @@ pub enum MatchedBy {
 }
 
 /// A frame of a task that lies in a target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct TargetMatch {
     /// The target (`object:name`).
     pub target: String,
@@ -330,7 +331,7 @@ pub struct TargetMatch {
 }
 
 /// A task whose stack holds a target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Blocker {
     /// Thread id.
     pub pid: u32,
@@ -339,6 +340,7 @@ pub struct Blocker {
     /// Thread name.
     pub comm: String,
     /// Scheduler state.
+    #[schemars(schema_with = "task_state_schema")]
     pub state: TaskState,
     /// Kind of task.
     pub class: TaskClass,
@@ -349,7 +351,7 @@ pub struct Blocker {
 }
 
 /// A task whose stack could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Unreadable {
     /// Thread id.
     pub pid: u32,
@@ -359,10 +361,67 @@ pub struct Unreadable {
     pub reason: String,
 }
 
+/// The JSON shape of [`TaskState`] (its `json_name`): lpcheck-ebpf does not derive schemas.
+fn task_state_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "The scheduler state: running, interruptible, uninterruptible, stopped, traced, dead, zombie, parked, idle, or other_<bits> for state bits the kernel does not report",
+        "type": "string",
+        "pattern": "^(running|interruptible|uninterruptible|stopped|traced|dead|zombie|parked|idle|other_[0-9A-Za-z]+)$"
+    })
+}
+
+/// The JSON shape of [`StackSource`] (tagged by `kind`): lpcheck-ebpf does not derive schemas.
+fn stack_source_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "Which source produced the stacks",
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {
+                    "kind": { "const": "bpf_task_iter" },
+                    "candidate_scan": { "oneOf": [
+                        { "type": "object", "properties": {
+                            "kind": { "const": "enabled" },
+                            "words": { "type": "integer", "minimum": 0 } },
+                          "required": ["kind", "words"], "additionalProperties": false },
+                        { "type": "object", "properties": {
+                            "kind": { "const": "disabled" },
+                            "reason": { "type": "string" } },
+                          "required": ["kind", "reason"], "additionalProperties": false }
+                    ] },
+                    "completeness": { "oneOf": [
+                        { "type": "object", "properties": {
+                            "kind": { "const": "checked" },
+                            "read_from_proc": { "type": "array",
+                                "items": { "type": "integer", "minimum": 0 } } },
+                          "required": ["kind", "read_from_proc"], "additionalProperties": false },
+                        { "type": "object", "properties": {
+                            "kind": { "const": "unchecked" },
+                            "reason": { "type": "string" } },
+                          "required": ["kind", "reason"], "additionalProperties": false }
+                    ] }
+                },
+                "required": ["kind", "candidate_scan", "completeness"],
+                "additionalProperties": false
+            },
+            {
+                "type": "object",
+                "properties": {
+                    "kind": { "const": "proc_fs" },
+                    "bpf_unavailable": { "type": ["string", "null"] }
+                },
+                "required": ["kind", "bpf_unavailable"],
+                "additionalProperties": false
+            }
+        ]
+    })
+}
+
 /// The blockers in one snapshot, with what the snapshot cannot see.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct BlockerReport {
     /// The stack source.
+    #[schemars(schema_with = "stack_source_schema")]
     pub source: StackSource,
     /// What the source cannot see, in words.
     pub limits: Vec<String>,

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::apply_preflight::{CheckResult, CheckStatus};
@@ -24,7 +25,7 @@ impl<const N: usize> ApplyObserver for [&mut dyn ApplyObserver; N] {
 }
 
 /// Which command a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// `lpcheck apply`.
@@ -36,7 +37,7 @@ pub enum Action {
 }
 
 /// A task a transition waits for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct StalledTask {
     /// Thread id.
     pub pid: u32,
@@ -57,7 +58,7 @@ pub struct StalledTask {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// The patch is loaded and every task runs it.
@@ -108,7 +109,7 @@ impl Outcome {
 }
 
 /// One piece of evidence that a reverted patch is gone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Verification {
     /// What was checked.
     pub what: String,
@@ -120,7 +121,7 @@ pub struct Verification {
 
 /// One step of an apply or revert run. Serialized with an `event` tag (kebab-case) into the
 /// journal.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum ApplyEvent {
     /// A run starts.

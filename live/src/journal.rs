@@ -9,6 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use lpcheck_analyzer::report::envelope::SCHEMA_VERSION;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::events::{ApplyEvent, ApplyObserver, FINISHED_TAG, STARTED_TAG};
@@ -42,14 +44,28 @@ pub struct Journal {
     write_error: Option<String>,
 }
 
-#[derive(Serialize)]
+/// One journal line as written: the common fields, then the event's (tagged by `event`).
+#[derive(Serialize, JsonSchema)]
 struct LineOut<'a> {
+    /// The JSON schema version of lpcheck's outputs ([`SCHEMA_VERSION`]); every line carries
+    /// it, as runs of different lpcheck versions append to one journal.
+    schema_version: u32,
+    /// Unix time in milliseconds.
     ts_ms: u64,
+    /// lpcheck's pid.
     run: u32,
+    /// The patch (kernel module name; `kexec:REL` for a kexec run).
     patch: &'a str,
+    /// One human line.
     message: String,
+    /// The event.
     #[serde(flatten)]
     event: &'a ApplyEvent,
+}
+
+/// The JSON Schema of one journal line, from `generator`.
+pub fn line_schema(generator: schemars::SchemaGenerator) -> schemars::Schema {
+    generator.into_root_schema_for::<LineOut<'static>>()
 }
 
 impl Journal {
@@ -75,6 +91,7 @@ impl Journal {
     /// most a truncated last line.
     pub fn record(&mut self, patch: &str, event: &ApplyEvent) -> Result<(), LiveError> {
         let line = LineOut {
+            schema_version: SCHEMA_VERSION,
             ts_ms: now_ms(),
             run: self.run,
             patch,
@@ -116,7 +133,7 @@ fn now_ms() -> u64 {
 
 /// One journal line as the readers (`status`, the TUI) use it; other fields are ignored, so
 /// lines written by newer versions still read.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub struct JournalRecord {
     /// Unix time in milliseconds.
     pub ts_ms: u64,
@@ -174,7 +191,7 @@ pub fn read(path: &Path) -> Result<JournalContents, LiveError> {
 }
 
 /// One run as the journal tells it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct RunSummary {
     /// lpcheck's pid.
     pub run: u32,

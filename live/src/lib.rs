@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod apply_preflight;
 pub mod blockers;
+pub mod codes;
 pub mod error;
 pub mod events;
 pub mod facts;
@@ -29,11 +30,13 @@ pub mod preflight;
 pub mod revert;
 pub mod safe_moment;
 pub mod sampler;
+pub mod schemas;
 pub mod session;
 pub mod status;
 pub mod symbolize;
 pub mod target;
 pub mod transition;
 pub mod tui_source;
+pub mod watch_report;
 
 pub use error::LiveError;

@@ -10,6 +10,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::LiveError;
@@ -18,7 +19,7 @@ use super::LiveError;
 pub const DEFAULT_ROOT: &str = "/sys/kernel/livepatch";
 
 /// One loaded livepatch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct LoadedPatch {
     /// Patch (module) name.
     pub name: String,
@@ -35,7 +36,7 @@ pub struct LoadedPatch {
 }
 
 /// An object (vmlinux or a module) a loaded patch changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct LoadedObject {
     /// `vmlinux` or the module name.
     pub name: String,
@@ -46,7 +47,7 @@ pub struct LoadedObject {
 }
 
 /// A function a loaded patch replaces (a `<function>,<sympos>` directory).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 pub struct LoadedFunction {
     /// Name of the original function.
     pub name: String,

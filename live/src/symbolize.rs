@@ -7,10 +7,11 @@ use std::fmt::Write as _;
 
 use lpcheck_analyzer::kernel::kallsyms::{Kallsyms, KernelObject};
 use lpcheck_ebpf::{Frame, TaskStack};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// Where a frame came from in the snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FrameOrigin {
     /// A frame the kernel's unwinder reported.

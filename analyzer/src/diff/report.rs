@@ -1,12 +1,14 @@
 //! The result of `lpcheck diff`: verdict, function and data sets, reasons, findings.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::target::TargetFact;
+use crate::report::envelope::{CommandName, Enveloped};
 use crate::report::{Finding, Renderable, RuleDescriptor};
 
 /// The outcome of a diff.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DiffVerdict {
     /// The changes can be made into a live patch.
@@ -38,7 +40,7 @@ impl DiffVerdict {
 }
 
 /// What kind of thing changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A function that exists on both sides and differs.
@@ -54,7 +56,7 @@ pub enum ChangeKind {
 }
 
 /// One changed thing with the reasons it counts as changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Change {
     /// What changed.
     pub kind: ChangeKind,
@@ -65,14 +67,16 @@ pub struct Change {
     pub reasons: Vec<String>,
 }
 
-/// The full diff report.
-#[derive(Debug, Clone, Serialize)]
+/// The full diff report. Its JSON is the payload of the `diff` envelope ([`Enveloped`]), which
+/// carries the verdict and the findings.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct DiffReport {
     /// The original object.
     pub orig: String,
     /// The patched object.
     pub patched: String,
     /// The verdict.
+    #[serde(skip)]
     pub verdict: DiffVerdict,
     /// Whether the object goes into vmlinux or a module.
     pub target: TargetFact,
@@ -88,13 +92,20 @@ pub struct DiffReport {
     /// Every change with its reasons.
     pub changes: Vec<Change>,
     /// Rule findings.
+    #[serde(skip)]
     pub findings: Vec<Finding>,
 }
 
-impl DiffReport {
-    /// The report as pretty-printed JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("diff report serializes")
+impl Enveloped for DiffReport {
+    type Verdict = DiffVerdict;
+    const COMMAND: CommandName = CommandName::Diff;
+
+    fn verdict(&self) -> DiffVerdict {
+        self.verdict
+    }
+
+    fn envelope_findings(&self) -> Vec<Finding> {
+        self.findings.clone()
     }
 }
 
@@ -181,6 +192,7 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_str(&report(DiffVerdict::NoChange).to_json()).unwrap();
         assert_eq!(json["verdict"], "no-change");
+        assert_eq!(json["command"], "diff");
         assert_eq!(json["changed_functions"][0], "f");
         assert_eq!(json["new_functions"][0], "g");
         assert!(json["findings"].as_array().unwrap().is_empty());

@@ -1,12 +1,13 @@
 //! Whether the compared object is built into vmlinux or into a module, which decides whether
 //! jump labels and static calls in patched code can be supported.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::elf::{ObjectModel, Placement};
 
 /// Where the object's code runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PatchTarget {
     /// Built into the kernel image.
@@ -16,7 +17,7 @@ pub enum PatchTarget {
 }
 
 /// What is known about the patch target and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct TargetFact {
     /// The target, when it could be told.
     pub kind: Option<PatchTarget>,

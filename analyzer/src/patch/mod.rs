@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind, SymbolSection};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::callgraph::CallGraph;
@@ -28,7 +29,7 @@ use modinfo::ModInfo;
 use signature::ModuleSignature;
 
 /// The kind of tooling that produced a patch module, told by its structures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PatchFormat {
     /// Hand-written: static `struct klp_patch`/`klp_object`/`klp_func` arrays.

@@ -1,15 +1,19 @@
 //! Findings, verdicts, and the three renderings of a report (human, JSON, SARIF).
 
 use std::fmt::Write as _;
+pub mod envelope;
 pub mod human;
 pub mod rule_docs;
 pub mod sarif;
 pub mod style;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How serious a finding is. Only errors reject a patch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Informational.
@@ -31,7 +35,7 @@ impl std::fmt::Display for Severity {
 }
 
 /// The outcome of `lpcheck check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// No error finding, and every enabled error rule could run (or `--allow-unknown` was
@@ -76,7 +80,7 @@ impl Verdict {
 }
 
 /// Where in an input file a finding points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Location {
     /// The file.
     pub file: String,
@@ -95,7 +99,7 @@ pub struct Location {
 }
 
 /// A line of a source file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SourceLine {
     /// The file, as the compiler named it (absolute when the compilation directory is known).
     pub file: String,
@@ -137,7 +141,7 @@ impl std::fmt::Display for Location {
 }
 
 /// An explicit decision to accept a finding, shown in every output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Waiver {
     /// Why the finding is accepted (required in waiver files).
     pub reason: String,
@@ -146,7 +150,7 @@ pub struct Waiver {
 }
 
 /// One finding: a rule that matched, with what it matched and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Finding {
     /// The rule's stable id (e.g. `LP001`).
     pub rule: String,
@@ -184,7 +188,7 @@ impl Finding {
 }
 
 /// Counts of findings by severity, for summaries.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Tally {
     /// Unwaived errors.
     pub errors: usize,

@@ -2,8 +2,12 @@
 //! of its file (intact, missing, altered) and, for the running release, whether it is loaded;
 //! loaded patches that are not installed; files and manifests that cannot be trusted.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use lpcheck_analyzer::report::envelope::{CommandName, Enveloped};
+use lpcheck_analyzer::report::Finding;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::manifest::{self, ManifestEntry};
@@ -11,7 +15,7 @@ use super::store::sha256_hex;
 use crate::livepatch::LivepatchSysfs;
 
 /// The state of an installed file against its manifest entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum FileState {
     /// Present, and its SHA-256 matches.
@@ -31,7 +35,7 @@ pub enum FileState {
 }
 
 /// One installed patch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct InstalledPatch {
     /// Its manifest entry.
     #[serde(flatten)]
@@ -45,7 +49,7 @@ pub struct InstalledPatch {
 }
 
 /// One release directory.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ReleaseListing {
     /// The release.
     pub release: String,
@@ -62,7 +66,7 @@ pub struct ReleaseListing {
 }
 
 /// Everything `list` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Listing {
     /// The state directory.
     pub state_dir: PathBuf,
@@ -76,6 +80,124 @@ pub struct Listing {
     pub releases: Vec<ReleaseListing>,
     /// Loaded patches that are not installed for the running release.
     pub loaded_not_installed: Vec<String>,
+}
+
+impl Listing {
+    /// Whether some installed state cannot be trusted: a manifest that cannot be read, a file
+    /// the manifest does not name, or an installed file missing, changed or unreadable.
+    pub fn untrusted(&self) -> bool {
+        self.releases.iter().any(|r| {
+            r.manifest_error.is_some()
+                || !r.stray_files.is_empty()
+                || r.patches.iter().any(|p| p.file != FileState::Intact)
+        })
+    }
+
+    /// The text form.
+    pub fn render_human(&self) -> String {
+        let listing = self;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "running release: {}",
+            listing.running_release.as_deref().unwrap_or("unknown")
+        );
+        match &listing.loaded_error {
+            Some(error) => {
+                let _ = writeln!(out, "loaded patches: cannot read: {error}");
+            }
+            None if listing.loaded.is_empty() => {
+                let _ = writeln!(out, "loaded patches: none");
+            }
+            None => {
+                let _ = writeln!(out, "loaded patches: {}", listing.loaded.join(", "));
+            }
+        }
+        if listing.releases.is_empty() {
+            let _ = writeln!(
+                out,
+                "installed patches: none ({})",
+                listing.state_dir.join("patches").display()
+            );
+        }
+        for release in &listing.releases {
+            let _ = writeln!(
+                out,
+                "installed for {}{}:",
+                release.release,
+                if release.running { " (running)" } else { "" }
+            );
+            if let Some(error) = &release.manifest_error {
+                let _ = writeln!(out, "  SKIPPED: {error}");
+            }
+            for patch in &release.patches {
+                let loaded = match patch.loaded {
+                    Some(true) => "loaded+installed",
+                    Some(false) => "installed, not loaded",
+                    None => "installed",
+                };
+                let file = match &patch.file {
+                    FileState::Intact => "file intact".to_string(),
+                    FileState::Missing => "FILE MISSING: refused".to_string(),
+                    FileState::HashMismatch { actual } => {
+                        format!("HASH MISMATCH (now {actual}): refused")
+                    }
+                    FileState::Unreadable { error } => format!("UNREADABLE ({error}): refused"),
+                };
+                let _ = writeln!(
+                    out,
+                    "  {}: {loaded}; {file}; sha256 {}; check {}; from {}{}",
+                    patch.entry.name,
+                    patch.entry.sha256,
+                    patch.entry.verdict,
+                    patch.entry.source,
+                    if patch.entry.replace == Some(true) {
+                        "; atomic replace"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            for stray in &release.stray_files {
+                let _ = writeln!(
+                    out,
+                    "  {stray}: not in the manifest (half-finished install?): never applied"
+                );
+            }
+        }
+        for name in &listing.loaded_not_installed {
+            let _ = writeln!(out, "{name}: loaded, not installed");
+        }
+        out
+    }
+}
+
+/// Whether the installed state can be trusted, as the exit status says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListVerdict {
+    /// Every manifest reads and every installed file is intact: exit 0.
+    Trusted,
+    /// Some state cannot be trusted ([`Listing::untrusted`]): exit 1.
+    Untrusted,
+}
+
+impl Enveloped for Listing {
+    type Verdict = ListVerdict;
+    const COMMAND: CommandName = CommandName::List;
+
+    fn verdict(&self) -> ListVerdict {
+        if self.untrusted() {
+            ListVerdict::Untrusted
+        } else {
+            ListVerdict::Trusted
+        }
+    }
+
+    /// None: the listing is state, not coded checks.
+    fn envelope_findings(&self) -> Vec<Finding> {
+        Vec::new()
+    }
 }
 
 /// The state of `path` against `sha256`.
@@ -232,6 +354,39 @@ mod tests {
         assert_eq!(listing.patches[0].loaded, Some(true));
         assert_eq!(listing.patches[1].loaded, Some(false));
         assert_eq!(listing.stray_files, ["lp_half.ko"]);
+        let whole = Listing {
+            state_dir: state.path().to_path_buf(),
+            running_release: Some("6.1.0-57-amd64".into()),
+            loaded,
+            loaded_error: None,
+            releases: vec![listing],
+            loaded_not_installed: vec!["lp_other".into()],
+        };
+        assert_eq!(whole.verdict(), ListVerdict::Untrusted);
+        let text = whole.render_human();
+        assert!(
+            text.starts_with("running release: 6.1.0-57-amd64\nloaded patches: lp_a, lp_other\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  lp_b: installed, not loaded; FILE MISSING: refused; "),
+            "{text}"
+        );
+        assert!(text.contains("  lp_half.ko: not in the manifest"), "{text}");
+        assert!(
+            text.ends_with("lp_other: loaded, not installed\n"),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&whole.to_json()).unwrap();
+        assert_eq!(
+            (json["command"].as_str(), json["verdict"].as_str()),
+            (Some("list"), Some("untrusted"))
+        );
+        let empty = Listing {
+            releases: Vec::new(),
+            ..whole
+        };
+        assert_eq!(empty.verdict(), ListVerdict::Trusted);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::LiveError;
@@ -13,7 +14,7 @@ pub const FILE_NAME: &str = "manifest.json";
 pub const VERSION: u32 = 1;
 
 /// One installed patch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ManifestEntry {
     /// The kernel's name of the module (`NAME.ko` in the release directory).
     pub name: String,

@@ -1,13 +1,14 @@
 //! The kernels installed in a boot directory (`/boot`): `vmlinuz-REL` images and their initrds,
 //! named the Debian/Ubuntu way (`initrd.img-REL`) or the RHEL/Fedora way (`initramfs-REL.img`).
 
+use schemars::JsonSchema;
 use std::path::{Path, PathBuf};
 
 use super::release_order;
 use crate::LiveError;
 
 /// How a boot directory names a release's initrd.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum InitrdNaming {
     /// `initrd.img-REL` (Debian, Ubuntu: initramfs-tools).

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::image;
@@ -37,7 +38,7 @@ impl Default for HostPaths {
 }
 
 /// Which precondition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum KexecCheckId {
     /// The image is a bzImage with a 64-bit entry.
@@ -54,8 +55,56 @@ pub enum KexecCheckId {
     Memory,
 }
 
+impl KexecCheckId {
+    /// Every precondition, in plan order.
+    pub const ALL: [Self; 6] = [
+        Self::KernelImage,
+        Self::Initrd,
+        Self::KexecFileLoad,
+        Self::KexecLoadDisabled,
+        Self::Signature,
+        Self::Memory,
+    ];
+
+    /// The precondition's stable code (`KXnnn`, listed by `lpcheck codes`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::KernelImage => "KX001",
+            Self::Initrd => "KX002",
+            Self::KexecFileLoad => "KX003",
+            Self::KexecLoadDisabled => "KX004",
+            Self::Signature => "KX005",
+            Self::Memory => "KX006",
+        }
+    }
+
+    /// The precondition's name, as JSON spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::KernelImage => "kernel-image",
+            Self::Initrd => "initrd",
+            Self::KexecFileLoad => "kexec-file-load",
+            Self::KexecLoadDisabled => "kexec-load-disabled",
+            Self::Signature => "signature",
+            Self::Memory => "memory",
+        }
+    }
+
+    /// What the precondition finds, in one sentence.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Self::KernelImage => "Fails when the kernel image to boot is not a bzImage with a 64-bit entry point.",
+            Self::Initrd => "Fails when the initrd named for the release is missing or unreadable.",
+            Self::KexecFileLoad => "Fails when kexec_file_load(2) does not exist or is not permitted on this kernel.",
+            Self::KexecLoadDisabled => "Fails when kernel.kexec_load_disabled is set, which forbids loading a kexec kernel until reboot.",
+            Self::Signature => "Fails when lockdown or KEXEC_SIG_FORCE requires a signed image and the image is not signed.",
+            Self::Memory => "Fails when the available memory cannot hold the image and the initrd.",
+        }
+    }
+}
+
 /// One precondition's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct KexecCheck {
     /// Which.
     pub check: KexecCheckId,

@@ -2,12 +2,17 @@
 //! host allows it (each check pass/warn/fail/unknown with its evidence). Building the plan
 //! changes nothing.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use lpcheck_analyzer::report::envelope::{CommandName, Enveloped};
+use lpcheck_analyzer::report::Finding;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::boot_tree::{self, InitrdNaming};
 use super::host::{self, HostPaths, KexecCheck};
+use crate::codes::{kexec_code, status_severity};
 use crate::preflight::Status;
 use crate::LiveError;
 
@@ -28,7 +33,7 @@ pub struct PlanRequest {
 }
 
 /// Where the plan's command line comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CmdlineSource {
     /// The running kernel's `/proc/cmdline`, without `BOOT_IMAGE=`.
@@ -40,7 +45,7 @@ pub enum CmdlineSource {
 }
 
 /// A kexec plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct KexecPlan {
     /// The release to boot.
     pub release: String,
@@ -66,6 +71,107 @@ impl KexecPlan {
     /// Whether a check fails: loading would be refused.
     pub fn has_failure(&self) -> bool {
         self.checks.iter().any(|c| c.status == Status::Fail)
+    }
+
+    /// The text form.
+    pub fn render_human(&self) -> String {
+        let plan = self;
+        let mut out = String::new();
+        let _ = writeln!(out, "kexec plan: boot {}", plan.release);
+        let _ = writeln!(out, "  kernel:  {}", plan.kernel.display());
+        let _ = writeln!(
+            out,
+            "  initrd:  {}",
+            plan.initrd
+                .as_ref()
+                .map_or_else(|| "none".to_string(), |p| p.display().to_string())
+        );
+        let _ = writeln!(out, "  cmdline: {}", plan.cmdline);
+        let _ = writeln!(
+            out,
+            "  loaded now: {}",
+            match plan.loaded {
+                Some(true) => "a kexec kernel is loaded",
+                Some(false) => "no kexec kernel is loaded",
+                None => "unknown (/sys/kernel/kexec_loaded unreadable)",
+            }
+        );
+        for check in &plan.checks {
+            let id = check.check.name();
+            let _ = writeln!(
+                out,
+                "{:<8}{id}: {}",
+                status_word(check.status),
+                check.summary
+            );
+            for line in &check.evidence {
+                let _ = writeln!(out, "          {line}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "possible: {}",
+            if plan.possible {
+                "yes"
+            } else if plan.has_failure() {
+                "no (a check fails)"
+            } else {
+                "not known (a check is unknown; the kernel decides when loading)"
+            }
+        );
+        out
+    }
+}
+
+/// Whether the plan can be carried out, as the exit status says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KexecVerdict {
+    /// No check fails or is unknown: exit 0.
+    Possible,
+    /// A check fails: exit 1.
+    Refused,
+    /// No check fails but one is unknown (the kernel decides when loading): exit 1.
+    Unknown,
+}
+
+impl Enveloped for KexecPlan {
+    type Verdict = KexecVerdict;
+    const COMMAND: CommandName = CommandName::Kexec;
+
+    fn verdict(&self) -> KexecVerdict {
+        if self.possible {
+            KexecVerdict::Possible
+        } else if self.has_failure() {
+            KexecVerdict::Refused
+        } else {
+            KexecVerdict::Unknown
+        }
+    }
+
+    /// One finding per check that did not pass; an unknown is an error, as it keeps the plan
+    /// from being possible.
+    fn envelope_findings(&self) -> Vec<Finding> {
+        self.checks
+            .iter()
+            .filter_map(|check| {
+                let severity = status_severity(check.status, true)?;
+                Some(kexec_code(check.check).finding(
+                    severity,
+                    &check.summary,
+                    check.evidence.clone(),
+                ))
+            })
+            .collect()
+    }
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "pass",
+        Status::Warn => "warn",
+        Status::Fail => "FAIL",
+        Status::Unknown => "unknown",
     }
 }
 
@@ -313,6 +419,26 @@ mod host_tests {
             assert_eq!(check.status, expected, "{check:?}");
         }
         assert!(!plan.possible && !plan.has_failure());
+        assert_eq!(plan.verdict(), KexecVerdict::Unknown);
+        let findings = plan.envelope_findings();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule, "KX003");
+        assert_eq!(
+            findings[0].severity,
+            lpcheck_analyzer::report::Severity::Error
+        );
+        let text = plan.render_human();
+        assert!(
+            text.starts_with("kexec plan: boot 6.1.0-57-amd64\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nunknown kexec-file-load: "), "{text}");
+        assert!(
+            text.ends_with(
+                "possible: not known (a check is unknown; the kernel decides when loading)\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

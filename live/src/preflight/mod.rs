@@ -7,13 +7,17 @@
 //! pass.
 
 mod host;
+mod output;
 mod patches;
 mod tracing;
+
+pub use output::{PreflightOutcome, PreflightVerdict};
 
 use std::path::Path;
 
 use lpcheck_analyzer::kernel::KernelFacts;
 use lpcheck_analyzer::patch::PatchModule;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::blockers::{BlockerReport, ResolvedTarget};
@@ -21,7 +25,7 @@ use super::livepatch::LivepatchSysfs;
 pub(crate) use crate::hostfs::HostPaths;
 
 /// The outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The precondition holds.
@@ -35,7 +39,7 @@ pub enum Status {
 }
 
 /// The checks, in report order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckId {
     /// The running release equals the module's vermagic release.
@@ -69,6 +73,64 @@ pub enum CheckId {
 }
 
 impl CheckId {
+    /// Every check, in report order.
+    pub const ALL: [Self; 14] = [
+        Self::KernelRelease,
+        Self::LivepatchSupport,
+        Self::ModuleLoading,
+        Self::Lockdown,
+        Self::ModuleSignature,
+        Self::Taint,
+        Self::FtraceEnabled,
+        Self::TargetsResolvable,
+        Self::TargetsFtraceable,
+        Self::FtraceConflicts,
+        Self::Kprobes,
+        Self::BpfAttachments,
+        Self::LoadedLivepatches,
+        Self::CurrentBlockers,
+    ];
+
+    /// The check's stable code (`PFnnn`, listed by `lpcheck codes`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::KernelRelease => "PF001",
+            Self::LivepatchSupport => "PF002",
+            Self::ModuleLoading => "PF003",
+            Self::Lockdown => "PF004",
+            Self::ModuleSignature => "PF005",
+            Self::Taint => "PF006",
+            Self::FtraceEnabled => "PF007",
+            Self::TargetsResolvable => "PF008",
+            Self::TargetsFtraceable => "PF009",
+            Self::FtraceConflicts => "PF010",
+            Self::Kprobes => "PF011",
+            Self::BpfAttachments => "PF012",
+            Self::LoadedLivepatches => "PF013",
+            Self::CurrentBlockers => "PF014",
+        }
+    }
+
+    /// What the check finds, in one sentence.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Self::KernelRelease => "Fails when the running kernel's release is not the one in the module's vermagic, so the kernel would refuse the module.",
+            Self::LivepatchSupport => "Fails when the kernel has no livepatch support (/sys/kernel/livepatch is missing).",
+            Self::ModuleLoading => "Fails when the kernel loads no modules (no CONFIG_MODULES, or kernel.modules_disabled is set).",
+            Self::Lockdown => "Warns of kernel lockdown, under which only signed modules load.",
+            Self::ModuleSignature => "Fails when module signatures are enforced and the module is unsigned; warns when the signing key's trust cannot be checked or an unsigned module would taint the kernel.",
+            Self::Taint => "Warns when the kernel is already tainted, listing the flags.",
+            Self::FtraceEnabled => "Fails when ftrace is disabled (kernel.ftrace_enabled = 0), without which no patched function is redirected.",
+            Self::TargetsResolvable => "Fails when a target (object, name, old_sympos) does not resolve in the running kernel's symbol table.",
+            Self::TargetsFtraceable => "Fails when a target's address is not an ftrace call site the livepatch core can hook.",
+            Self::FtraceConflicts => "Fails when another ftrace user on a target modifies the instruction pointer (IPMODIFY or a direct call), which livepatch cannot share.",
+            Self::Kprobes => "Fails when an ftrace-based kprobe sits at a target's entry (with a post handler it holds IPMODIFY, so loading fails with EBUSY); warns of kprobes inside targets, which stay on the old code.",
+            Self::BpfAttachments => "Warns of BPF trampolines (direct calls) on the targets: kernels before 6.0 refuse the patch, later ones share the function and the program keeps tracing the old code.",
+            Self::LoadedLivepatches => "Fails when a livepatch of the same name is loaded or one in a transition patches the same functions; warns of other loaded livepatches on the same functions (stack order, atomic replace).",
+            Self::CurrentBlockers => "Fails when a task holding a target would never switch without force; warns of tasks whose kernel stacks hold a target right now, or stacks that could not be read.",
+        }
+    }
+
     /// The check's name, as JSON spells it.
     pub fn name(self) -> &'static str {
         match self {
@@ -91,7 +153,7 @@ impl CheckId {
 }
 
 /// One check's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CheckResult {
     /// Which check.
     pub id: CheckId,
@@ -128,7 +190,7 @@ pub struct PreflightInputs<'a> {
 }
 
 /// Every check's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PreflightReport {
     /// The results, in [`CheckId`] order.
     pub checks: Vec<CheckResult>,
