@@ -531,3 +531,48 @@ fn facts_bundles_are_chosen_by_vermagic() {
         stderr(&output)
     );
 }
+
+#[test]
+fn explain_prints_a_codes_page_and_refuses_an_unknown_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (query, page) in [
+        ("LP001", "docs/rules/LP001.md"),
+        ("ld016", "docs/rules/LD016.md"),
+        ("ftrace-conflicts", "docs/codes/PF010.md"),
+        ("KX003", "docs/codes/KX003.md"),
+    ] {
+        let output = lpcheck(&["explain", query]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{query}: {}",
+            stderr(&output)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            std::fs::read_to_string(root.join(page)).unwrap(),
+            "{query}"
+        );
+    }
+    let output = lpcheck(&["explain", "LP999"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("LP999: no such code or name"),
+        "{}",
+        stderr(&output)
+    );
+    let output = lpcheck(&["explain", "kprobes"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("PF011, AP006"),
+        "{}",
+        stderr(&output)
+    );
+    let listed = lpcheck(&["codes"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(text.lines().count(), 65, "{text}");
+    assert!(
+        text.contains("\nPF010  error    ftrace-conflicts "),
+        "{text}"
+    );
+}

@@ -286,6 +286,17 @@ mod tests {
                 .collect();
             assert!(errors.is_empty(), "{errors:?} in {value}");
         }
+        let mut unscanned = snapshot(true, false);
+        unscanned.report.source = StackSource::BpfTaskIter {
+            candidate_scan: lpcheck_ebpf::CandidateScan::Disabled {
+                reason: "not requested".into(),
+            },
+            completeness: lpcheck_ebpf::Completeness::Unchecked {
+                reason: "child pid namespace".into(),
+            },
+        };
+        let value = serde_json::to_value(&unscanned).unwrap();
+        assert!(validator.is_valid(&value), "{value}");
         let mut wrong = serde_json::to_value(snapshot(true, true)).unwrap();
         wrong["source"]["kind"] = "bpf".into();
         assert!(!validator.is_valid(&wrong));
