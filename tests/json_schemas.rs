@@ -282,6 +282,19 @@ fn the_journal_of_a_refused_apply_matches_the_schema() {
         events.contains(&"preflight") && events.last() == Some(&"finished"),
         "{events:?}"
     );
+    let (_, list) = json_of(&["codes", "--format", "json"], &journal);
+    let check_names: BTreeSet<&str> = list["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["family"] == "preflight" || c["family"] == "apply_preflight")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let preflight = lines.iter().find(|l| l["event"] == "preflight").unwrap();
+    for result in preflight["results"].as_array().unwrap() {
+        let name = result["check"].as_str().unwrap();
+        assert!(check_names.contains(name), "{name} has no PF or AP code");
+    }
 }
 
 #[test]

@@ -410,6 +410,12 @@ mod host_tests {
         assert_eq!(plan.cmdline, "root=/dev/vda ro");
         assert_eq!(plan.initrd_naming, Some(InitrdNaming::Debian));
         assert_eq!(plan.loaded, Some(false));
+        let ids: Vec<host::KexecCheckId> = plan.checks.iter().map(|c| c.check).collect();
+        assert_eq!(
+            ids,
+            host::KexecCheckId::ALL,
+            "every check runs, in ALL order"
+        );
         for check in &plan.checks {
             let expected = match check.check {
                 // Not probed in tests: unknown, so the plan cannot say "possible".
