@@ -10,6 +10,7 @@ pub mod apply_preflight;
 pub mod blockers;
 pub mod codes;
 pub mod error;
+pub mod event_text;
 pub mod events;
 pub mod facts;
 #[cfg(any(test, feature = "test-support"))]
