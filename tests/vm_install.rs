@@ -9,18 +9,17 @@
 //!
 //! Skipped, with the reason printed, only when QEMU, mkfs.ext4 or the kernel packages are
 //! missing; `LPCHECK_VM_REQUIRED=1` turns that into a failure.
+//!
+//! Boots the kernel cache `$LPCHECK_KERNEL_CACHE` (default `target/kernel`; `support::guest`).
 
 mod support;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use support::{
-    build_kmods, describe, lp_cmdline_marker, missing_qemu, parse_results, repo_root as repo,
-    run_ok,
-};
+use support::guest::{Guest, GuestRun};
+use support::{lp_cmdline_marker, run_ok};
 
 /// This test's name, for skips.
 const TEST: &str = "vm_install";
@@ -40,81 +39,31 @@ const DISK_MODULES: [&str; 11] = [
     "fs/ext4/ext4.ko",
 ];
 
-/// The kernel cache's module tree (`MODDIR` of its env file names a path inside the cache).
-fn module_tree() -> Option<PathBuf> {
-    let cache = std::env::var_os("LPCHECK_KERNEL_CACHE")
-        .map_or_else(|| repo().join("target/kernel"), PathBuf::from);
-    let env = std::fs::read_to_string(cache.join("env")).ok()?;
-    let kver = env.lines().find_map(|l| l.strip_prefix("KVER="))?;
-    let tree = cache.join("root/lib/modules").join(kver).join("kernel");
-    tree.is_dir().then_some(tree)
-}
-
-/// Boots the VM once with the disk; returns the guest's results and its output directory.
-fn boot(
-    n: u32,
-    work: &Path,
-    kmod: &Path,
-    disk: &Path,
-    tree: &Path,
-) -> (HashMap<String, String>, PathBuf) {
-    let out = work.join(format!("out-{n}"));
-    let mut command = Command::new(repo().join("tests/vm/run-vm.sh"));
-    command
-        .arg("--out")
-        .arg(&out)
-        .arg("--kmod")
-        .arg(kmod)
-        .arg("--disk")
-        .arg(disk)
-        .arg("--add")
-        .arg(format!("{}=/bin/lpcheck", env!("CARGO_BIN_EXE_lpcheck")))
-        .args(["--append", &format!("lpc_boot={n}")])
-        .args(["--timeout", "400"]);
-    for module in DISK_MODULES {
-        let name = Path::new(module).file_name().unwrap().to_string_lossy();
-        command.arg("--add").arg(format!(
-            "{}=/lib/modules/{name}",
-            tree.join(module).display()
-        ));
-    }
-    let run = command
-        .arg(repo().join("tests/vm/guest/install-boot.sh"))
-        .output()
-        .expect("running tests/vm/run-vm.sh");
-    assert!(
-        run.status.success(),
-        "boot {n}: {}",
-        describe("tests/vm/run-vm.sh", &run)
-    );
-    let stdout = support::read(&out.join("stdout"));
-    eprintln!("vm_install: boot {n}:\n{stdout}");
-    (parse_results(&stdout), out)
-}
-
-fn get<'a>(results: &'a HashMap<String, String>, key: &str) -> &'a str {
-    results
-        .get(key)
-        .unwrap_or_else(|| panic!("the guest printed no {key}= line: {results:?}"))
+/// Boots the VM once with the disk, `lpc_boot=N` on the kernel command line.
+fn boot(n: u32, guest: &Guest) -> Option<GuestRun> {
+    let run = guest
+        .clone()
+        .append(&format!("lpc_boot={n}"))
+        .out(&format!("out-{n}"))
+        .boot()?;
+    eprintln!("vm_install: boot {n}:\n{}", run.stdout());
+    Some(run)
 }
 
 #[test]
 fn install_survives_a_reboot_and_an_altered_file_is_refused() {
-    if let Some(reason) = missing_qemu() {
-        return support::skip(TEST, &reason);
-    }
     if Command::new("mkfs.ext4").arg("-V").output().is_err() {
         return support::skip(TEST, "mkfs.ext4 not found (Debian package e2fsprogs)");
     }
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_install");
-    let kmod = work.join("kmod");
-    if let Err(reason) = build_kmods(&kmod) {
-        return support::skip(TEST, &reason);
-    }
-    let Some(tree) = module_tree() else {
-        return support::skip(TEST, "the kernel cache has no module tree");
+    let Some(kernel) = support::vm_kernel(TEST) else {
+        return;
     };
-    let disk = work.join("state.img");
+    let tree = kernel.module_tree();
+    if !tree.is_dir() {
+        return support::skip(TEST, &format!("{} is not a directory", tree.display()));
+    }
+    let disk = support::guest::work_dir(TEST, kernel.release()).join("state.img");
+    std::fs::create_dir_all(disk.parent().unwrap()).unwrap();
     let _ = std::fs::remove_file(&disk);
     run_ok(
         "truncate",
@@ -124,21 +73,34 @@ fn install_survives_a_reboot_and_an_altered_file_is_refused() {
         "mkfs.ext4",
         Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&disk),
     );
+    let guest = DISK_MODULES.iter().fold(
+        support::run_guest(TEST, "install-boot.sh", &kernel)
+            .kmods()
+            .lpcheck()
+            .disk(&disk)
+            .timeout(400),
+        |guest, module| {
+            let name = Path::new(module).file_name().unwrap().to_string_lossy();
+            guest.add(&tree.join(module), &format!("/lib/modules/{name}"))
+        },
+    );
     let marker = lp_cmdline_marker();
     let started = Instant::now();
 
     // Boot 1: install; the rejected patch is refused and not installed.
-    let (first, out) = boot(1, &work, &kmod, &disk, &tree);
-    let good = support::read(&out.join("install-good.txt"));
-    assert_eq!(get(&first, "install-good_rc"), "0", "{good}");
+    let Some(first) = boot(1, &guest) else {
+        return;
+    };
+    let good = first.text("install-good.txt");
+    assert_eq!(first.get("install-good_rc"), "0", "{good}");
     assert!(good.contains("installed lp_cmdline for "), "{good}");
-    let schedule = support::read(&out.join("install-schedule.txt"));
-    assert_eq!(get(&first, "install-schedule_rc"), "1", "{schedule}");
+    let schedule = first.text("install-schedule.txt");
+    assert_eq!(first.get("install-schedule_rc"), "1", "{schedule}");
     assert!(
         schedule.contains("refused") && schedule.contains("always-on-stack"),
         "{schedule}"
     );
-    let list = support::json(&out.join("list-json.txt"));
+    let list = first.json("list-json.txt");
     let release = &list["releases"][0];
     assert_eq!(release["running"], true, "{list}");
     let patches = release["patches"].as_array().unwrap();
@@ -148,32 +110,36 @@ fn install_survives_a_reboot_and_an_altered_file_is_refused() {
     assert_eq!(patches[0]["file"]["state"], "intact");
 
     // Boot 2: the boot step applies it.
-    let (second, out) = boot(2, &work, &kmod, &disk, &tree);
-    let apply = support::read(&out.join("apply-installed.txt"));
-    assert_eq!(get(&second, "apply-installed_rc"), "0", "{apply}");
-    assert!(!get(&second, "before").contains(&marker));
-    assert!(get(&second, "after").contains(&marker), "{apply}");
-    let list_text = support::read(&out.join("list.txt"));
+    let Some(second) = boot(2, &guest) else {
+        return;
+    };
+    let apply = second.text("apply-installed.txt");
+    assert_eq!(second.get("apply-installed_rc"), "0", "{apply}");
+    assert!(!second.get("before").contains(&marker));
+    assert!(second.get("after").contains(&marker), "{apply}");
+    let list_text = second.text("list.txt");
     eprintln!("vm_install: list on boot 2:\n{list_text}");
     assert!(
         list_text.contains("lp_cmdline: loaded+installed; file intact"),
         "{list_text}"
     );
-    let list = support::json(&out.join("list-json.txt"));
+    let list = second.json("list-json.txt");
     assert_eq!(list["releases"][0]["patches"][0]["loaded"], true, "{list}");
     assert_eq!(list["loaded_not_installed"].as_array().unwrap().len(), 0);
 
     // Boot 3: the altered file is refused; nothing is loaded.
-    let (third, out) = boot(3, &work, &kmod, &disk, &tree);
-    let apply = support::read(&out.join("apply-installed.txt"));
-    assert_eq!(get(&third, "apply-installed_rc"), "1", "{apply}");
+    let Some(third) = boot(3, &guest) else {
+        return;
+    };
+    let apply = third.text("apply-installed.txt");
+    assert_eq!(third.get("apply-installed_rc"), "1", "{apply}");
     assert!(
         apply.contains("lp_cmdline: refused") && apply.contains("changed since it was installed"),
         "{apply}"
     );
-    assert!(!get(&third, "after").contains(&marker));
-    assert_eq!(get(&third, "loaded"), "");
-    let list_text = support::read(&out.join("list.txt"));
+    assert!(!third.get("after").contains(&marker));
+    assert_eq!(third.get("loaded"), "");
+    let list_text = third.text("list.txt");
     assert!(list_text.contains("HASH MISMATCH"), "{list_text}");
     eprintln!(
         "vm_install: three boots in {:.1}s",
