@@ -14,7 +14,8 @@
 
 mod support;
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -24,20 +25,80 @@ use support::{lp_cmdline_marker, run_ok};
 /// This test's name, for skips.
 const TEST: &str = "vm_install";
 
-/// The modules the guest needs to mount the disk, by their path under the kernel's module tree.
-const DISK_MODULES: [&str; 11] = [
-    "drivers/virtio/virtio_ring.ko",
-    "drivers/virtio/virtio.ko",
-    "drivers/virtio/virtio_pci_legacy_dev.ko",
-    "drivers/virtio/virtio_pci_modern_dev.ko",
-    "drivers/virtio/virtio_pci.ko",
-    "drivers/block/virtio_blk.ko",
-    "lib/crc16.ko",
-    "fs/mbcache.ko",
-    "fs/jbd2/jbd2.ko",
-    "crypto/crc32c_generic.ko",
-    "fs/ext4/ext4.ko",
-];
+/// The modules the guest needs to mount the disk, with what `modinfo -F depends` adds: the
+/// virtio PCI transport, the block driver, crc32c_generic (ext4's soft dependency
+/// `crypto-crc32c`, where the kernel has it) and ext4. One the kernel's module tree lacks is
+/// built in (or, for crc32c_generic, not needed by that kernel's ext4).
+const DISK_MODULES: [&str; 4] = ["virtio_pci", "virtio_blk", "crc32c_generic", "ext4"];
+
+/// The module files (`.ko`, `.ko.xz`, ...) under `dir`, by module name (`-` read as `_`).
+fn module_files(dir: &Path, files: &mut HashMap<String, PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            module_files(&path, files);
+        } else if let Some((name, _)) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.split_once(".ko"))
+        {
+            files.insert(name.replace('-', "_"), path.clone());
+        }
+    }
+}
+
+/// Appends `name` to `order` after its dependencies, unless it is there already or the tree
+/// has no file for it.
+fn with_dependencies(name: &str, files: &HashMap<String, PathBuf>, order: &mut Vec<String>) {
+    let Some(file) = files.get(name) else {
+        return;
+    };
+    if order.iter().any(|n| n == name) {
+        return;
+    }
+    let depends = run_ok(
+        "modinfo -F depends",
+        Command::new("modinfo").args(["-F", "depends"]).arg(file),
+    );
+    for dependency in String::from_utf8_lossy(&depends.stdout)
+        .trim()
+        .split(',')
+        .filter(|d| !d.is_empty())
+    {
+        with_dependencies(&dependency.replace('-', "_"), files, order);
+    }
+    order.push(name.to_string());
+}
+
+/// Puts the disk modules of the kernel's module tree `tree` into the guest, uncompressed, as
+/// `/lib/modules/NAME.ko`, with their load order in `/lib/modules/order`.
+fn add_disk_modules<'k>(guest: Guest<'k>, tree: &Path, work: &Path) -> Guest<'k> {
+    let mut files = HashMap::new();
+    module_files(tree, &mut files);
+    let mut order = Vec::new();
+    for name in DISK_MODULES {
+        with_dependencies(name, &files, &mut order);
+    }
+    let dir = work.join("disk-modules");
+    std::fs::create_dir_all(&dir).unwrap();
+    let order_file = dir.join("order");
+    std::fs::write(&order_file, order.join("\n") + "\n").unwrap();
+    order.iter().fold(
+        guest.add(&order_file, "/lib/modules/order"),
+        |guest, name| {
+            let file = &files[name];
+            let ko = if file.extension().is_some_and(|e| e == "xz") {
+                let ko = dir.join(format!("{name}.ko"));
+                let data = run_ok("xz -dc", Command::new("xz").arg("-dc").arg(file));
+                std::fs::write(&ko, data.stdout).unwrap();
+                ko
+            } else {
+                file.clone()
+            };
+            guest.add(&ko, &format!("/lib/modules/{name}.ko"))
+        },
+    )
+}
 
 /// Boots the VM once with the disk, `lpc_boot=N` on the kernel command line.
 fn boot(n: u32, guest: &Guest) -> Option<GuestRun> {
@@ -62,8 +123,9 @@ fn install_survives_a_reboot_and_an_altered_file_is_refused() {
     if !tree.is_dir() {
         return support::skip(TEST, &format!("{} is not a directory", tree.display()));
     }
-    let disk = support::guest::work_dir(TEST, kernel.release()).join("state.img");
-    std::fs::create_dir_all(disk.parent().unwrap()).unwrap();
+    let work = support::guest::work_dir(TEST, kernel.release());
+    let disk = work.join("state.img");
+    std::fs::create_dir_all(&work).unwrap();
     let _ = std::fs::remove_file(&disk);
     run_ok(
         "truncate",
@@ -73,16 +135,14 @@ fn install_survives_a_reboot_and_an_altered_file_is_refused() {
         "mkfs.ext4",
         Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&disk),
     );
-    let guest = DISK_MODULES.iter().fold(
+    let guest = add_disk_modules(
         support::run_guest(TEST, "install-boot.sh", &kernel)
             .kmods()
             .lpcheck()
             .disk(&disk)
             .timeout(400),
-        |guest, module| {
-            let name = Path::new(module).file_name().unwrap().to_string_lossy();
-            guest.add(&tree.join(module), &format!("/lib/modules/{name}"))
-        },
+        &tree,
+        &work,
     );
     let marker = lp_cmdline_marker();
     let started = Instant::now();
