@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{describe, missing_qemu, parse_results, repo_root, run_ok, skip, EXIT_UNAVAILABLE};
 
@@ -449,7 +449,6 @@ impl<'k> Guest<'k> {
             stdout,
             out,
             kmod,
-            wall,
         })
     }
 }
@@ -461,7 +460,6 @@ pub struct GuestRun {
     results: HashMap<String, String>,
     out: PathBuf,
     kmod: PathBuf,
-    wall: Duration,
 }
 
 impl GuestRun {
@@ -500,10 +498,5 @@ impl GuestRun {
     /// The directory whose modules were the guest's `/kmod`.
     pub fn kmod(&self) -> &Path {
         &self.kmod
-    }
-
-    /// The host's wall time of the VM run.
-    pub fn wall(&self) -> Duration {
-        self.wall
     }
 }
