@@ -4,8 +4,8 @@
 //! (no "no livepatch found", never "could not analyze"), including those whose objects carry
 //! only callbacks or states; the helper modules they patch are "not a livepatch module".
 //!
-//! This is the static half of the corpus; comparing with the kernel's own outcome in a VM boot
-//! is left to the VM matrix. Skipped, with the reason printed, only when the packages or the
+//! This is the static half of the corpus; tests/vm_klp_corpus.rs compares lpcheck with the
+//! kernel's own outcome in a VM boot. Skipped, with the reason printed, only when the packages or the
 //! headers' compiler cannot be had (the script exits 3).
 
 mod support;

@@ -16,73 +16,34 @@
 //!
 //! Skipped, with the reason printed, only when QEMU or the kernel packages are missing;
 //! `LPCHECK_VM_REQUIRED=1` turns that into a failure.
+//!
+//! Boots the kernel cache `$LPCHECK_KERNEL_CACHE` (default `target/kernel`; `support::guest`).
 
 mod support;
-
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
-
-use support::{build_kmods, describe, missing_qemu, repo_root as repo, EXIT_UNAVAILABLE};
 
 /// This test's name, for skips.
 const TEST: &str = "vm_apply";
 
-fn read(dir: &Path, name: &str) -> String {
-    support::read(&dir.join(name))
-}
-
-fn json(dir: &Path, name: &str) -> serde_json::Value {
-    support::json(&dir.join(name))
-}
-
 #[test]
 fn apply_status_and_revert_in_the_vm() {
-    if let Some(reason) = missing_qemu() {
-        return support::skip(TEST, &reason);
-    }
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_apply");
-    let kmod = work.join("kmod");
-    let out = work.join("out");
-    if let Err(reason) = build_kmods(&kmod) {
-        return support::skip(TEST, &reason);
-    }
-
-    let started = Instant::now();
-    let run = Command::new(repo().join("tests/vm/run-vm.sh"))
-        .arg("--out")
-        .arg(&out)
-        .arg("--kmod")
-        .arg(&kmod)
-        .arg("--add")
-        .arg(format!("{}=/bin/lpcheck", env!("CARGO_BIN_EXE_lpcheck")))
-        .args(["--timeout", "600"])
-        .arg(repo().join("tests/vm/guest/lpcheck-apply.sh"))
-        .output()
-        .expect("running tests/vm/run-vm.sh");
-    if run.status.code() == Some(EXIT_UNAVAILABLE) {
-        return support::skip(TEST, "the Debian kernel packages cannot be downloaded");
-    }
-    assert!(
-        run.status.success(),
-        "{}",
-        describe("tests/vm/run-vm.sh", &run)
-    );
-    let stdout = read(&out, "stdout");
-    let results: HashMap<&str, &str> = stdout
-        .lines()
-        .filter_map(|line| line.split_once('='))
-        .collect();
-    let get = |key: &str| {
-        *results
-            .get(key)
-            .unwrap_or_else(|| panic!("the guest printed no {key}= line:\n{stdout}"))
+    let Some(kernel) = support::vm_kernel(TEST) else {
+        return;
     };
+    let Some(run) = support::run_guest(TEST, "lpcheck-apply.sh", &kernel)
+        .kmods()
+        .lpcheck()
+        .timeout(600)
+        .boot()
+    else {
+        return;
+    };
+    let get = |key: &str| run.get(key);
+    let read = |name: &str| run.text(name);
+    let json = |name: &str| run.json(name);
+    let stdout = run.stdout();
     eprintln!(
-        "vm_apply: VM wall {:.1}s; guest seconds: conflict {}, schedule {}, good {}, stall {}, \
-         killed {}, forced {}",
-        started.elapsed().as_secs_f64(),
+        "vm_apply: guest seconds: conflict {}, schedule {}, good {}, stall {}, killed {}, \
+         forced {}",
         get("conflict_seconds"),
         get("schedule_seconds"),
         get("good_seconds"),
@@ -92,7 +53,7 @@ fn apply_status_and_revert_in_the_vm() {
     );
 
     // conflict: the kprobe is reported before loading; nothing is loaded.
-    let conflict = read(&out, "conflict-apply.txt");
+    let conflict = read("conflict-apply.txt");
     assert_eq!(get("conflict_kprobe_loaded"), "yes");
     assert_eq!(get("conflict-apply_rc"), "1", "{conflict}");
     assert!(
@@ -104,21 +65,21 @@ fn apply_status_and_revert_in_the_vm() {
     assert_eq!(get("conflict_patch_loaded"), "no");
 
     // schedule: refused by the static check before loading.
-    let schedule = read(&out, "schedule-apply.txt");
+    let schedule = read("schedule-apply.txt");
     assert_eq!(get("schedule-apply_rc"), "1", "{schedule}");
     assert!(schedule.contains("always-on-stack"), "{schedule}");
     assert!(!schedule.contains("loading "), "{schedule}");
     assert_eq!(get("schedule_patch_loaded"), "no");
 
     // good: a dry run loads nothing; then applied, visible, listed, reverted to the original.
-    let dry = read(&out, "good-dry.txt");
+    let dry = read("good-dry.txt");
     assert_eq!(get("good-dry_rc"), "0", "{dry}");
     assert!(
         dry.contains("dry run: lp_cmdline passed the preflight"),
         "{dry}"
     );
     assert_eq!(get("good_dry_loaded"), "no");
-    let good = read(&out, "good-apply.txt");
+    let good = read("good-apply.txt");
     assert_eq!(get("good-apply_rc"), "0", "{good}");
     assert!(good.contains("patch transition complete"), "{good}");
     assert!(
@@ -134,14 +95,14 @@ fn apply_status_and_revert_in_the_vm() {
         get("good_patched").starts_with("lpcheck-lp-cmdline"),
         "{stdout}"
     );
-    let status = read(&out, "good-status.txt");
+    let status = read("good-status.txt");
     assert_eq!(get("good-status_rc"), "0", "{status}");
     assert!(
         status.contains("lp_cmdline: enabled=yes transition=no")
             && status.contains("cmdline_proc_show,1"),
         "{status}"
     );
-    let revert = read(&out, "good-revert.txt");
+    let revert = read("good-revert.txt");
     assert_eq!(get("good-revert_rc"), "0", "{revert}");
     assert!(
         revert.contains("pass    vmlinux:cmdline_proc_show runs its original code"),
@@ -153,7 +114,7 @@ fn apply_status_and_revert_in_the_vm() {
 
     // stall: first the safe-moment wait sees the kthread in the target and refuses to load;
     // forced past it, the blocking kthread is named with its stack, then everything is undone.
-    let wait = read(&out, "stall-wait.txt");
+    let wait = read("stall-wait.txt");
     assert_eq!(get("stall-wait_rc"), "1", "{wait}");
     assert!(
         wait.contains("no safe moment") && wait.contains("lpc_target"),
@@ -161,7 +122,7 @@ fn apply_status_and_revert_in_the_vm() {
     );
     assert!(!wait.contains("loading "), "{wait}");
     assert_eq!(get("stall_wait_loaded"), "no");
-    let stall = read(&out, "stall-apply.txt");
+    let stall = read("stall-apply.txt");
     assert_eq!(get("stall_before"), "original");
     assert_eq!(get("stall-apply_rc"), "1", "{stall}");
     assert!(
@@ -177,28 +138,28 @@ fn apply_status_and_revert_in_the_vm() {
 
     // killed: status shows what the interrupted run left; revert cleans it up.
     assert_eq!(get("killed_transition"), "1");
-    let killed = read(&out, "killed-status.txt");
+    let killed = read("killed-status.txt");
     assert!(
         killed.contains("1 run(s) left behind") && killed.contains("waiting for lpc_target["),
         "{killed}"
     );
-    let killed_json = json(&out, "killed-status-json.txt");
+    let killed_json = json("killed-status-json.txt");
     assert_eq!(killed_json["left_behind"][0]["patch"], "lp_target_stall");
     assert_eq!(killed_json["patches"][0]["transition"], true);
     assert_eq!(
         get("killed-revert_rc"),
         "0",
         "{}",
-        read(&out, "killed-revert.txt")
+        read("killed-revert.txt")
     );
     assert_eq!(get("killed_after"), "original");
     assert_eq!(get("killed_loaded_after"), "no");
-    let last = json(&out, "final-status-json.txt");
+    let last = json("final-status-json.txt");
     assert_eq!(last["patches"], serde_json::json!([]), "{last}");
     assert_eq!(last["left_behind"], serde_json::json!([]), "{last}");
 
     // forced: the cost is said before `force` is written; the patch then holds.
-    let forced = read(&out, "forced-apply.txt");
+    let forced = read("forced-apply.txt");
     assert_eq!(get("forced-apply_rc"), "0", "{forced}");
     assert!(
         forced.contains("warning: forcing the transition:")
@@ -209,7 +170,7 @@ fn apply_status_and_revert_in_the_vm() {
     assert_eq!(get("forced_transition"), "0");
 
     // The journal: every line has the contract fields; the stalled run is complete in it.
-    let journal = read(&out, "journal.jsonl");
+    let journal = read("journal.jsonl");
     let lines: Vec<serde_json::Value> = journal
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))

@@ -5,6 +5,8 @@
 //! `facts from-package` from the same kernel's packages must agree too, except where the
 //! package cannot know (a target module's symbols). Prints the verdict table, bundle sizes,
 //! times and the facts that differ between the collected and the package bundle.
+//!
+//! Boots the kernel cache `$LPCHECK_KERNEL_CACHE` (default `target/kernel`; `support::guest`).
 
 mod support;
 
@@ -13,7 +15,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use lpcheck_analyzer::kernel::bundle::{member, Bundle};
-use support::{build_kmods, describe, missing_qemu, repo_root as repo, EXIT_UNAVAILABLE};
+use support::describe;
 
 /// This test's name, for skips.
 const TEST: &str = "vm_facts";
@@ -81,50 +83,23 @@ fn lines(bundle: &Bundle, name: &str) -> Option<usize> {
 
 #[test]
 fn collected_and_package_bundles_agree_with_the_live_check() {
-    if let Some(reason) = missing_qemu() {
-        return support::skip(TEST, &reason);
-    }
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_facts");
-    let kmod = work.join("kmod");
-    let out = work.join("out");
-    if let Err(reason) = build_kmods(&kmod) {
-        return support::skip(TEST, &reason);
-    }
-    let started = Instant::now();
-    let run = Command::new(repo().join("tests/vm/run-vm.sh"))
-        .arg("--out")
-        .arg(&out)
-        .arg("--kmod")
-        .arg(&kmod)
-        .arg("--add")
-        .arg(format!("{}=/bin/lpcheck", env!("CARGO_BIN_EXE_lpcheck")))
-        .args(["--timeout", "600"])
-        .arg(repo().join("tests/vm/guest/facts-bundle.sh"))
-        .output()
-        .expect("running tests/vm/run-vm.sh");
-    if run.status.code() == Some(EXIT_UNAVAILABLE) {
-        return support::skip(TEST, "the Debian kernel packages cannot be downloaded");
-    }
-    assert!(
-        run.status.success(),
-        "{}",
-        describe("tests/vm/run-vm.sh", &run)
-    );
-    let results = support::parse_results(&support::read(&out.join("stdout")));
-    let get = |key: &str| {
-        results
-            .get(key)
-            .unwrap_or_else(|| panic!("the guest printed no {key}= line: {results:?}"))
-            .clone()
+    let Some(kernel) = support::vm_kernel(TEST) else {
+        return;
     };
+    let Some(run) = support::run_guest(TEST, "facts-bundle.sh", &kernel)
+        .kmods()
+        .lpcheck()
+        .timeout(600)
+        .boot()
+    else {
+        return;
+    };
+    let get = |key: &str| run.get(key).to_string();
+    let work = support::guest::work_dir(TEST, kernel.release());
+    let kmod = run.kmod();
     assert_eq!(get("done"), "yes");
-    assert_eq!(
-        get("collect_rc"),
-        "0",
-        "{}",
-        support::read(&out.join("collect.txt"))
-    );
-    let collected_path = out.join("facts.tar.zst");
+    assert_eq!(get("collect_rc"), "0", "{}", run.text("collect.txt"));
+    let collected_path = run.path("facts.tar.zst");
     let collected = Bundle::read(&collected_path).unwrap();
     let release = collected.release().to_string();
     let kallsyms =
@@ -147,9 +122,7 @@ fn collected_and_package_bundles_agree_with_the_live_check() {
         "{stacks}"
     );
 
-    let cache = std::env::var_os("LPCHECK_KERNEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/kernel"));
+    let cache = kernel.dir();
     let package = match (
         deb(&cache.join("debs"), &format!("linux-image-{release}_")),
         deb(&cache.join("dbg"), &format!("linux-image-{release}-dbg_")),
@@ -189,7 +162,7 @@ fn collected_and_package_bundles_agree_with_the_live_check() {
         "{:22} {:13} {:13} {:13}",
         "module", "live", "collected", "package"
     )];
-    let mut modules: Vec<String> = std::fs::read_dir(&kmod)
+    let mut modules: Vec<String> = std::fs::read_dir(kmod)
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter_map(|n| n.strip_suffix(".ko").map(str::to_string))
@@ -199,7 +172,7 @@ fn collected_and_package_bundles_agree_with_the_live_check() {
     assert!(modules.len() >= 11, "{modules:?}");
     for name in &modules {
         let module = kmod.join(format!("{name}.ko"));
-        let live = support::json(&out.join(format!("live-{name}.json")));
+        let live = run.json(&format!("live-{name}.json"));
         let host = check_with(&module, &collected_path);
         if host.2.iter().any(|rule| rule == "kthread-resting-place") {
             // The bundle holds the kthreads' stacks, which the live check does not read: it
@@ -232,8 +205,8 @@ fn collected_and_package_bundles_agree_with_the_live_check() {
             packaged.as_deref().unwrap_or("-")
         ));
     }
-    let guest = support::json(&out.join("bundle-lp-cmdline.json"));
-    let live = support::json(&out.join("live-lp-cmdline.json"));
+    let guest = run.json("bundle-lp-cmdline.json");
+    let live = run.json("live-lp-cmdline.json");
     assert_eq!(
         verdict(&guest),
         verdict(&live),
@@ -243,8 +216,7 @@ fn collected_and_package_bundles_agree_with_the_live_check() {
     eprintln!("{}", table.join("\n"));
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or_default();
     eprintln!(
-        "vm_facts: VM wall {:.1}s; in the guest: collect {} ms, live check {} ms for {} modules, one bundle check {} ms; collected bundle {} bytes",
-        started.elapsed().as_secs_f64(),
+        "vm_facts: in the guest: collect {} ms, live check {} ms for {} modules, one bundle check {} ms; collected bundle {} bytes",
         get("collect_ms"),
         get("live_check_ms"),
         modules.len(),

@@ -7,66 +7,30 @@
 //! the reason printed, only when QEMU is not installed or the kernel packages
 //! cannot be downloaded (the scripts exit 3 then); with `LPCHECK_VM_REQUIRED=1`
 //! (for CI) those cases fail instead.
+//!
+//! Boots the kernel cache `$LPCHECK_KERNEL_CACHE` (default `target/kernel`; `support::guest`).
 
 mod support;
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::Instant;
-
-use support::{
-    build_kmods, describe, lp_cmdline_marker, missing_qemu, parse_results, read, repo_root,
-};
+use support::{lp_cmdline_marker, parse_results};
 
 /// This test's name, for skips.
-const TEST: &str = "lp_cmdline_applies_and_reverts_in_the_vm";
+const TEST: &str = "vm_harness";
 
 #[test]
 fn lp_cmdline_applies_and_reverts_in_the_vm() {
-    if let Some(reason) = missing_qemu() {
-        return support::skip(TEST, &reason);
-    }
-    let root = repo_root();
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_harness");
-    let kmod_dir = work.join("kmod");
-    let out_dir = work.join("out");
-
-    let started = Instant::now();
-    if let Err(reason) = build_kmods(&kmod_dir) {
-        return support::skip(TEST, &reason);
-    }
-    let built = started.elapsed();
-
-    let run = Command::new(root.join("tests/vm/run-vm.sh"))
-        .arg("--out")
-        .arg(&out_dir)
-        .arg("--kmod")
-        .arg(&kmod_dir)
-        .args(["--timeout", "180"])
-        .arg(root.join("tests/vm/guest/lp-cmdline.sh"))
-        .output()
-        .expect("running tests/vm/run-vm.sh");
-    assert!(
-        run.status.success(),
-        "{}",
-        describe("tests/vm/run-vm.sh", &run)
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "vm_harness: kmod build {:.1}s, VM run {:.1}s",
-        built.as_secs_f64(),
-        (started.elapsed() - built).as_secs_f64()
-    );
-
-    let stdout = read(&out_dir.join("stdout"));
-    let results = parse_results(&stdout);
-    let get = |key: &str| {
-        results
-            .get(key)
-            .unwrap_or_else(|| panic!("guest printed no {key}= line:\n{stdout}"))
-            .as_str()
+    let Some(kernel) = support::vm_kernel(TEST) else {
+        return;
     };
+    let Some(run) = support::run_guest(TEST, "lp-cmdline.sh", &kernel)
+        .kmods()
+        .timeout(180)
+        .boot()
+    else {
+        return;
+    };
+    let get = |key: &str| run.get(key);
+    let stdout = run.stdout();
     let marker = lp_cmdline_marker();
 
     assert!(

@@ -9,6 +9,8 @@
 //!
 //! Skipped, with the reason printed, only when QEMU, mkfs.ext4 or the kernel packages are
 //! missing; `LPCHECK_VM_REQUIRED=1` turns that into a failure.
+//!
+//! Boots the kernel cache `$LPCHECK_KERNEL_CACHE` (default `target/kernel`; `support::guest`).
 
 mod support;
 
@@ -17,104 +19,113 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use support::{
-    build_kmods, describe, lp_cmdline_marker, missing_qemu, parse_results, repo_root as repo,
-    run_ok,
-};
+use support::guest::{Guest, GuestRun};
+use support::{lp_cmdline_marker, run_ok};
 
 /// This test's name, for skips.
 const TEST: &str = "vm_install";
 
-/// The modules the guest needs to mount the disk, by their path under the kernel's module tree.
-const DISK_MODULES: [&str; 11] = [
-    "drivers/virtio/virtio_ring.ko",
-    "drivers/virtio/virtio.ko",
-    "drivers/virtio/virtio_pci_legacy_dev.ko",
-    "drivers/virtio/virtio_pci_modern_dev.ko",
-    "drivers/virtio/virtio_pci.ko",
-    "drivers/block/virtio_blk.ko",
-    "lib/crc16.ko",
-    "fs/mbcache.ko",
-    "fs/jbd2/jbd2.ko",
-    "crypto/crc32c_generic.ko",
-    "fs/ext4/ext4.ko",
-];
+/// The modules the guest needs to mount the disk, with what `modinfo -F depends` adds: the
+/// virtio PCI transport, the block driver, crc32c_generic (ext4's soft dependency
+/// `crypto-crc32c`, where the kernel has it) and ext4. One the kernel's module tree lacks is
+/// built in (or, for crc32c_generic, not needed by that kernel's ext4).
+const DISK_MODULES: [&str; 4] = ["virtio_pci", "virtio_blk", "crc32c_generic", "ext4"];
 
-/// The kernel cache's module tree (`MODDIR` of its env file names a path inside the cache).
-fn module_tree() -> Option<PathBuf> {
-    let cache = std::env::var_os("LPCHECK_KERNEL_CACHE")
-        .map_or_else(|| repo().join("target/kernel"), PathBuf::from);
-    let env = std::fs::read_to_string(cache.join("env")).ok()?;
-    let kver = env.lines().find_map(|l| l.strip_prefix("KVER="))?;
-    let tree = cache.join("root/lib/modules").join(kver).join("kernel");
-    tree.is_dir().then_some(tree)
-}
-
-/// Boots the VM once with the disk; returns the guest's results and its output directory.
-fn boot(
-    n: u32,
-    work: &Path,
-    kmod: &Path,
-    disk: &Path,
-    tree: &Path,
-) -> (HashMap<String, String>, PathBuf) {
-    let out = work.join(format!("out-{n}"));
-    let mut command = Command::new(repo().join("tests/vm/run-vm.sh"));
-    command
-        .arg("--out")
-        .arg(&out)
-        .arg("--kmod")
-        .arg(kmod)
-        .arg("--disk")
-        .arg(disk)
-        .arg("--add")
-        .arg(format!("{}=/bin/lpcheck", env!("CARGO_BIN_EXE_lpcheck")))
-        .args(["--append", &format!("lpc_boot={n}")])
-        .args(["--timeout", "400"]);
-    for module in DISK_MODULES {
-        let name = Path::new(module).file_name().unwrap().to_string_lossy();
-        command.arg("--add").arg(format!(
-            "{}=/lib/modules/{name}",
-            tree.join(module).display()
-        ));
+/// The module files (`.ko`, `.ko.xz`, ...) under `dir`, by module name (`-` read as `_`).
+fn module_files(dir: &Path, files: &mut HashMap<String, PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            module_files(&path, files);
+        } else if let Some((name, _)) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.split_once(".ko"))
+        {
+            files.insert(name.replace('-', "_"), path.clone());
+        }
     }
-    let run = command
-        .arg(repo().join("tests/vm/guest/install-boot.sh"))
-        .output()
-        .expect("running tests/vm/run-vm.sh");
-    assert!(
-        run.status.success(),
-        "boot {n}: {}",
-        describe("tests/vm/run-vm.sh", &run)
-    );
-    let stdout = support::read(&out.join("stdout"));
-    eprintln!("vm_install: boot {n}:\n{stdout}");
-    (parse_results(&stdout), out)
 }
 
-fn get<'a>(results: &'a HashMap<String, String>, key: &str) -> &'a str {
-    results
-        .get(key)
-        .unwrap_or_else(|| panic!("the guest printed no {key}= line: {results:?}"))
+/// Appends `name` to `order` after its dependencies, unless it is there already or the tree
+/// has no file for it.
+fn with_dependencies(name: &str, files: &HashMap<String, PathBuf>, order: &mut Vec<String>) {
+    let Some(file) = files.get(name) else {
+        return;
+    };
+    if order.iter().any(|n| n == name) {
+        return;
+    }
+    let depends = run_ok(
+        "modinfo -F depends",
+        Command::new("modinfo").args(["-F", "depends"]).arg(file),
+    );
+    for dependency in String::from_utf8_lossy(&depends.stdout)
+        .trim()
+        .split(',')
+        .filter(|d| !d.is_empty())
+    {
+        with_dependencies(&dependency.replace('-', "_"), files, order);
+    }
+    order.push(name.to_string());
+}
+
+/// Puts the disk modules of the kernel's module tree `tree` into the guest, uncompressed, as
+/// `/lib/modules/NAME.ko`, with their load order in `/lib/modules/order`.
+fn add_disk_modules<'k>(guest: Guest<'k>, tree: &Path, work: &Path) -> Guest<'k> {
+    let mut files = HashMap::new();
+    module_files(tree, &mut files);
+    let mut order = Vec::new();
+    for name in DISK_MODULES {
+        with_dependencies(name, &files, &mut order);
+    }
+    let dir = work.join("disk-modules");
+    std::fs::create_dir_all(&dir).unwrap();
+    let order_file = dir.join("order");
+    std::fs::write(&order_file, order.join("\n") + "\n").unwrap();
+    order.iter().fold(
+        guest.add(&order_file, "/lib/modules/order"),
+        |guest, name| {
+            let file = &files[name];
+            let ko = if file.extension().is_some_and(|e| e == "xz") {
+                let ko = dir.join(format!("{name}.ko"));
+                let data = run_ok("xz -dc", Command::new("xz").arg("-dc").arg(file));
+                std::fs::write(&ko, data.stdout).unwrap();
+                ko
+            } else {
+                file.clone()
+            };
+            guest.add(&ko, &format!("/lib/modules/{name}.ko"))
+        },
+    )
+}
+
+/// Boots the VM once with the disk, `lpc_boot=N` on the kernel command line.
+fn boot(n: u32, guest: &Guest) -> Option<GuestRun> {
+    let run = guest
+        .clone()
+        .append(&format!("lpc_boot={n}"))
+        .out(&format!("out-{n}"))
+        .boot()?;
+    eprintln!("vm_install: boot {n}:\n{}", run.stdout());
+    Some(run)
 }
 
 #[test]
 fn install_survives_a_reboot_and_an_altered_file_is_refused() {
-    if let Some(reason) = missing_qemu() {
-        return support::skip(TEST, &reason);
-    }
     if Command::new("mkfs.ext4").arg("-V").output().is_err() {
         return support::skip(TEST, "mkfs.ext4 not found (Debian package e2fsprogs)");
     }
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_install");
-    let kmod = work.join("kmod");
-    if let Err(reason) = build_kmods(&kmod) {
-        return support::skip(TEST, &reason);
-    }
-    let Some(tree) = module_tree() else {
-        return support::skip(TEST, "the kernel cache has no module tree");
+    let Some(kernel) = support::vm_kernel(TEST) else {
+        return;
     };
+    let tree = kernel.module_tree();
+    if !tree.is_dir() {
+        return support::skip(TEST, &format!("{} is not a directory", tree.display()));
+    }
+    let work = support::guest::work_dir(TEST, kernel.release());
     let disk = work.join("state.img");
+    std::fs::create_dir_all(&work).unwrap();
     let _ = std::fs::remove_file(&disk);
     run_ok(
         "truncate",
@@ -124,21 +135,32 @@ fn install_survives_a_reboot_and_an_altered_file_is_refused() {
         "mkfs.ext4",
         Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&disk),
     );
+    let guest = add_disk_modules(
+        support::run_guest(TEST, "install-boot.sh", &kernel)
+            .kmods()
+            .lpcheck()
+            .disk(&disk)
+            .timeout(400),
+        &tree,
+        &work,
+    );
     let marker = lp_cmdline_marker();
     let started = Instant::now();
 
     // Boot 1: install; the rejected patch is refused and not installed.
-    let (first, out) = boot(1, &work, &kmod, &disk, &tree);
-    let good = support::read(&out.join("install-good.txt"));
-    assert_eq!(get(&first, "install-good_rc"), "0", "{good}");
+    let Some(first) = boot(1, &guest) else {
+        return;
+    };
+    let good = first.text("install-good.txt");
+    assert_eq!(first.get("install-good_rc"), "0", "{good}");
     assert!(good.contains("installed lp_cmdline for "), "{good}");
-    let schedule = support::read(&out.join("install-schedule.txt"));
-    assert_eq!(get(&first, "install-schedule_rc"), "1", "{schedule}");
+    let schedule = first.text("install-schedule.txt");
+    assert_eq!(first.get("install-schedule_rc"), "1", "{schedule}");
     assert!(
         schedule.contains("refused") && schedule.contains("always-on-stack"),
         "{schedule}"
     );
-    let list = support::json(&out.join("list-json.txt"));
+    let list = first.json("list-json.txt");
     let release = &list["releases"][0];
     assert_eq!(release["running"], true, "{list}");
     let patches = release["patches"].as_array().unwrap();
@@ -148,32 +170,36 @@ fn install_survives_a_reboot_and_an_altered_file_is_refused() {
     assert_eq!(patches[0]["file"]["state"], "intact");
 
     // Boot 2: the boot step applies it.
-    let (second, out) = boot(2, &work, &kmod, &disk, &tree);
-    let apply = support::read(&out.join("apply-installed.txt"));
-    assert_eq!(get(&second, "apply-installed_rc"), "0", "{apply}");
-    assert!(!get(&second, "before").contains(&marker));
-    assert!(get(&second, "after").contains(&marker), "{apply}");
-    let list_text = support::read(&out.join("list.txt"));
+    let Some(second) = boot(2, &guest) else {
+        return;
+    };
+    let apply = second.text("apply-installed.txt");
+    assert_eq!(second.get("apply-installed_rc"), "0", "{apply}");
+    assert!(!second.get("before").contains(&marker));
+    assert!(second.get("after").contains(&marker), "{apply}");
+    let list_text = second.text("list.txt");
     eprintln!("vm_install: list on boot 2:\n{list_text}");
     assert!(
         list_text.contains("lp_cmdline: loaded+installed; file intact"),
         "{list_text}"
     );
-    let list = support::json(&out.join("list-json.txt"));
+    let list = second.json("list-json.txt");
     assert_eq!(list["releases"][0]["patches"][0]["loaded"], true, "{list}");
     assert_eq!(list["loaded_not_installed"].as_array().unwrap().len(), 0);
 
     // Boot 3: the altered file is refused; nothing is loaded.
-    let (third, out) = boot(3, &work, &kmod, &disk, &tree);
-    let apply = support::read(&out.join("apply-installed.txt"));
-    assert_eq!(get(&third, "apply-installed_rc"), "1", "{apply}");
+    let Some(third) = boot(3, &guest) else {
+        return;
+    };
+    let apply = third.text("apply-installed.txt");
+    assert_eq!(third.get("apply-installed_rc"), "1", "{apply}");
     assert!(
         apply.contains("lp_cmdline: refused") && apply.contains("changed since it was installed"),
         "{apply}"
     );
-    assert!(!get(&third, "after").contains(&marker));
-    assert_eq!(get(&third, "loaded"), "");
-    let list_text = support::read(&out.join("list.txt"));
+    assert!(!third.get("after").contains(&marker));
+    assert_eq!(third.get("loaded"), "");
+    let list_text = third.text("list.txt");
     assert!(list_text.contains("HASH MISMATCH"), "{list_text}");
     eprintln!(
         "vm_install: three boots in {:.1}s",

@@ -11,15 +11,16 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
 
-use support::{describe, missing_qemu, repo_root as repo, run_ok};
+use support::guest::Guest;
+use support::{missing_qemu, run_ok};
 
 /// This test's name, for skips.
 const TEST: &str = "vm_klp_build";
+
+/// The release of the corpus's kernel.
+const RELEASE: &str = "7.2.13-klpb";
 
 /// The klp-build modules, each with what its patched function shows once applied.
 const MODULES: &[(&str, &str)] = &[
@@ -40,11 +41,10 @@ fn klp_build_modules_apply_and_revert_on_their_7_2_kernel() {
     if !corpus.join("bzImage.xz").is_file() {
         return support::skip(TEST, &format!("{} not found", corpus.display()));
     }
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(TEST);
-    let kmod = work.join("kmod");
-    let out = work.join("out");
-    std::fs::create_dir_all(&kmod).unwrap();
+    let work = support::guest::work_dir(TEST, RELEASE);
     let image = work.join("bzImage");
+    let kmod = work.join("kmod");
+    std::fs::create_dir_all(&kmod).unwrap();
     let decompressed = run_ok(
         "xz -dc bzImage.xz",
         Command::new("xz").arg("-dc").arg(corpus.join("bzImage.xz")),
@@ -54,47 +54,25 @@ fn klp_build_modules_apply_and_revert_on_their_7_2_kernel() {
         let name = format!("{module}.ko");
         std::fs::copy(corpus.join(&name), kmod.join(&name)).unwrap();
     }
-
-    let started = Instant::now();
-    let run = Command::new(repo().join("tests/vm/run-vm.sh"))
-        .arg("--kernel")
-        .arg(&image)
-        .arg("--out")
-        .arg(&out)
-        .arg("--kmod")
-        .arg(&kmod)
-        .arg("--add")
-        .arg(format!("{}=/bin/lpcheck", env!("CARGO_BIN_EXE_lpcheck")))
-        .args(["--timeout", "300"])
-        .arg(repo().join("tests/vm/guest/klp-build-apply.sh"))
-        .output()
-        .expect("running tests/vm/run-vm.sh");
-    assert!(
-        run.status.success(),
-        "{}",
-        describe("tests/vm/run-vm.sh", &run)
-    );
-    let stdout = support::read(&out.join("stdout"));
-    let results: HashMap<&str, &str> = stdout
-        .lines()
-        .filter_map(|line| line.split_once('='))
-        .collect();
-    let get = |key: &str| {
-        *results
-            .get(key)
-            .unwrap_or_else(|| panic!("the guest printed no {key}= line:\n{stdout}"))
+    let Some(run) = Guest::booting_image(TEST, "klp-build-apply.sh", &image, RELEASE)
+        .kmod_dir(&kmod)
+        .lpcheck()
+        .timeout(300)
+        .boot()
+    else {
+        return;
     };
-    let text = |name: &str| support::read(&out.join(name));
+    let get = |key: &str| run.get(key);
+    let text = |name: &str| run.text(name);
     eprintln!(
-        "{TEST}: VM wall {:.1}s; guest seconds per module: {}",
-        started.elapsed().as_secs_f64(),
+        "{TEST}: guest seconds per module: {}",
         MODULES
             .iter()
             .map(|(m, _)| format!("{m} {}", get(&format!("{m}_seconds"))))
             .collect::<Vec<_>>()
             .join(", ")
     );
-    assert_eq!(get("release"), "7.2.13-klpb");
+    assert_eq!(get("release"), RELEASE);
 
     for (module, marker) in MODULES {
         let key = |step: &str| format!("{module}{step}");

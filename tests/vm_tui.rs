@@ -11,20 +11,19 @@
 //!
 //! Skipped, with the reason printed, only when QEMU is not installed or the kernel packages
 //! cannot be downloaded; with `LPCHECK_VM_REQUIRED=1` those cases fail instead.
+//!
+//! Boots the kernel cache `$LPCHECK_KERNEL_CACHE` (default `target/kernel`; `support::guest`).
 
 mod support;
 
 use std::io::Write;
 use std::num::NonZeroU16;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use support::{
-    build_kmods, lp_cmdline_marker, missing_qemu, parse_results, read, repo_root, run_ok as run,
-};
+use support::lp_cmdline_marker;
 
 /// This test's name, for skips.
-const TEST: &str = "tui_watches_and_reverts_lp_cmdline_in_the_vm";
+const TEST: &str = "vm_tui";
 
 /// What crossterm writes to leave the alternate screen.
 const LEAVE_ALTERNATE_SCREEN: &[u8] = b"\x1b[?1049l";
@@ -115,82 +114,30 @@ fn assert_shows(screen: &str, expected: &[&str]) {
     }
 }
 
-/// A copy of the lpcheck binary without debug information (a smaller initramfs).
-fn stripped_lpcheck(work: &Path) -> PathBuf {
-    let path = work.join("lpcheck");
-    run(
-        "objcopy --strip-debug",
-        Command::new("objcopy")
-            .arg("--strip-debug")
-            .arg(env!("CARGO_BIN_EXE_lpcheck"))
-            .arg(&path),
-    );
-    path
-}
-
-/// Builds a guest helper from `tests/vm/guest/NAME.c`, statically linked.
-fn guest_tool(root: &Path, work: &Path, name: &str) -> PathBuf {
-    let path = work.join(name);
-    run(
-        "gcc",
-        Command::new("gcc")
-            .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-            .arg(&path)
-            .arg(root.join(format!("tests/vm/guest/{name}.c"))),
-    );
-    path
-}
-
-fn add(path: &Path, guest: &str) -> String {
-    format!("{}={guest}", path.display())
-}
-
 #[test]
 fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
-    if let Some(reason) = missing_qemu() {
-        return support::skip(TEST, &reason);
-    }
-    let root = repo_root();
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_tui");
-    let kmod_dir = work.join("kmod");
-    let out_dir = work.join("out");
-    std::fs::create_dir_all(&work).unwrap();
-    if let Err(reason) = build_kmods(&kmod_dir) {
-        return support::skip(TEST, &reason);
-    }
-
-    let lpcheck = stripped_lpcheck(&work);
-    let pty_drive = guest_tool(&root, &work, "pty-drive");
-    let insmod = guest_tool(&root, &work, "lpc-insmod");
-    run(
-        "tests/vm/run-vm.sh",
-        Command::new(root.join("tests/vm/run-vm.sh"))
-            .arg("--out")
-            .arg(&out_dir)
-            .arg("--kmod")
-            .arg(&kmod_dir)
-            .args(["--timeout", "300"])
-            .args(["--add", &add(&lpcheck, "/bin/lpcheck")])
-            .args(["--add", &add(&pty_drive, "/bin/pty-drive")])
-            .args(["--add", &add(&insmod, "/bin/lpc-insmod")])
-            .arg(root.join("tests/vm/guest/tui-watch.sh")),
-    );
-
-    let stdout = read(&out_dir.join("stdout"));
-    let results = parse_results(&stdout);
-    let get = |key: &str| {
-        results
-            .get(key)
-            .unwrap_or_else(|| panic!("guest printed no {key}= line:\n{stdout}"))
-            .as_str()
+    let Some(kernel) = support::vm_kernel(TEST) else {
+        return;
     };
+    let Some(run) = support::run_guest(TEST, "tui-watch.sh", &kernel)
+        .kmods()
+        .lpcheck()
+        .tool("pty-drive")
+        .tool("lpc-insmod")
+        .boot()
+    else {
+        return;
+    };
+    let get = |key: &str| run.get(key);
+    let stdout = run.stdout();
+    let out_dir = run.dir();
     let marker = lp_cmdline_marker();
 
     // Watching: the patch was loaded behind the TUI's back and the TUI shows it.
     assert_eq!(get("watch_exit"), "0", "{stdout}");
     assert_eq!(get("insmod"), "ok", "{stdout}");
     assert_eq!(get("patched"), marker, "{stdout}");
-    let watch = Recording::read(&out_dir, "watch.bytes").last();
+    let watch = Recording::read(out_dir, "watch.bytes").last();
     assert_shows(
         &watch,
         &[
@@ -210,7 +157,7 @@ fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
     assert_eq!(get("klp"), "gone", "{stdout}");
     // The revert engine unloaded the module too.
     assert_eq!(get("cmdline_modules"), "0", "{stdout}");
-    let revert = Recording::read(&out_dir, "revert.bytes");
+    let revert = Recording::read(out_dir, "revert.bytes");
     assert_shows(&revert.before("send=y"), &["Confirm revert", "lp_cmdline"]);
     assert_shows(
         &revert.last(),
@@ -226,7 +173,7 @@ fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
     assert_eq!(get("target_insmod"), "ok", "{stdout}");
     assert_eq!(get("stall_insmod"), "ok", "{stdout}");
     assert_eq!(get("stall_exit"), "0", "{stdout}");
-    let stall = Recording::read(&out_dir, "stall.bytes");
+    let stall = Recording::read(out_dir, "stall.bytes");
     let stalled = stall.before("send=s");
     assert_shows(
         &stalled,
@@ -260,7 +207,7 @@ fn tui_watches_and_reverts_lp_cmdline_in_the_vm() {
     assert_eq!(get("apply_exit"), "0", "{stdout}");
     assert_eq!(get("applied"), marker, "{stdout}");
     assert_shows(
-        &Recording::read(&out_dir, "apply.bytes").last(),
+        &Recording::read(out_dir, "apply.bytes").last(),
         &[
             "lp_cmdline applied: every task switched",
             "Livepatches (1)",

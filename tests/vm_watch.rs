@@ -11,27 +11,22 @@
 //!
 //! Skipped, with the reason printed, only when QEMU or the kernel packages are absent;
 //! `LPCHECK_VM_REQUIRED=1` turns that into a failure.
+//!
+//! Boots the kernel cache `$LPCHECK_KERNEL_CACHE` (default `target/kernel`; `support::guest`).
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
-use support::{build_kmods, json, missing_qemu, read, repo_root as repo, EXIT_UNAVAILABLE};
+use support::read;
 
 /// This test's name, for skips.
 const TEST: &str = "vm_watch";
 
 /// The cases the guest script runs, by tag.
 const CASES: [&str; 3] = ["ksys-read", "nanosleep", "stall"];
-
-fn run(command: &mut Command, what: &str) -> std::process::Output {
-    command
-        .output()
-        .unwrap_or_else(|error| panic!("{what}: {error}"))
-}
 
 /// `TID STATE COMM` lines: thread id -> (patch_state, comm).
 fn patch_states(path: &Path) -> BTreeMap<u32, (i32, String)> {
@@ -119,80 +114,38 @@ const AFTER_SIGNALS: &[&str] = &["when_sleep_ends", "never_without_force"];
 
 #[test]
 fn watch_predictions_match_the_kernels_patch_state() {
-    if let Some(reason) = missing_qemu() {
-        return support::skip(TEST, &reason);
-    }
-    let root = repo();
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm_watch");
-    let out = work.join("out");
-    std::fs::create_dir_all(&work).unwrap();
-
-    let kmod = root.join("target/kmod");
-    if let Err(reason) = build_kmods(&kmod) {
-        return support::skip(TEST, &reason);
-    }
-    let insmod = work.join("lpc-insmod");
-    let gcc = run(
-        Command::new("gcc")
-            .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
-            .arg(&insmod)
-            .arg(root.join("tests/vm/guest/lpc-insmod.c")),
-        "gcc lpc-insmod",
-    );
-    assert!(gcc.status.success(), "gcc lpc-insmod: {gcc:?}");
-    // A stripped copy keeps the initramfs small.
-    let lpcheck = work.join("lpcheck");
-    let strip = run(
-        Command::new("strip")
-            .arg("-o")
-            .arg(&lpcheck)
-            .arg(env!("CARGO_BIN_EXE_lpcheck")),
-        "strip",
-    );
-    assert!(strip.status.success(), "strip lpcheck: {strip:?}");
-
-    let vm = run(
-        Command::new(root.join("tests/vm/run-vm.sh"))
-            .arg("--out")
-            .arg(&out)
-            .arg("--kmod")
-            .arg(&kmod)
-            .arg("--add")
-            .arg(format!("{}=/bin/lpcheck", lpcheck.display()))
-            .arg("--add")
-            .arg(format!("{}=/bin/lpc-insmod", insmod.display()))
-            .args(["--timeout", "600"])
-            .arg(root.join("tests/vm/guest/watch-predict.sh")),
-        "tests/vm/run-vm.sh",
-    );
-    if vm.status.code() == Some(EXIT_UNAVAILABLE) {
-        return support::skip(TEST, "Debian's kernel cannot be downloaded");
-    }
-    let stdout = read(&out.join("stdout"));
-    assert!(
-        vm.status.success() && stdout.contains("done=yes"),
-        "VM run failed: {}\n{stdout}\n{}",
-        vm.status,
-        String::from_utf8_lossy(&vm.stderr)
-    );
-    eprintln!("{}", read(&out.join("timing")).trim());
+    let Some(kernel) = support::vm_kernel(TEST) else {
+        return;
+    };
+    let Some(run) = support::run_guest(TEST, "watch-predict.sh", &kernel)
+        .kmods()
+        .lpcheck()
+        .tool("lpc-insmod")
+        .timeout(600)
+        .boot()
+    else {
+        return;
+    };
+    let stdout = run.stdout();
+    assert!(stdout.contains("done=yes"), "{stdout}");
 
     let mut table = Vec::new();
     let mut totals: BTreeMap<(String, &str), Tally> = BTreeMap::new();
     for (index, case) in CASES.iter().enumerate() {
         assert!(stdout.contains(&format!("{case} insmod=ok")), "{stdout}");
-        let tids: BTreeSet<u32> = read(&out.join(format!("{case}-tids.txt")))
+        let tids: BTreeSet<u32> = run
+            .text(&format!("{case}-tids.txt"))
             .split_whitespace()
             .filter_map(|t| t.parse().ok())
             .collect();
         for source in ["bpf", "proc"] {
-            let report = json(&out.join(format!("{case}-{source}.json")));
+            let report = run.json(&format!("{case}-{source}.json"));
             let used = report["source"]
                 .as_object()
                 .and_then(|o| o.keys().next().cloned())
                 .unwrap_or_default();
             for (moment, kinds) in [("3s", BLOCKING), ("20s", AFTER_SIGNALS)] {
-                let states = patch_states(&out.join(format!("{case}-state-{moment}.txt")));
+                let states = patch_states(&run.path(&format!("{case}-state-{moment}.txt")));
                 let tally = Tally {
                     predicted: predicted(&report, kinds, &tids),
                     actual: still_old(&states, &tids),
@@ -217,9 +170,9 @@ fn watch_predictions_match_the_kernels_patch_state() {
     // The stall: the lpc_target kthread sleeps in the target; both sources must say it never
     // switches, and the kernel must agree 20 s later.
     assert!(stdout.contains("stall transition_at_20s=1"), "{stdout}");
-    let stall_states = patch_states(&out.join("stall-state-20s.txt"));
+    let stall_states = patch_states(&run.path("stall-state-20s.txt"));
     for source in ["bpf", "proc"] {
-        let report = json(&out.join(format!("stall-{source}.json")));
+        let report = run.json(&format!("stall-{source}.json"));
         let kthread = report["blockers"]
             .as_array()
             .unwrap()
@@ -247,7 +200,7 @@ fn watch_predictions_match_the_kernels_patch_state() {
             assert_eq!(tp, tally.actual.len(), "{source} at {moment}: {tally:?}");
         }
     }
-    let nanosleep_proc = json(&out.join("nanosleep-proc.json"));
+    let nanosleep_proc = run.json("nanosleep-proc.json");
     assert_eq!(
         nanosleep_proc["hidden_targets"],
         serde_json::json!(["vmlinux:do_nanosleep"]),
@@ -259,7 +212,7 @@ fn watch_predictions_match_the_kernels_patch_state() {
     assert!(stdout.contains("preflight_rc=0"), "{stdout}");
     assert!(stdout.contains("preflight_kprobe_rc=1"), "{stdout}");
     let statuses = |file: &str| -> BTreeMap<String, String> {
-        json(&out.join(file))["checks"]
+        run.json(file)["checks"]
             .as_array()
             .unwrap()
             .iter()

@@ -2,8 +2,14 @@
 //! under `LPCHECK_VM_REQUIRED=1`) when a resource is truly absent, running programs with their
 //! output in the failure message, and reading what the guest scripts wrote.
 //!
-//! Each test crate uses part of it.
+//! Each test crate uses part of it. The boot of a VM guest is [`guest`]'s.
 #![allow(dead_code)]
+
+pub mod guest;
+
+// Not every test crate boots a guest.
+#[allow(unused_imports)]
+pub use guest::{run_guest, vm_kernel};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -67,27 +73,6 @@ pub fn run_ok(what: &str, command: &mut Command) -> Output {
         .unwrap_or_else(|err| panic!("running {what}: {err}"));
     assert!(out.status.success(), "{}", describe(what, &out));
     out
-}
-
-/// Builds the `kmod/` modules into `dir`; `Err(reason)` when the kernel packages cannot be
-/// downloaded (a skip), a panic on any other failure.
-pub fn build_kmods(dir: &Path) -> Result<(), String> {
-    let build = Command::new(repo_root().join("kmod/build.sh"))
-        .arg(dir)
-        .output()
-        .expect("running kmod/build.sh");
-    if build.status.code() == Some(EXIT_UNAVAILABLE) {
-        return Err(format!(
-            "the Debian kernel packages cannot be downloaded\n{}",
-            String::from_utf8_lossy(&build.stderr)
-        ));
-    }
-    assert!(
-        build.status.success(),
-        "{}",
-        describe("kmod/build.sh", &build)
-    );
-    Ok(())
 }
 
 /// A file's text; panics naming it when it cannot be read.

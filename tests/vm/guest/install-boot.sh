@@ -18,12 +18,11 @@ run() {
     echo "${name}_rc=$?"
 }
 
-# The block device and ext4 modules (Debian builds them as modules), in
-# dependency order.
-for module in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci \
-    virtio_blk crc16 mbcache jbd2 crc32c_generic ext4; do
+# The block device and ext4 modules this kernel builds as modules, in
+# dependency order (the test lists them in /lib/modules/order).
+while read -r module; do
     insmod "/lib/modules/$module.ko" || { echo "insmod_$module=failed"; exit 1; }
-done
+done </lib/modules/order
 tries=0
 while [ ! -b /dev/vda ] && [ "$tries" -lt 50 ]; do
     sleep 0.1
