@@ -78,7 +78,9 @@ impl FtraceList {
                 None => {
                     let end =
                         memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |n| start + n);
-                    let line = text.get(start..end).trim();
+                    let line = std::str::from_utf8(&bytes[start..end])
+                        .map_err(|_| AnalyzeError::bad_text(origin, number, "not UTF-8 text"))?
+                        .trim();
                     if line.is_empty() {
                         start = end + 1;
                         continue;

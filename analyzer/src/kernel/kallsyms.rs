@@ -165,7 +165,7 @@ const NAMES_PER_BUCKET: usize = 8;
 
 /// How many questions by name a table answers by scanning its symbols before it builds the
 /// index by name: building it costs about as much as this many scans.
-const NAME_SCANS_BEFORE_INDEX: u32 = 8;
+const NAME_SCANS_BEFORE_INDEX: u32 = 16;
 
 /// How many questions by address a table answers by scanning before it sorts its text symbols
 /// (a scan by address costs more than one by name, a sort less than hashing every name).
@@ -352,7 +352,8 @@ impl Kallsyms {
                 None => {
                     let end =
                         memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |n| start + n);
-                    let line = text.get(start..end);
+                    let line = std::str::from_utf8(&bytes[start..end])
+                        .map_err(|_| AnalyzeError::bad_text(origin, number, "not UTF-8 text"))?;
                     if line.trim().is_empty() {
                         start = end + 1;
                         continue;
@@ -694,16 +695,17 @@ pub fn copies_in(
     let Some(object) = table.objects.iter().position(|o| o == object) else {
         return Vec::new();
     };
-    // A copy's name is the function's, a dot and a suffix: most symbols fail on their length
-    // or first byte before `copy_kind` looks at them.
-    let first = function.as_bytes().first().copied();
+    // A copy's name is the function's, a dot and a suffix: most symbols fail on their bytes
+    // before `copy_kind` reads them as text.
     let mut copies: Vec<(String, CopyKind)> = table
         .symbols()
         .iter()
         .filter(|symbol| {
+            let name = table.name_bytes(symbol);
             symbol.object as usize == object
-                && symbol.name_len as usize > function.len() + 1
-                && table.names.bytes().get(symbol.name_start as usize).copied() == first
+                && name.len() > function.len() + 1
+                && name.starts_with(function.as_bytes())
+                && name[function.len()] == b'.'
         })
         .filter_map(|symbol| {
             let name = table.name(symbol);
@@ -938,5 +940,26 @@ ffffffffc0001100 t kvm_thing\t[kvm]
             error,
             "big:50003: expected `[module]` after a tab, found `[kvm`"
         );
+    }
+
+    #[test]
+    fn mapped_files_check_utf8_line_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kallsyms");
+        std::fs::write(
+            &path,
+            "ffffffff81000000 T _text\nffffffff81000010 t caf\u{e9}\n",
+        )
+        .unwrap();
+        let table = Kallsyms::from_file(&path).unwrap();
+        let names: Vec<&str> = table.symbols().iter().map(|s| table.name(s)).collect();
+        assert_eq!(names, ["_text", "caf\u{e9}"]);
+        std::fs::write(
+            &path,
+            b"ffffffff81000000 T _text\nffffffff81000010 t caf\xe9\n",
+        )
+        .unwrap();
+        let error = Kallsyms::from_file(&path).unwrap_err().to_string();
+        assert_eq!(error, format!("{}:2: not UTF-8 text", path.display()));
     }
 }

@@ -59,22 +59,26 @@ pub(super) fn hex16(bytes: &[u8]) -> Option<u64> {
 }
 
 /// The index of the first byte at or after `from` that ends a field (a space, a tab, a line
-/// end or another control character: any byte up to 0x20), or `bytes.len()` when none does.
+/// end or another control character: any byte up to 0x20) or is not ASCII (from 0x80: such
+/// lines are left to the general parsers, which check their UTF-8), or `bytes.len()` when none
+/// is.
+#[inline]
 pub(super) fn field_end(bytes: &[u8], from: usize) -> usize {
     let mut at = from;
     while let Some(chunk) = bytes.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        // The high bit of the first byte below 0x21 is the lowest one set (higher bytes may be
-        // flagged by a borrow, never lower ones); bytes from 0x80 up are never flagged.
-        let blanks = word.wrapping_sub(splat(0x21)) & !word & HIGH_BITS;
-        if blanks != 0 {
-            return at + (blanks.trailing_zeros() / 8) as usize;
+        // A byte below 0x21 sets its high bit in `word - 0x21..` and not in `word`; a byte
+        // from 0x80 has it in `word`. The lowest bit set is the first such byte (a borrow may
+        // flag higher bytes, never lower ones).
+        let stops = (word.wrapping_sub(splat(0x21)) & !word | word) & HIGH_BITS;
+        if stops != 0 {
+            return at + (stops.trailing_zeros() / 8) as usize;
         }
         at += 8;
     }
     let tail = bytes.get(at..).unwrap_or_default();
     tail.iter()
-        .position(|&b| b <= b' ')
+        .position(|&b| b <= b' ' || !b.is_ascii())
         .map_or(bytes.len(), |n| at + n)
 }
 
@@ -129,7 +133,9 @@ mod tests {
                 assert_eq!(field_end(&name, 0), at, "{blank:#x} at {at}");
             }
         }
-        // UTF-8 is part of a field.
-        assert_eq!(field_end("name_é_über_long\n".as_bytes(), 0), 18);
+        // A field stops at its first byte that is not ASCII, in a word or in the tail.
+        assert_eq!(field_end("name_é_über_long\n".as_bytes(), 0), 5);
+        assert_eq!(field_end("abcdefgh_ü\n".as_bytes(), 0), 9);
+        assert_eq!(field_end("ü".as_bytes(), 0), 0);
     }
 }

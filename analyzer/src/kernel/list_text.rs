@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use crate::error::{AnalyzeError, Result};
 
-/// A list's text: read into memory or mapped from its file; UTF-8 either way (checked when
-/// read or mapped).
+/// A list's text: read into memory (UTF-8, checked when read) or mapped from its file (bytes,
+/// whose parts are checked as they are read as text, see [`ListText::get`]; the parsers check
+/// each line that is not plain ASCII).
 #[derive(Debug, Clone)]
 pub(super) enum ListText {
     /// Text held in memory.
@@ -34,19 +35,12 @@ impl ListText {
         let file = std::fs::File::open(path).map_err(|e| AnalyzeError::io(path, e))?;
         let is_regular = file.metadata().is_ok_and(|m| m.is_file() && m.len() > 0);
         // SAFETY: a read-only private mapping of a regular file. Its bytes are only ever read
-        // through checked UTF-8 conversions (`get`), so a file changed meanwhile gives wrong
+        // as text through checked UTF-8 conversions (`get`), so a file changed meanwhile gives wrong
         // names, never undefined behaviour.
         let mapped = is_regular
             .then(|| unsafe { memmap2::Mmap::map(&file) }.ok())
             .flatten();
         if let Some(map) = mapped {
-            if std::str::from_utf8(&map).is_err() {
-                let error = std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "stream did not contain valid UTF-8",
-                );
-                return Err(AnalyzeError::io(path, error));
-            }
             return Ok(Self::Mapped(Arc::new(map)));
         }
         let text = std::io::read_to_string(file).map_err(|e| AnalyzeError::io(path, e))?;
@@ -86,9 +80,12 @@ mod tests {
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "").unwrap();
         assert!(matches!(ListText::read(&empty).unwrap(), ListText::Owned(t) if t.is_empty()));
-        std::fs::write(&path, b"\xff\xfe").unwrap();
-        let error = ListText::read(&path).unwrap_err().to_string();
-        assert!(error.contains("valid UTF-8"), "{error}");
+        std::fs::write(&path, b"a\xff\xfe").unwrap();
+        let text = ListText::read(&path).unwrap();
+        assert_eq!(
+            (text.bytes().len(), text.get(0..1), text.get(0..3)),
+            (3, "a", "")
+        );
         assert!(ListText::read(&dir.path().join("absent")).is_err());
     }
 }
