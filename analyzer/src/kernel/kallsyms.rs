@@ -701,11 +701,12 @@ pub fn copies_in(
         .symbols()
         .iter()
         .filter(|symbol| {
-            let name = table.name_bytes(symbol);
-            symbol.object as usize == object
-                && name.len() > function.len() + 1
-                && name.starts_with(function.as_bytes())
-                && name[function.len()] == b'.'
+            symbol.object as usize == object && symbol.name_len as usize > function.len() + 1 && {
+                let name = table.name_bytes(symbol);
+                name.first() == function.as_bytes().first()
+                    && name[function.len()] == b'.'
+                    && name.starts_with(function.as_bytes())
+            }
         })
         .filter_map(|symbol| {
             let name = table.name(symbol);
@@ -961,5 +962,32 @@ ffffffffc0001100 t kvm_thing\t[kvm]
         .unwrap();
         let error = Kallsyms::from_file(&path).unwrap_err().to_string();
         assert_eq!(error, format!("{}:2: not UTF-8 text", path.display()));
+    }
+
+    #[test]
+    fn copies_are_found_by_name_in_their_object() {
+        let table = Kallsyms::parse(
+            "ffffffff81000000 t foo\n\
+             ffffffff81000100 t foo.isra.0\n\
+             ffffffff81000200 t foo.cold\n\
+             ffffffff81000300 t foo_bar.isra.0\n\
+             ffffffff81000400 t foo.bar\n\
+             ffffffff81000500 t goo.isra.0\n\
+             ffffffffc0000000 t foo.part.0\t[kvm]\n",
+            Path::new("k"),
+        )
+        .unwrap();
+        let vmlinux = copies_in(&table, &KernelObject::Vmlinux, "foo");
+        assert_eq!(
+            vmlinux,
+            [
+                ("foo.cold".to_string(), CopyKind::Cold),
+                ("foo.isra.0".to_string(), CopyKind::Clone)
+            ]
+        );
+        let kvm = copies_in(&table, &KernelObject::Module("kvm".into()), "foo");
+        assert_eq!(kvm, [("foo.part.0".to_string(), CopyKind::Part)]);
+        assert!(copies_in(&table, &KernelObject::Vmlinux, "").is_empty());
+        assert!(copies_in(&table, &KernelObject::Module("absent".into()), "foo").is_empty());
     }
 }
