@@ -1,6 +1,7 @@
 //! The CLI on bad input: exit 2 and a message naming the file, never a panic; and the three
 //! output formats on a synthetic module.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -575,4 +576,62 @@ fn explain_prints_a_codes_page_and_refuses_an_unknown_code() {
         text.contains("\nPF010  error    ftrace-conflicts "),
         "{text}"
     );
+}
+
+#[test]
+fn a_bad_line_deep_in_large_fact_files_exits_2_with_its_place() {
+    let fixture = Fixture::new();
+    let good = fixture.write(
+        "good.ko",
+        &ModuleSpec::patching("cmdline_proc_show").build(),
+    );
+    let mut kallsyms = String::new();
+    let mut ftrace = String::new();
+    for n in 0..60_000u64 {
+        let address = 0xffff_ffff_8100_0000 + n * 16;
+        writeln!(kallsyms, "{address:016x} t function_{n}").unwrap();
+        writeln!(ftrace, "function_{n}").unwrap();
+    }
+    let cases = [
+        (
+            "kallsyms",
+            kallsyms.clone() + "ffffffff81000000 T two words\n",
+            "big-kallsyms:60001:",
+        ),
+        (
+            "ftrace",
+            ftrace.clone() + "bad [kvm\nfine\n",
+            "big-ftrace:60001:",
+        ),
+    ];
+    for (which, text, place) in cases {
+        let (kallsyms, ftrace) = match which {
+            "kallsyms" => (
+                fixture.write("big-kallsyms", text.as_bytes()),
+                fixture.write("ok-ftrace", ftrace.as_bytes()),
+            ),
+            _ => (
+                fixture.write("ok-kallsyms", kallsyms.as_bytes()),
+                fixture.write("big-ftrace", text.as_bytes()),
+            ),
+        };
+        let output = lpcheck(&[
+            good.to_str().unwrap(),
+            "--kallsyms",
+            kallsyms.to_str().unwrap(),
+            "--ftrace-functions",
+            ftrace.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{which}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(place),
+            "{which}: {}",
+            stderr(&output)
+        );
+    }
 }

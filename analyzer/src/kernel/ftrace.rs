@@ -6,32 +6,36 @@
 //! Names alone are resolved through kallsyms: aliases such as `__x64_sys_getpid` share an address
 //! with a listed name and are hookable although their own name is never listed.
 
+use std::ops::Range;
 use std::path::Path;
 
-use super::kallsyms::{module_index, numbered_lines, Kallsyms, KernelObject, SymbolClass};
+use super::kallsyms::{module_index, Kallsyms, KernelObject, SymbolClass};
+use super::line_scan::{field_end, hex16};
+use super::list_text::ListText;
 use crate::error::{AnalyzeError, Result};
 
 /// Distance from a function's start at which its ftrace call site may sit (after an `endbr64`
 /// and, with call-depth tracking or CFI, a few more bytes of prologue padding).
 const MAX_CALL_SITE_OFFSET: u64 = 16;
 
-/// One line of an ftrace function list; its name and object are held by the list.
+/// One line of an ftrace function list without a call-site address; its name and object are
+/// held by the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FtraceEntry {
     name_start: u32,
     name_len: u32,
     /// Index into the list's objects.
     object: u32,
-    /// The call-site address, when the list carries addresses.
-    call_site: Option<u64>,
 }
 
-/// A parsed ftrace function list, in list order: names are spans of one buffer (the list's own
-/// text when parsed), objects are held once each.
+/// A parsed ftrace function list: the lines that name a function alone, in list order (names
+/// are spans of the list's text, objects are held once each), and the call-site addresses of
+/// the lines that carry one (which are judged by their address alone).
 #[derive(Debug, Clone)]
 pub struct FtraceList {
-    names: String,
+    names: ListText,
     entries: Vec<FtraceEntry>,
+    call_sites: Vec<u64>,
     /// Index 0 is vmlinux.
     objects: Vec<KernelObject>,
 }
@@ -39,8 +43,9 @@ pub struct FtraceList {
 impl Default for FtraceList {
     fn default() -> Self {
         Self {
-            names: String::new(),
+            names: ListText::default(),
             entries: Vec::new(),
+            call_sites: Vec::new(),
             objects: vec![KernelObject::Vmlinux],
         }
     }
@@ -49,86 +54,94 @@ impl Default for FtraceList {
 impl FtraceList {
     /// Reads a dump of `available_filter_functions` or `available_filter_functions_addrs`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| AnalyzeError::io(path, e))?;
-        Self::parse_text(text, path)
+        Self::parse_text(ListText::read(path)?, path)
     }
 
-    /// Parses either list format; `origin` names the source in errors. One pass, lines found
-    /// with `memchr`, nothing allocated per line.
+    /// Parses either list format; `origin` names the source in errors. One pass, each byte
+    /// looked at once ([`line_scan`](super::line_scan)), nothing allocated per line.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        Self::parse_text(text.to_owned(), origin)
+        Self::parse_text(ListText::Owned(text.to_owned()), origin)
     }
 
     /// [`FtraceList::parse`] of text the list then keeps: names are spans of it, not copies.
-    fn parse_text(text: String, origin: &Path) -> Result<Self> {
-        let mut entries = Vec::with_capacity(text.len() / 20);
+    fn parse_text(text: ListText, origin: &Path) -> Result<Self> {
+        let bytes = text.bytes();
+        let mut entries = Vec::with_capacity(bytes.len() / 20);
+        let mut call_sites = Vec::new();
         let mut objects = vec![KernelObject::Vmlinux];
-        for (index, line) in numbered_lines(&text) {
-            let line = line.trim();
-            if line.is_empty() {
+        let mut start = 0;
+        let mut number = 0;
+        while start < bytes.len() {
+            number += 1;
+            let (line, end) = match usual_entry_at(bytes, start) {
+                Some(found) => found,
+                None => {
+                    let end =
+                        memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |n| start + n);
+                    let line = std::str::from_utf8(&bytes[start..end])
+                        .map_err(|_| AnalyzeError::bad_text(origin, number, "not UTF-8 text"))?
+                        .trim();
+                    if line.is_empty() {
+                        start = end + 1;
+                        continue;
+                    }
+                    let (call_site, name, module) = parse_entry(line)
+                        .map_err(|detail| AnalyzeError::bad_text(origin, number, detail))?;
+                    // The parser returns subslices of `text`: their offsets in it.
+                    let span = |part: &str| {
+                        let at = part.as_ptr() as usize - bytes.as_ptr() as usize;
+                        at..at + part.len()
+                    };
+                    let line = EntryLine {
+                        call_site,
+                        name: span(name),
+                        module: module.map(span),
+                    };
+                    (line, end)
+                }
+            };
+            start = end + 1;
+            if let Some(address) = line.call_site {
+                call_sites.push(address);
                 continue;
             }
-            let (call_site, name, module) = match usual_entry(line) {
-                Some(name) => (None, name, None),
-                None => parse_entry(line)
-                    .map_err(|detail| AnalyzeError::bad_text(origin, index, detail))?,
-            };
-            let object = match module {
+            let object = match line.module {
                 None => 0,
                 Some(module) => module_index(
                     &mut objects,
                     entries.last().map(|e: &FtraceEntry| e.object),
-                    module,
+                    text.get(module),
                 ),
             };
             entries.push(FtraceEntry {
-                // The parsers return subslices of `text`: the name's offset in it.
-                name_start: (name.as_ptr() as usize - text.as_ptr() as usize) as u32,
-                name_len: name.len() as u32,
+                name_start: line.name.start as u32,
+                name_len: line.name.len() as u32,
                 object,
-                call_site,
             });
         }
         Ok(Self {
             names: text,
             entries,
+            call_sites,
             objects,
         })
     }
 
     /// Call-site addresses taken from a vmlinux `__mcount_loc` table.
     pub fn from_call_sites(call_sites: impl IntoIterator<Item = u64>) -> Self {
-        let mut list = Self::default();
-        for address in call_sites {
-            list.push("", None, Some(address));
+        Self {
+            call_sites: call_sites.into_iter().collect(),
+            ..Self::default()
         }
-        list
     }
 
-    fn push(&mut self, name: &str, module: Option<&str>, call_site: Option<u64>) {
-        let object = match module {
-            None => 0,
-            Some(module) => module_index(
-                &mut self.objects,
-                self.entries.last().map(|e| e.object),
-                module,
-            ),
-        };
-        self.entries.push(FtraceEntry {
-            name_start: self.names.len() as u32,
-            name_len: name.len() as u32,
-            object,
-            call_site,
-        });
-        self.names.push_str(name);
-    }
-
-    fn name(&self, entry: &FtraceEntry) -> &str {
+    /// An entry's name as bytes (what scans compare: no UTF-8 check per entry).
+    fn name_bytes(&self, entry: &FtraceEntry) -> &[u8] {
         let start = entry.name_start as usize;
-        &self.names[start..start + entry.name_len as usize]
+        &self.names.bytes()[start..start + entry.name_len as usize]
     }
 
-    /// How many times the list names `name` in `object` without a call site (entries with one
+    /// How many times the list names `name` in `object` without a call site (lines with one
     /// are judged by their address).
     fn times_listed(&self, name: &str, object: &KernelObject) -> usize {
         let Some(object) = self.objects.iter().position(|o| o == object) else {
@@ -137,22 +150,65 @@ impl FtraceList {
         self.entries
             .iter()
             .filter(|e| {
-                e.call_site.is_none()
-                    && e.name_len as usize == name.len()
+                e.name_len as usize == name.len()
                     && e.object as usize == object
-                    && self.name(e) == name
+                    && self.name_bytes(e) == name.as_bytes()
             })
             .count()
     }
 }
 
-/// The usual line of a names-only list: one name, no module, not a bare call-site address;
-/// `None` for anything else (left to [`parse_entry`]).
-fn usual_entry(line: &str) -> Option<&str> {
-    let bytes = line.as_bytes();
-    let bare_address = bytes.len() == 16 && bytes.iter().all(u8::is_ascii_hexdigit);
-    let plain = !bytes.iter().any(u8::is_ascii_whitespace);
-    (plain && !bare_address).then_some(line)
+/// One usual line of an ftrace list, split; the name and module are byte ranges of the text.
+#[derive(Debug, PartialEq, Eq)]
+struct EntryLine {
+    call_site: Option<u64>,
+    name: Range<usize>,
+    module: Option<Range<usize>>,
+}
+
+/// The usual line at `start` of `text`: `[ADDRESS ]NAME[ [MODULE]]` (an address of 16 digits,
+/// single spaces, nothing else), split by bytes, and where it ends (its `\n` or the end of the
+/// text); `None` for anything else (left to [`parse_entry`]).
+fn usual_entry_at(text: &[u8], start: usize) -> Option<(EntryLine, usize)> {
+    let first_end = field_end(text, start);
+    let address = (first_end == start + 16)
+        .then(|| hex16(&text[start..first_end]))
+        .flatten();
+    let (call_site, name) = match address {
+        Some(address) => {
+            if text.get(first_end) != Some(&b' ') {
+                return None;
+            }
+            let name = first_end + 1;
+            (Some(address), name..field_end(text, name))
+        }
+        _ => (None, start..first_end),
+    };
+    if name.is_empty() {
+        return None;
+    }
+    let ends_line = |at: usize| matches!(text.get(at), None | Some(b'\n'));
+    let (module, end) = match text.get(name.end) {
+        _ if ends_line(name.end) => (None, name.end),
+        Some(b' ') => {
+            let open = name.end + 1;
+            let end = field_end(text, open);
+            // `[`, at least one byte, `]`.
+            let bracketed =
+                text.get(open) == Some(&b'[') && end >= open + 3 && text[end - 1] == b']';
+            if !bracketed || !ends_line(end) {
+                return None;
+            }
+            (Some(open + 1..end - 1), end)
+        }
+        _ => return None,
+    };
+    let line = EntryLine {
+        call_site,
+        name,
+        module,
+    };
+    Some((line, end))
 }
 
 /// Splits a line into call site (when the list has addresses), name and module.
@@ -206,8 +262,8 @@ pub struct FtraceIndex {
 
 impl FtraceIndex {
     /// Prepares `list` for questions.
-    pub fn new(list: FtraceList) -> Self {
-        let mut call_sites: Vec<u64> = list.entries.iter().filter_map(|e| e.call_site).collect();
+    pub fn new(mut list: FtraceList) -> Self {
+        let mut call_sites = std::mem::take(&mut list.call_sites);
         call_sites.sort_unstable();
         Self { list, call_sites }
     }
@@ -351,20 +407,57 @@ mod tests {
         );
     }
 
+    /// [`usual_entry_at`] of one whole line, as [`parse_entry`] returns it.
+    fn usual_entry(line: &str) -> Option<(Option<u64>, &str, Option<&str>)> {
+        let (parsed, end) = usual_entry_at(line.as_bytes(), 0)?;
+        assert_eq!(end, line.len(), "{line}");
+        let module = parsed.module.map(|m| &line[m]);
+        Some((parsed.call_site, &line[parsed.name], module))
+    }
+
     #[test]
     fn the_fast_line_path_agrees_with_the_general_parser() {
-        for line in ["schedule", "__x64_sys_getpid", "ffffffff8100020"] {
-            assert_eq!(usual_entry(line), Some(line));
-            assert_eq!(parse_entry(line), Ok((None, line, None)));
-        }
         for line in [
+            "schedule",
+            "__x64_sys_getpid",
+            "ffffffff8100020",
             "modfn [kvm]",
             "ffffffff81000204 dup",
+            "ffffffff81000404 modfn [kvm]",
+        ] {
+            assert_eq!(usual_entry(line), parse_entry(line).ok(), "{line}");
+            assert!(usual_entry(line).is_some(), "{line}");
+        }
+        for line in [
             "ffffffff81000204",
+            "ffffffff81000204 ",
             "a\tb",
+            "a  [kvm]",
+            "a [kvm] b",
+            "a []",
+            "a [kvm",
+            "a\r",
+            " a",
         ] {
             assert_eq!(usual_entry(line), None, "{line}");
         }
+    }
+
+    #[test]
+    fn unusual_lines_parse_as_before_or_fail_with_their_number() {
+        let list = FtraceList::parse("a\r\n  b  \n\nc []\nffffffff81000204   d\n", Path::new("f"))
+            .unwrap();
+        let names: Vec<&[u8]> = list.entries.iter().map(|e| list.name_bytes(e)).collect();
+        assert_eq!(names, [b"a", b"b", b"c"]);
+        assert_eq!(list.call_sites, [0xffff_ffff_8100_0204]);
+        let mut text = "name\n".repeat(40_000);
+        text.push_str("bad [kvm\n");
+        text.push_str(&"name\n".repeat(10));
+        let error = FtraceList::parse(&text, Path::new("big")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "big:40001: expected `[module]`, found `[kvm`"
+        );
     }
 
     #[test]

@@ -5,8 +5,13 @@
 //! counts in when it resolves `old_sympos` (vmlinux symbols in address order, module symbols in
 //! their module's symbol-table order).
 
+use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
+use super::line_scan::{field_end, hex16};
+use super::list_text::ListText;
 use crate::debuginfo::clones::{copy_kind, CopyKind};
 use crate::error::{AnalyzeError, Result};
 
@@ -126,26 +131,8 @@ impl KallsymsBuilder {
 
     /// The finished table.
     pub fn finish(self) -> Kallsyms {
-        Kallsyms::from_parts(self.names, self.symbols, self.objects)
+        Kallsyms::from_parts(ListText::Owned(self.names), self.symbols, self.objects)
     }
-}
-
-/// The lines of `text` with their numbers (from 1), split at `\n` with `memchr`; a final
-/// newline does not start another line. Lines keep any `\r` and surrounding white space.
-pub(super) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let mut start = 0;
-    let mut index = 0;
-    std::iter::from_fn(move || {
-        if start >= text.len() {
-            return None;
-        }
-        let end =
-            memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |n| start + n);
-        let line = &text[start..end];
-        start = end + 1;
-        index += 1;
-        Some((index, line))
-    })
 }
 
 /// The index of `module` in `objects`, added when new. A module's entries are contiguous in
@@ -176,136 +163,235 @@ pub(super) fn module_index(
 /// About how many names share a bucket of the by-name index.
 const NAMES_PER_BUCKET: usize = 8;
 
-/// A fast hash of a symbol name for the by-name table: eight bytes at a time, multiplied and
-/// folded (the table uses its top bits).
-pub(crate) fn name_hash(name: &str) -> u64 {
+/// How many questions by name a table answers by scanning its symbols before it builds the
+/// index by name: building it costs about as much as this many scans.
+const NAME_SCANS_BEFORE_INDEX: u32 = 16;
+
+/// How many questions by address a table answers by scanning before it sorts its text symbols
+/// (a scan by address costs more than one by name, a sort less than hashing every name).
+const ADDRESS_SCANS_BEFORE_INDEX: u32 = 2;
+
+/// A fast hash of a symbol name for the by-name table, from its length and its first and last
+/// eight bytes (the table uses its top bits; names that share these share a bucket, and are told
+/// apart there).
+fn name_hash(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mix = |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(K);
-    let bytes = name.as_bytes();
-    let mut chunks = bytes.chunks_exact(8);
-    let mut hash = (bytes.len() as u64).wrapping_mul(K);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        hash = mix(hash, u64::from_le_bytes(word));
-    }
-    let mut tail = [0u8; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    hash = mix(hash, u64::from_le_bytes(tail));
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let (head, tail) = if bytes.len() >= 8 {
+        (word(0), word(bytes.len() - 8))
+    } else {
+        let mut head = [0u8; 8];
+        head[..bytes.len()].copy_from_slice(bytes);
+        (u64::from_le_bytes(head), 0)
+    };
+    let hash = (head.wrapping_mul(K).rotate_left(29) ^ tail ^ bytes.len() as u64).wrapping_mul(K);
     hash ^ (hash >> 29)
 }
 
+/// An index a table builds when asked often enough: the first few questions are answered by a
+/// scan, the next one builds it.
+#[derive(Debug, Default)]
+struct OnDemand<T> {
+    index: OnceLock<T>,
+    scans: AtomicU32,
+}
+
+impl<T: Clone> Clone for OnDemand<T> {
+    fn clone(&self) -> Self {
+        Self {
+            index: self.index.clone(),
+            scans: AtomicU32::new(self.scans.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl<T> OnDemand<T> {
+    /// The index, built with `build` once `scans` questions were answered without it; `None`
+    /// while a scan is the cheaper answer.
+    fn get(&self, scans: u32, build: impl FnOnce() -> T) -> Option<&T> {
+        if let Some(index) = self.index.get() {
+            return Some(index);
+        }
+        if self.scans.fetch_add(1, Ordering::Relaxed) < scans {
+            return None;
+        }
+        Some(self.index.get_or_init(build))
+    }
+}
+
+/// The by-name index of a table: symbol indices grouped by bucket (the top bits of their name's
+/// hash), each bucket in file order.
+#[derive(Debug, Clone, Default)]
+struct NameIndex {
+    entries: Vec<u32>,
+    /// Where each bucket starts in `entries`, and one past the last.
+    bucket_starts: Vec<u32>,
+}
+
+impl NameIndex {
+    fn new(table: &Kallsyms) -> Self {
+        let symbols = &table.symbols;
+        let bits = (symbols.len() / NAMES_PER_BUCKET)
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros();
+        let bucket = |symbol: &KernelSymbol| bucket_of(name_hash(table.name_bytes(symbol)), bits);
+        // A counting sort by bucket: the hashes are computed twice rather than kept (cheaper
+        // than a table of them), and within a bucket symbols stay in file order.
+        let mut bucket_starts = vec![0u32; (1 << bits) + 1];
+        for symbol in symbols {
+            bucket_starts[bucket(symbol) + 1] += 1;
+        }
+        for at in 1..bucket_starts.len() {
+            bucket_starts[at] += bucket_starts[at - 1];
+        }
+        let mut cursors = bucket_starts.clone();
+        let mut entries = vec![0u32; symbols.len()];
+        for (index, symbol) in symbols.iter().enumerate() {
+            let cursor = &mut cursors[bucket(symbol)];
+            entries[*cursor as usize] = index as u32;
+            *cursor += 1;
+        }
+        Self {
+            entries,
+            bucket_starts,
+        }
+    }
+
+    /// The indices of the symbols whose name may be `name` (its bucket), in file order.
+    fn candidates(&self, name: &str) -> impl Iterator<Item = usize> + '_ {
+        let bucket = bucket_of(
+            name_hash(name.as_bytes()),
+            (self.bucket_starts.len() - 1).trailing_zeros(),
+        );
+        let start = self.bucket_starts[bucket] as usize;
+        let end = self.bucket_starts[bucket + 1] as usize;
+        self.entries[start..end].iter().map(|&index| index as usize)
+    }
+}
+
 /// A parsed kernel symbol table.
+///
+/// Parsing keeps every symbol in one flat list; the indexes by name and by address are built
+/// only once enough questions are asked ([`NAME_SCANS_BEFORE_INDEX`],
+/// [`ADDRESS_SCANS_BEFORE_INDEX`]), so a check that asks about a
+/// few functions pays for one pass over the file and a few scans.
 #[derive(Debug, Clone, Default)]
 pub struct Kallsyms {
-    /// Every name, concatenated.
-    names: String,
+    /// Every name (the file's text when parsed; names are spans of it).
+    names: ListText,
     /// Symbols in file order.
     symbols: Vec<KernelSymbol>,
     /// The objects symbols belong to (index 0 is vmlinux).
     objects: Vec<KernelObject>,
     /// Indices into `symbols`, sorted by address (text symbols only), for lookups by address.
-    text_by_address: Vec<u32>,
-    /// The by-name index: `(low 32 bits of the name's hash, symbol index)` grouped by bucket
-    /// (the hash's top bits), each bucket in file order.
-    by_name: Vec<(u32, u32)>,
-    /// Where each bucket starts in `by_name`, and one past the last.
-    bucket_starts: Vec<u32>,
+    text_by_address: OnDemand<Vec<u32>>,
+    /// The index for lookups by name.
+    by_name: OnDemand<NameIndex>,
     /// Whether every address in the table is zero (pointers hidden by `kptr_restrict`).
     addresses_hidden: bool,
+}
+
+/// One usual line of a symbol table, split; the name and module are byte ranges of the text.
+struct SymbolLine {
+    address: u64,
+    letter: char,
+    name: Range<usize>,
+    module: Option<Range<usize>>,
 }
 
 impl Kallsyms {
     /// Reads and parses a kallsyms dump or a System.map.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| AnalyzeError::io(path, e))?;
-        Self::parse_text(text, path)
+        Self::parse_text(ListText::read(path)?, path)
     }
 
-    /// The table of `symbols` (whose names are spans of `names`) and `objects`, with its
-    /// indexes by address and by name.
-    fn from_parts(names: String, symbols: Vec<KernelSymbol>, objects: Vec<KernelObject>) -> Self {
+    /// The table of `symbols` (whose names are spans of `names`) and `objects`.
+    fn from_parts(names: ListText, symbols: Vec<KernelSymbol>, objects: Vec<KernelObject>) -> Self {
         let addresses_hidden = symbols.iter().all(|s| s.address == 0);
-        let mut text_by_address: Vec<u32> = (0..symbols.len() as u32)
-            .filter(|&i| symbols[i as usize].class == SymbolClass::Text)
-            .collect();
-        // Stable: aliases at one address stay in file order (kallsyms is mostly sorted, so
-        // this is close to one pass).
-        text_by_address.sort_by_key(|&i| symbols[i as usize].address);
-        let bits = (symbols.len() / NAMES_PER_BUCKET)
-            .max(1)
-            .next_power_of_two()
-            .trailing_zeros();
-        let hashes: Vec<u64> = symbols
-            .iter()
-            .map(|symbol| {
-                let start = symbol.name_start as usize;
-                name_hash(&names[start..start + symbol.name_len as usize])
-            })
-            .collect();
-        // A counting sort by bucket: two sequential passes, and within a bucket file order.
-        let mut bucket_starts = vec![0u32; (1 << bits) + 1];
-        for &hash in &hashes {
-            bucket_starts[bucket_of(hash, bits) + 1] += 1;
-        }
-        for bucket in 1..bucket_starts.len() {
-            bucket_starts[bucket] += bucket_starts[bucket - 1];
-        }
-        let mut cursors = bucket_starts.clone();
-        let mut by_name = vec![(0u32, 0u32); symbols.len()];
-        for (index, &hash) in hashes.iter().enumerate() {
-            let cursor = &mut cursors[bucket_of(hash, bits)];
-            by_name[*cursor as usize] = (hash as u32, index as u32);
-            *cursor += 1;
-        }
         Self {
             names,
             symbols,
             objects,
-            text_by_address,
-            by_name,
-            bucket_starts,
+            text_by_address: OnDemand::default(),
+            by_name: OnDemand::default(),
             addresses_hidden,
         }
     }
 
+    /// The text symbols' indices sorted by address; stable, so aliases at one address stay in
+    /// file order (kallsyms is mostly sorted, so this is close to one pass).
+    fn sorted_text(symbols: &[KernelSymbol]) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..symbols.len() as u32)
+            .filter(|&i| symbols[i as usize].class == SymbolClass::Text)
+            .collect();
+        order.sort_by_key(|&i| symbols[i as usize].address);
+        order
+    }
+
     /// Parses kallsyms or System.map text; `origin` names the source in errors.
     ///
-    /// One pass over the text: lines are found with `memchr` and the usual line shape is split
-    /// without allocating; any other line goes through the general (and erroring) parser.
+    /// One pass over the text, each byte looked at once: the usual line shape is split in
+    /// place ([`line_scan`]), nothing is allocated per line, and any other line goes through
+    /// the general (and erroring) parser.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        Self::parse_text(text.to_owned(), origin)
+        Self::parse_text(ListText::Owned(text.to_owned()), origin)
     }
 
     /// [`Kallsyms::parse`] of text the table then keeps: the names are spans of it, not copies.
-    fn parse_text(text: String, origin: &Path) -> Result<Self> {
-        let mut symbols = Vec::with_capacity(text.len() / 40);
+    fn parse_text(text: ListText, origin: &Path) -> Result<Self> {
+        let bytes = text.bytes();
+        let mut symbols = Vec::with_capacity(bytes.len() / 40);
         let mut objects = vec![KernelObject::Vmlinux];
-        for (index, line) in numbered_lines(&text) {
-            let parsed = match parse_usual_line(line) {
-                Some(parsed) => parsed,
-                None if line.trim().is_empty() => continue,
-                None => parse_line(line.trim_end_matches('\r'))
-                    .map_err(|detail| AnalyzeError::bad_text(origin, index, detail))?,
+        let mut start = 0;
+        let mut number = 0;
+        while start < bytes.len() {
+            number += 1;
+            let (line, end) = match usual_line_at(bytes, start) {
+                Some(found) => found,
+                None => {
+                    let end =
+                        memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |n| start + n);
+                    let line = std::str::from_utf8(&bytes[start..end])
+                        .map_err(|_| AnalyzeError::bad_text(origin, number, "not UTF-8 text"))?;
+                    if line.trim().is_empty() {
+                        start = end + 1;
+                        continue;
+                    }
+                    let (name, address, letter, module) =
+                        parse_line(line.trim_end_matches('\r'))
+                            .map_err(|detail| AnalyzeError::bad_text(origin, number, detail))?;
+                    // The parser returns subslices of `text`: their offsets in it.
+                    let span = |part: &str| {
+                        let at = part.as_ptr() as usize - bytes.as_ptr() as usize;
+                        at..at + part.len()
+                    };
+                    let line = SymbolLine {
+                        address,
+                        letter,
+                        name: span(name),
+                        module: module.map(span),
+                    };
+                    (line, end)
+                }
             };
-            let (name, address, letter, module) = parsed;
-            let object = match module {
+            let object = match line.module {
                 None => 0,
                 Some(module) => module_index(
                     &mut objects,
                     symbols.last().map(|s: &KernelSymbol| s.object),
-                    module,
+                    text.get(module),
                 ),
             };
             symbols.push(KernelSymbol {
-                address,
-                class: SymbolClass::from_letter(letter),
-                global: letter.is_ascii_uppercase(),
-                // The parsers return subslices of `text`: the name's offset in it.
-                name_start: (name.as_ptr() as usize - text.as_ptr() as usize) as u32,
-                name_len: name.len() as u32,
+                address: line.address,
+                class: SymbolClass::from_letter(line.letter),
+                global: line.letter.is_ascii_uppercase(),
+                name_start: line.name.start as u32,
+                name_len: line.name.len() as u32,
                 object,
             });
+            start = end + 1;
         }
         if symbols.is_empty() {
             return Err(AnalyzeError::bad_text(origin, 0, "no symbols in the file"));
@@ -319,19 +405,35 @@ impl Kallsyms {
     }
 
     /// The text symbols starting at `address` (aliases of one function), in file order.
-    pub fn text_symbols_at(&self, address: u64) -> impl Iterator<Item = &KernelSymbol> + '_ {
-        let order = &self.text_by_address;
+    pub fn text_symbols_at(&self, address: u64) -> Box<dyn Iterator<Item = &KernelSymbol> + '_> {
+        let Some(order) = self.text_by_address.get(ADDRESS_SCANS_BEFORE_INDEX, || {
+            Self::sorted_text(&self.symbols)
+        }) else {
+            return Box::new(
+                self.symbols
+                    .iter()
+                    .filter(move |s| s.class == SymbolClass::Text && s.address == address),
+            );
+        };
         let first = order.partition_point(|&i| self.symbols[i as usize].address < address);
-        order[first..]
-            .iter()
-            .map(|&i| &self.symbols[i as usize])
-            .take_while(move |s| s.address == address)
+        Box::new(
+            order[first..]
+                .iter()
+                .map(|&i| &self.symbols[i as usize])
+                .take_while(move |s| s.address == address),
+        )
+    }
+
+    /// A symbol's name as bytes (what scans compare: no UTF-8 check per symbol).
+    fn name_bytes(&self, symbol: &KernelSymbol) -> &[u8] {
+        let start = symbol.name_start as usize;
+        &self.names.bytes()[start..start + symbol.name_len as usize]
     }
 
     /// A symbol's name.
     pub fn name(&self, symbol: &KernelSymbol) -> &str {
         let start = symbol.name_start as usize;
-        &self.names[start..start + symbol.name_len as usize]
+        self.names.get(start..start + symbol.name_len as usize)
     }
 
     /// The object a symbol belongs to.
@@ -357,23 +459,24 @@ impl Kallsyms {
     }
 
     /// Every symbol called `name`, in any object, in file order.
-    pub fn lookup_any<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a KernelSymbol> + 'a {
-        let hash = name_hash(name);
-        let entries: &[(u32, u32)] = match self.bucket_starts.len() {
-            0 => &[],
-            buckets => {
-                let bucket = bucket_of(hash, (buckets - 1).trailing_zeros());
-                let start = self.bucket_starts[bucket] as usize;
-                let end = self.bucket_starts[bucket + 1] as usize;
-                &self.by_name[start..end]
-            }
-        };
-        let tag = hash as u32;
-        entries
-            .iter()
-            .filter(move |&&(t, _)| t == tag)
-            .map(|&(_, index)| &self.symbols[index as usize])
-            .filter(move |s| self.name(s) == name)
+    pub fn lookup_any<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> Box<dyn Iterator<Item = &'a KernelSymbol> + 'a> {
+        let is_named =
+            move |s: &&KernelSymbol| s.name_len as usize == name.len() && self.name(s) == name;
+        match self
+            .by_name
+            .get(NAME_SCANS_BEFORE_INDEX, || NameIndex::new(self))
+        {
+            Some(index) => Box::new(
+                index
+                    .candidates(name)
+                    .map(|i| &self.symbols[i])
+                    .filter(is_named),
+            ),
+            None => Box::new(self.symbols.iter().filter(is_named)),
+        }
     }
 
     /// The first symbol called `name` in vmlinux (for section markers such as `_sinittext`).
@@ -381,6 +484,40 @@ impl Kallsyms {
         self.lookup(&KernelObject::Vmlinux, name)
             .next()
             .map(|s| s.address)
+    }
+
+    /// [`Kallsyms::vmlinux_address`] of each of `names`, in one scan of the table.
+    pub fn vmlinux_addresses(&self, names: &[&str]) -> Vec<Option<u64>> {
+        let mut found = vec![None; names.len()];
+        // Which name lengths and first bytes are asked for: most symbols are passed over on
+        // these two tests alone.
+        let mut lengths = 0u64;
+        let mut firsts = [false; 256];
+        for name in names {
+            lengths |= 1u64.checked_shl(name.len() as u32).unwrap_or(0);
+            firsts[usize::from(name.as_bytes().first().copied().unwrap_or(0))] = true;
+        }
+        let mut missing = names.len();
+        for symbol in self.symbols.iter().filter(|s| s.object == 0) {
+            let len = symbol.name_len;
+            if len < 64 && lengths >> len & 1 == 0 {
+                continue;
+            }
+            let name = self.name_bytes(symbol);
+            if !firsts[usize::from(name.first().copied().unwrap_or(0))] {
+                continue;
+            }
+            for (wanted, slot) in names.iter().zip(&mut found) {
+                if slot.is_none() && wanted.as_bytes() == name {
+                    *slot = Some(symbol.address);
+                    missing -= 1;
+                }
+            }
+            if missing == 0 {
+                break;
+            }
+        }
+        found
     }
 
     /// Whether the table holds symbols of `module`.
@@ -406,24 +543,41 @@ impl Kallsyms {
         if self.addresses_hidden {
             return None;
         }
-        let order = &self.text_by_address;
-        let upper = order.partition_point(|&i| self.symbols[i as usize].address <= address);
-        if upper == 0 {
-            return None;
-        }
-        let start = self.symbols[order[upper - 1] as usize].address;
-        let first_at_start =
-            order[..upper].partition_point(|&i| self.symbols[i as usize].address < start);
-        let symbol = &self.symbols[order[first_at_start] as usize];
-        let size = order[upper..]
-            .first()
-            .map(|&i| self.symbols[i as usize].address - start);
+        let (symbol, next) = match self.text_by_address.get(ADDRESS_SCANS_BEFORE_INDEX, || {
+            Self::sorted_text(&self.symbols)
+        }) {
+            Some(order) => {
+                let upper = order.partition_point(|&i| self.symbols[i as usize].address <= address);
+                let start = self.symbols[*order[..upper].last()? as usize].address;
+                let first_at_start =
+                    order[..upper].partition_point(|&i| self.symbols[i as usize].address < start);
+                let next = order[upper..]
+                    .first()
+                    .map(|&i| self.symbols[i as usize].address);
+                (&self.symbols[order[first_at_start] as usize], next)
+            }
+            None => {
+                // The highest start at or below `address` (its first symbol in file order) and
+                // the lowest text address above it.
+                let mut below: Option<&KernelSymbol> = None;
+                let mut above: Option<u64> = None;
+                for symbol in self.symbols.iter().filter(|s| s.class == SymbolClass::Text) {
+                    if symbol.address > address {
+                        above = Some(above.map_or(symbol.address, |a| a.min(symbol.address)));
+                    } else if below.is_none_or(|b| symbol.address > b.address) {
+                        below = Some(symbol);
+                    }
+                }
+                (below?, above)
+            }
+        };
+        let start = symbol.address;
         Some(SymbolHit {
             name: self.name(symbol),
             object: self.object(symbol),
             start,
             offset: address - start,
-            size,
+            size: next.map(|next| next - start),
         })
     }
 
@@ -443,57 +597,64 @@ fn bucket_of(hash: u64, bits: u32) -> usize {
     (hash >> (64 - bits)) as usize
 }
 
-/// The usual line, `ADDRESS TYPE NAME` with single spaces and an optional `\t[module]`, split
-/// by bytes; `None` for anything else (left to [`parse_line`]).
-fn parse_usual_line(line: &str) -> Option<(&str, u64, char, Option<&str>)> {
-    let bytes = line.as_bytes();
-    // The address, digit by digit up to the first space.
+/// The address of up to 16 hexadecimal digits at `start` of `text` and how many digits it has,
+/// when a space follows it.
+fn address_at(text: &[u8], start: usize) -> Option<(u64, usize)> {
+    if text.get(start + 16) == Some(&b' ') {
+        return Some((hex16(text.get(start..)?)?, 16));
+    }
     let mut address = 0u64;
-    let mut digits = 0;
-    for &byte in bytes {
+    for (digits, &byte) in text.get(start..)?.iter().take(17).enumerate() {
         if byte == b' ' {
-            break;
+            return (digits > 0).then_some((address, digits));
         }
         let nibble = char::from(byte).to_digit(16)?;
         address = address << 4 | u64::from(nibble);
-        digits += 1;
     }
-    if digits == 0 || digits > 16 {
-        return None;
-    }
-    let letter = *bytes.get(digits + 1)?;
-    if bytes.get(digits + 2) != Some(&b' ') || !(letter.is_ascii_alphabetic() || letter == b'?') {
-        return None;
-    }
-    // The name, up to a tab or the end; any other whitespace makes the line unusual.
-    let rest = &line[digits + 3..];
-    let mut name_end = rest.len();
-    for (at, &byte) in rest.as_bytes().iter().enumerate() {
-        if byte == b'\t' {
-            name_end = at;
-            break;
-        }
-        if byte.is_ascii_whitespace() {
-            return None;
-        }
-    }
-    let name = &rest[..name_end];
-    if name.is_empty() {
-        return None;
-    }
-    let module = match rest.get(name_end + 1..) {
-        None => None,
-        Some(tail) => {
-            let module = tail.strip_prefix('[')?.strip_suffix(']')?;
-            if module.is_empty() || module.bytes().any(|b| b.is_ascii_whitespace()) {
-                return None;
-            }
-            Some(module)
-        }
-    };
-    Some((name, address, char::from(letter), module))
+    None
 }
 
+/// The usual line at `start` of `text`, `ADDRESS TYPE NAME` with single spaces and an optional
+/// `\t[module]`, split by bytes, and where it ends (its `\n` or the end of the text); `None`
+/// for anything else (left to [`parse_line`]).
+fn usual_line_at(text: &[u8], start: usize) -> Option<(SymbolLine, usize)> {
+    let (address, digits) = address_at(text, start)?;
+    let letter = *text.get(start + digits + 1)?;
+    if text.get(start + digits + 2) != Some(&b' ')
+        || !(letter.is_ascii_alphabetic() || letter == b'?')
+    {
+        return None;
+    }
+    // The name, up to a tab or the line's end; any other blank makes the line unusual.
+    let name = start + digits + 3;
+    let name_end = field_end(text, name);
+    if name_end == name {
+        return None;
+    }
+    let ends_line = |at: usize| matches!(text.get(at), None | Some(b'\n'));
+    let (module, end) = match text.get(name_end) {
+        _ if ends_line(name_end) => (None, name_end),
+        Some(b'\t') => {
+            let open = name_end + 1;
+            let end = field_end(text, open);
+            // `[`, at least one byte, `]`.
+            let bracketed =
+                text.get(open) == Some(&b'[') && end >= open + 3 && text[end - 1] == b']';
+            if !bracketed || !ends_line(end) {
+                return None;
+            }
+            (Some(open + 1..end - 1), end)
+        }
+        _ => return None,
+    };
+    let line = SymbolLine {
+        address,
+        letter: char::from(letter),
+        name: name..name_end,
+        module,
+    };
+    Some((line, end))
+}
 /// Splits a line into name, address, type letter and module.
 fn parse_line(line: &str) -> std::result::Result<(&str, u64, char, Option<&str>), String> {
     let (body, module) = match line.split_once('\t') {
@@ -531,10 +692,22 @@ pub fn copies_in(
     object: &KernelObject,
     function: &str,
 ) -> Vec<(String, CopyKind)> {
+    let Some(object) = table.objects.iter().position(|o| o == object) else {
+        return Vec::new();
+    };
+    // A copy's name is the function's, a dot and a suffix: most symbols fail on their bytes
+    // before `copy_kind` reads them as text.
     let mut copies: Vec<(String, CopyKind)> = table
         .symbols()
         .iter()
-        .filter(|symbol| table.object(symbol) == object)
+        .filter(|symbol| {
+            symbol.object as usize == object && symbol.name_len as usize > function.len() + 1 && {
+                let name = table.name_bytes(symbol);
+                name.first() == function.as_bytes().first()
+                    && name[function.len()] == b'.'
+                    && name.starts_with(function.as_bytes())
+            }
+        })
         .filter_map(|symbol| {
             let name = table.name(symbol);
             copy_kind(function, name).map(|kind| (name.to_string(), kind))
@@ -547,6 +720,8 @@ pub fn copies_in(
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     const SAMPLE: &str = "\
@@ -562,6 +737,14 @@ ffffffffc0001100 t kvm_thing\t[kvm]
 
     fn table() -> Kallsyms {
         Kallsyms::parse(SAMPLE, Path::new("kallsyms")).unwrap()
+    }
+
+    /// [`usual_line_at`] of one whole line, as [`parse_line`] returns it.
+    fn parse_usual_line(line: &str) -> Option<(&str, u64, char, Option<&str>)> {
+        let (parsed, end) = usual_line_at(line.as_bytes(), 0)?;
+        assert_eq!(end, line.len(), "{line}");
+        let module = parsed.module.map(|m| &line[m]);
+        Some((&line[parsed.name], parsed.address, parsed.letter, module))
     }
 
     #[test]
@@ -654,5 +837,157 @@ ffffffffc0001100 t kvm_thing\t[kvm]
             .to_string();
         assert!(error.starts_with("dump:1: expected"), "{error}");
         assert!(Kallsyms::parse("\n", Path::new("empty")).is_err());
+    }
+
+    /// Every question asked of `table`, in a form that compares.
+    fn answers(table: &Kallsyms) -> Vec<String> {
+        let mut answers = Vec::new();
+        for symbol in table.symbols() {
+            let name = table.name(symbol);
+            for probe in [
+                symbol.address,
+                symbol.address + 1,
+                symbol.address.wrapping_sub(1),
+            ] {
+                answers.push(format!(
+                    "{probe:#x}: {:?} {:?}",
+                    table.symbolize(probe),
+                    table.size_at(probe)
+                ));
+                let at: Vec<&str> = table
+                    .text_symbols_at(probe)
+                    .map(|s| table.name(s))
+                    .collect();
+                answers.push(format!("{probe:#x}: {at:?}"));
+            }
+            let found: Vec<u64> = table
+                .lookup(table.object(symbol), name)
+                .map(|s| s.address)
+                .collect();
+            answers.push(format!(
+                "{name}: {found:?} {}",
+                table.lookup_any(name).count()
+            ));
+        }
+        answers.push(format!("{:?}", table.lookup_any("absent").count()));
+        answers
+    }
+
+    #[test]
+    fn scans_and_indexes_give_the_same_answers() {
+        let scanned = table();
+        let first = answers(&scanned);
+        // By now both indexes are built: the same questions go through them.
+        assert!(scanned.by_name.index.get().is_some());
+        assert!(scanned.text_by_address.index.get().is_some());
+        assert_eq!(answers(&scanned), first);
+        let fresh = table();
+        assert!(fresh.by_name.index.get().is_none());
+        assert_eq!(fresh.lookup_any("helper").count(), 3);
+        assert_eq!(
+            fresh.symbolize(0xffffffff81001142).unwrap().name,
+            "schedule"
+        );
+    }
+
+    #[test]
+    fn marker_addresses_come_in_one_scan() {
+        let table = table();
+        assert_eq!(
+            table.vmlinux_addresses(&["schedule_alias", "kvm_thing", "_text", "absent", "helper"]),
+            [
+                Some(0xffffffff81001100),
+                None,
+                Some(0xffffffff81000000),
+                None,
+                Some(0xffffffff81001000)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_line_deep_in_a_large_file_is_an_error_with_its_number() {
+        let mut text = String::new();
+        for n in 0..50_000u64 {
+            writeln!(
+                text,
+                "{:016x} t function_{n}",
+                0xffff_ffff_8100_0000 + n * 16
+            )
+            .unwrap();
+        }
+        text.push_str("ffffffff81000000 T two words\n");
+        text.push_str("ffffffff81000000 T fine\n");
+        let error = Kallsyms::parse(&text, Path::new("big"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("big:50001: expected `ADDRESS TYPE NAME`"),
+            "{error}"
+        );
+        let mut text = text.replace("two words", "two_words");
+        assert_eq!(
+            Kallsyms::parse(&text, Path::new("big"))
+                .unwrap()
+                .symbols()
+                .len(),
+            50_002
+        );
+        text.push_str("ffffffff81000000 T bad\t[kvm\n");
+        let error = Kallsyms::parse(&text, Path::new("big"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "big:50003: expected `[module]` after a tab, found `[kvm`"
+        );
+    }
+
+    #[test]
+    fn mapped_files_check_utf8_line_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kallsyms");
+        std::fs::write(
+            &path,
+            "ffffffff81000000 T _text\nffffffff81000010 t caf\u{e9}\n",
+        )
+        .unwrap();
+        let table = Kallsyms::from_file(&path).unwrap();
+        let names: Vec<&str> = table.symbols().iter().map(|s| table.name(s)).collect();
+        assert_eq!(names, ["_text", "caf\u{e9}"]);
+        std::fs::write(
+            &path,
+            b"ffffffff81000000 T _text\nffffffff81000010 t caf\xe9\n",
+        )
+        .unwrap();
+        let error = Kallsyms::from_file(&path).unwrap_err().to_string();
+        assert_eq!(error, format!("{}:2: not UTF-8 text", path.display()));
+    }
+
+    #[test]
+    fn copies_are_found_by_name_in_their_object() {
+        let table = Kallsyms::parse(
+            "ffffffff81000000 t foo\n\
+             ffffffff81000100 t foo.isra.0\n\
+             ffffffff81000200 t foo.cold\n\
+             ffffffff81000300 t foo_bar.isra.0\n\
+             ffffffff81000400 t foo.bar\n\
+             ffffffff81000500 t goo.isra.0\n\
+             ffffffffc0000000 t foo.part.0\t[kvm]\n",
+            Path::new("k"),
+        )
+        .unwrap();
+        let vmlinux = copies_in(&table, &KernelObject::Vmlinux, "foo");
+        assert_eq!(
+            vmlinux,
+            [
+                ("foo.cold".to_string(), CopyKind::Cold),
+                ("foo.isra.0".to_string(), CopyKind::Clone)
+            ]
+        );
+        let kvm = copies_in(&table, &KernelObject::Module("kvm".into()), "foo");
+        assert_eq!(kvm, [("foo.part.0".to_string(), CopyKind::Part)]);
+        assert!(copies_in(&table, &KernelObject::Vmlinux, "").is_empty());
+        assert!(copies_in(&table, &KernelObject::Module("absent".into()), "foo").is_empty());
     }
 }

@@ -8,6 +8,8 @@ pub mod bundle;
 pub mod ftrace;
 pub mod kallsyms;
 pub mod kthreads;
+mod line_scan;
+mod list_text;
 pub mod regions;
 pub mod targets;
 pub mod vmlinux;

@@ -92,13 +92,16 @@ pub struct TextRegions {
 }
 
 impl TextRegions {
-    /// Finds the regions whose start and end markers both appear in `symbols`.
+    /// Finds the regions whose start and end markers both appear in `symbols` (one scan of the
+    /// table for all markers).
     pub fn from_kallsyms(symbols: &Kallsyms) -> Self {
+        let markers = TextRegion::ALL.map(|(_, start, end)| [start, end]);
+        let addresses = symbols.vmlinux_addresses(markers.as_flattened());
         let ranges = TextRegion::ALL
             .iter()
-            .filter_map(|&(region, start, end)| {
-                let start = symbols.vmlinux_address(start)?;
-                let end = symbols.vmlinux_address(end)?;
+            .zip(addresses.chunks_exact(2))
+            .filter_map(|(&(region, _, _), bounds)| {
+                let (start, end) = (bounds[0]?, bounds[1]?);
                 (start < end).then_some((region, start..end))
             })
             .collect();
