@@ -12,9 +12,12 @@
  * enter the ftrace call site at the start of that function and be sent back to
  * the replacement. Instead it calls the original just past that site. On
  * x86_64 built with -mfentry, the site is a 5-byte `call __fentry__`: the
- * first instruction, or the second after the 4-byte ENDBR64 (or the NOP4
- * objtool seals it with) of CONFIG_X86_KERNEL_IBT (6.2 and later in Debian).
- * Stepping over both leaves registers and stack exactly as at the entry.
+ * first instruction, or, in a CONFIG_X86_KERNEL_IBT kernel (Debian's since
+ * 6.2), the second after the 4-byte ENDBR64 of a function that may be called
+ * indirectly (or the poison the kernel seals an unused one with); a static
+ * function whose address is never taken (do_nanosleep) has none, so the first
+ * four bytes tell. Stepping over both leaves registers and stack exactly as at
+ * the entry.
  *
  * Where IBT is enforced (a CPU with CET and a kernel that enabled it) the
  * indirect call into the body, which starts with no ENDBR64, would fault
@@ -41,13 +44,25 @@
 /* Size of the `call __fentry__` that opens every traceable function. */
 #define LPC_FENTRY_CALL_SIZE 5
 
-/*
- * Address of the body of the function resolved for @func, past its ENDBR64
- * (none without IBT: ENDBR_INSN_SIZE is 0) and its ftrace site.
- */
-#define lpc_original_body(func)						\
-	((void *)((unsigned long)(func)->old_func + ENDBR_INSN_SIZE +	\
-		  LPC_FENTRY_CALL_SIZE))
+/* Size of the ENDBR64 (or its sealing poison) at @addr: 4 or, when none, 0. */
+static inline unsigned long lpc_endbr_size(const void *addr)
+{
+#ifdef CONFIG_X86_KERNEL_IBT
+	u32 insn = *(const u32 *)addr;
+
+	if (insn == gen_endbr() || insn == gen_endbr_poison())
+		return ENDBR_INSN_SIZE;
+#endif
+	return 0;
+}
+
+/* Address of the body of the function resolved for @func, past its ENDBR64 and ftrace site. */
+static inline void *lpc_original_body(const struct klp_func *func)
+{
+	unsigned long entry = (unsigned long)func->old_func;
+
+	return (void *)(entry + lpc_endbr_size(func->old_func) + LPC_FENTRY_CALL_SIZE);
+}
 
 /* Whether the replacements can call lpc_original_body: not under enforced IBT. */
 static inline int lpc_passthrough_usable(void)

@@ -56,17 +56,22 @@ main() {
         [[ -d $src/samples/livepatch ]] || lpc_die "no samples/livepatch in $package"
     fi
 
+    # The build products of an earlier run stay for make to reuse (the
+    # sources of one kernel cache do not change); cp -p keeps their times.
     local build="$out.build"
-    rm -rf "$build"
     mkdir -p "$build" "$out"
-    local dir
+    local dir sources=()
     for dir in samples/livepatch lib/livepatch tools/testing/selftests/livepatch/test_modules; do
         if [[ -d $src/$dir ]]; then
-            cp "$src/$dir"/*.c "$build/"
+            sources+=("$src/$dir"/*.c)
         fi
     done
-    (cd "$build" && printf 'obj-m += %s\n' *.c | sed 's/\.c$/.o/') >"$build/Makefile"
-    lpc_log "building $(ls "$build"/*.c | wc -l) modules against $kabi with $kcc"
+    cp -p "${sources[@]}" "$build/"
+    local source
+    for source in "${sources[@]}"; do
+        printf 'obj-m += %s.o\n' "$(basename "$source" .c)"
+    done >"$build/Makefile"
+    lpc_log "building ${#sources[@]} modules against $kabi with $kcc"
     status=0
     lpc_kbuild "$cache" "$build" "$build/build.log" \
         make -C "$kdir" M="$build" CC="$kcc" -j"$(nproc)" modules || status=$?
@@ -76,7 +81,9 @@ main() {
         grep -E -A3 'error|Error' "$build/build.log" | head -n 40 >&2
         lpc_die "kbuild failed (log: $build/build.log)"
     fi
-    cp "$build"/*.ko "$out/"
+    for source in "${sources[@]}"; do
+        cp "$build/$(basename "$source" .c).ko" "$out/"
+    done
     lpc_log "$(ls "$out"/*.ko | wc -l) modules in $out"
     printf '%s\n' "$out"
 }
