@@ -55,7 +55,8 @@ main() {
         vm_args=(--kmod "$kmod_dir")
     fi
 
-    local out="$vm_dir/dump-facts"
+    # One output directory per kernel: run-vm.sh empties it first.
+    local out="$vm_dir/dump-facts-$(basename "$(cd "$cache" && pwd -P)")"
     status=0
     "$script_dir/run-vm.sh" --out "$out" --timeout 600 "${vm_args[@]}" \
         --add "$vm_dir/lpc-insmod=/bin/lpc-insmod" "$script_dir/guest/dump-facts.sh" || status=$?
