@@ -7,12 +7,20 @@
  * klp_patch, the module init that enables it with klp_enable_patch(), an
  * empty exit, and the "livepatch=Y" modinfo tag. lp-cmdline.c spells the same
  * structure out in full.
+ *
+ * The init first evaluates LPC_PATCH_PRECONDITION(): 0 to go on, else the
+ * error to fail the load with. It is 0 unless a header included before the
+ * use of LPC_LIVEPATCH redefines it (lpc_passthrough.h does).
  */
 #ifndef LPC_PATCH_H
 #define LPC_PATCH_H
 
 #include <linux/livepatch.h>
 #include <linux/module.h>
+
+#ifndef LPC_PATCH_PRECONDITION
+#define LPC_PATCH_PRECONDITION() 0
+#endif
 
 #define LPC_LIVEPATCH(object, funcs)					\
 	static struct klp_object lpc_objs[] = {				\
@@ -30,7 +38,9 @@
 									\
 	static int __init lpc_livepatch_init(void)			\
 	{								\
-		return klp_enable_patch(&lpc_patch);			\
+		int lpc_error = LPC_PATCH_PRECONDITION();		\
+									\
+		return lpc_error ? lpc_error : klp_enable_patch(&lpc_patch); \
 	}								\
 									\
 	static void __exit lpc_livepatch_exit(void)			\

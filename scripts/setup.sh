@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what lpcheck needs to build and test on a Debian or Ubuntu machine (run as root or
-# with sudo available): a C toolchain and kbuild's tools for the kmod/ fixtures, clang and libbpf
+# with sudo available): a C toolchain and kbuild's tools for the kmod/ fixtures (debootstrap for the
+# toolchain roots of the newer kernels, tests/vm/fetch-toolchain.sh), clang and libbpf
 # headers for the BPF programs, QEMU, busybox and cpio for the VM tests, Rust when cargo is
 # missing, and cargo-fuzz for the fuzz step. Idempotent: packages already present are left alone.
 set -euo pipefail
 
 packages=(
-    build-essential gcc-12 make bc flex bison libssl-dev libelf-dev kmod cpio xz-utils zstd
+    build-essential gcc-12 make bc flex bison libssl-dev libelf-dev kmod cpio xz-utils zstd debootstrap
     clang llvm libbpf-dev
     qemu-system-x86 busybox-static e2fsprogs
     tmux python3 ca-certificates curl time hyperfine

@@ -3,7 +3,9 @@
 # Build the kernel's own livepatch modules (samples/livepatch/*.c, and the
 # selftest modules: lib/livepatch/ in 6.1, tools/testing/selftests/livepatch/
 # test_modules/ later) from the matching linux-source-X.Y package, against the
-# kernel fetched by fetch-kernel.sh, with the compiler its headers name (KCC).
+# kernel fetched by fetch-kernel.sh, with the compiler its headers name (KCC):
+# the host's when it has it, else in the toolchain root of the kernel's suite
+# (fetch-toolchain.sh, through lpc_kbuild).
 #
 # Usage: tests/vm/build-klp-corpus.sh [OUT_DIR]
 #   OUT_DIR defaults to <cache>/klp-corpus; the cache is $LPCHECK_KERNEL_CACHE
@@ -25,15 +27,13 @@ main() {
     local status=0
     "$script_dir/fetch-kernel.sh" "$cache" >/dev/null || status=$?
     ((status == 0)) || exit "$status"
-    cache=$(cd "$cache" && pwd)
+    cache=$(cd "$cache" && pwd -P)
     local out=${1:-$cache/klp-corpus}
     local kabi kdir kcc suite
     kabi=$(lpc_env_value "$cache/env" KABI)
     kdir=$(lpc_env_value "$cache/env" KDIR)
     kcc=$(lpc_env_value "$cache/env" KCC)
     suite=$(lpc_env_value "$cache/env" SUITE)
-    command -v "$kcc" >/dev/null ||
-        lpc_unavailable "$kcc (the compiler of the $kabi headers) is not installed"
     [[ $suite == bookworm ]] || lpc_private_apt "$cache/apt" "$suite"
 
     local series=${kabi%.*}
@@ -56,22 +56,34 @@ main() {
         [[ -d $src/samples/livepatch ]] || lpc_die "no samples/livepatch in $package"
     fi
 
+    # The build products of an earlier run stay for make to reuse (the
+    # sources of one kernel cache do not change); cp -p keeps their times.
     local build="$out.build"
-    rm -rf "$build"
     mkdir -p "$build" "$out"
-    local dir
+    local dir sources=()
     for dir in samples/livepatch lib/livepatch tools/testing/selftests/livepatch/test_modules; do
         if [[ -d $src/$dir ]]; then
-            cp "$src/$dir"/*.c "$build/"
+            sources+=("$src/$dir"/*.c)
         fi
     done
-    (cd "$build" && printf 'obj-m += %s\n' *.c | sed 's/\.c$/.o/') >"$build/Makefile"
-    lpc_log "building $(ls "$build"/*.c | wc -l) modules against $kabi with $kcc"
-    make -C "$kdir" M="$build" CC="$kcc" -j"$(nproc)" modules >"$build/build.log" 2>&1 || {
+    cp -p "${sources[@]}" "$build/"
+    local source
+    for source in "${sources[@]}"; do
+        printf 'obj-m += %s.o\n' "$(basename "$source" .c)"
+    done >"$build/Makefile"
+    lpc_log "building ${#sources[@]} modules against $kabi with $kcc"
+    status=0
+    lpc_kbuild "$cache" "$build" "$build/build.log" \
+        make -C "$kdir" M="$build" CC="$kcc" -j"$(nproc)" modules || status=$?
+    if ((status == LPC_EXIT_UNAVAILABLE)); then
+        exit "$status"
+    elif ((status != 0)); then
         grep -E -A3 'error|Error' "$build/build.log" | head -n 40 >&2
         lpc_die "kbuild failed (log: $build/build.log)"
-    }
-    cp "$build"/*.ko "$out/"
+    fi
+    for source in "${sources[@]}"; do
+        cp "$build/$(basename "$source" .c).ko" "$out/"
+    done
     lpc_log "$(ls "$out"/*.ko | wc -l) modules in $out"
     printf '%s\n' "$out"
 }

@@ -3,10 +3,12 @@
 # Boot the stock Debian kernel in the VM and record the facts the analyzer is
 # grounded on, plus the kernel's own verdict on each kmod/ module.
 #
-# Usage: tests/vm/dump-facts.sh [--facts-only] [FACTS_DIR]
+# Usage: tests/vm/dump-facts.sh [--facts-only] [--kmod DIR] [FACTS_DIR]
 #   FACTS_DIR defaults to <cache>/facts, the cache being $LPCHECK_KERNEL_CACHE
 #   or <repo>/target/kernel.
 #   --facts-only skips the module loads (a boot of ~10 s instead of ~2 min).
+#   --kmod DIR is where kmod/build.sh puts the modules it loads (default
+#   <repo>/target/kmod).
 #
 # FACTS_DIR receives: uname-r, kallsyms, modules, available_filter_functions,
 # available_filter_functions_addrs (when the kernel has it), btf-vmlinux,
@@ -22,10 +24,14 @@ script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/../.." && pwd)
 cache=${LPCHECK_KERNEL_CACHE:-$repo_root/target/kernel}
 facts_only=no
-if [[ ${1:-} == --facts-only ]]; then
-    facts_only=yes
-    shift
-fi
+kmod_dir=$repo_root/target/kmod
+while (($#)); do
+    case $1 in
+    --facts-only) facts_only=yes; shift ;;
+    --kmod) kmod_dir=${2:?--kmod needs a directory}; shift 2 ;;
+    *) break ;;
+    esac
+done
 facts_dir=${1:-$cache/facts}
 
 export LPC_LOG_PREFIX=dump-facts
@@ -44,12 +50,13 @@ main() {
         # The guest script looks for this word on the kernel command line.
         vm_args=(--append lpcheck.facts_only)
     else
-        "$repo_root/kmod/build.sh" "$repo_root/target/kmod" >/dev/null || status=$?
+        "$repo_root/kmod/build.sh" "$kmod_dir" >/dev/null || status=$?
         ((status == 0)) || exit "$status"
-        vm_args=(--kmod "$repo_root/target/kmod")
+        vm_args=(--kmod "$kmod_dir")
     fi
 
-    local out="$vm_dir/dump-facts"
+    # One output directory per kernel: run-vm.sh empties it first.
+    local out="$vm_dir/dump-facts-$(basename "$(cd "$cache" && pwd -P)")"
     status=0
     "$script_dir/run-vm.sh" --out "$out" --timeout 600 "${vm_args[@]}" \
         --add "$vm_dir/lpc-insmod=/bin/lpc-insmod" "$script_dir/guest/dump-facts.sh" || status=$?

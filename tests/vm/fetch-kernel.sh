@@ -24,8 +24,9 @@
 #
 # LPCHECK_KERNEL_ABI (e.g. 6.1.0-56) pins the ABI instead of resolving it.
 #
-# LPCHECK_KERNEL_SUITE picks the Debian suite: bookworm (default, the
-# system's apt: Debian 12's 6.1), trixie (Debian 13's 6.12, with
+# LPCHECK_KERNEL_SUITE picks the Debian suite: bookworm (the system's apt:
+# Debian 12's 6.1; the default for a new cache, an existing cache keeps the
+# SUITE of its env file), trixie (Debian 13's 6.12, with
 # trixie-security) or sid (7.x). For suites other than the system's, apt runs
 # with a private configuration under CACHE_DIR/apt (sources list, lists,
 # cache; see lpc_private_apt); the system's apt setup is never changed. The
@@ -68,8 +69,13 @@ relocate_headers() {
     local makefile="$arch_headers/Makefile"
 
     # The amd64 Makefile is a single `include /usr/src/...-common/Makefile`
-    # (or, after an earlier run, the same include rewritten into a cache).
-    sed -i "s|^include .*/usr/src/linux-headers-$kabi-common/Makefile\$|include $common_headers/Makefile|" "$makefile"
+    # (or, after an earlier run, the same include rewritten into a cache);
+    # 7.x sets KBUILD_OUTPUT to its own /usr/src directory before it.
+    sed -i -e "s|^include .*/usr/src/linux-headers-$kabi-common/Makefile\$|include $common_headers/Makefile|" \
+        -e "s|^KBUILD_OUTPUT=.*/usr/src/linux-headers-$kver\$|KBUILD_OUTPUT=$arch_headers|" "$makefile"
+    if grep -q '^KBUILD_OUTPUT=' "$makefile" && ! grep -q "^KBUILD_OUTPUT=$arch_headers\$" "$makefile"; then
+        lpc_die "unexpected KBUILD_OUTPUT in $makefile: $(grep '^KBUILD_OUTPUT=' "$makefile")"
+    fi
     grep -q "^include $common_headers/Makefile\$" "$makefile" || {
         lpc_log "unexpected content in $makefile:"
         cat "$makefile" >&2
@@ -135,9 +141,14 @@ module_dir() {
 
 main() {
     mkdir -p "$cache/debs" "$cache/root"
-    cache=$(cd "$cache" && pwd)
+    cache=$(cd "$cache" && pwd -P)
 
-    local suite=${LPCHECK_KERNEL_SUITE:-bookworm}
+    # A cache holds one suite's kernel: the one of its env file, by default.
+    local fetched=
+    [[ ! -f $cache/env ]] || fetched=$(sed -n 's/^SUITE=//p' "$cache/env")
+    local suite=${LPCHECK_KERNEL_SUITE:-${fetched:-bookworm}}
+    [[ -z $fetched || $fetched == "$suite" ]] ||
+        lpc_die "$cache holds a $fetched kernel, not $suite (LPCHECK_KERNEL_SUITE)"
     case $suite in
     bookworm) ;;
     trixie | sid) lpc_private_apt "$cache/apt" "$suite" ;;

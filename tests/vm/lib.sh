@@ -24,6 +24,10 @@ lpc_unavailable() {
 # system's. Set by lpc_private_apt.
 LPC_APT_OPTS=()
 
+# The Debian archive the private apt configurations and the toolchain roots
+# (fetch-toolchain.sh) are fetched from.
+readonly LPC_DEBIAN_MIRROR=http://deb.debian.org/debian
+
 # Points apt at a private configuration under directory $1 for Debian suite
 # $2 (trixie: with trixie-security; sid), updating its lists once. The
 # system's apt setup is never changed.
@@ -31,8 +35,8 @@ lpc_private_apt() {
     local dir=$1 suite=$2
     mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
     {
-        printf 'deb http://deb.debian.org/debian %s main\n' "$suite"
-        [[ $suite == sid ]] || printf 'deb http://deb.debian.org/debian-security %s-security main\n' "$suite"
+        printf 'deb %s %s main\n' "$LPC_DEBIAN_MIRROR" "$suite"
+        [[ $suite == sid ]] || printf 'deb %s-security %s-security main\n' "$LPC_DEBIAN_MIRROR" "$suite"
     } >"$dir/sources.list"
     LPC_APT_OPTS=(
         -o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=-
@@ -93,4 +97,52 @@ lpc_env_value() {
     value=$(sed -n "s/^$key=//p" "$file")
     [[ -n $value ]] || lpc_die "$file has no $key"
     printf '%s\n' "$value"
+}
+
+# Runs command $4... for kernel cache $1, its output into file $3: on the host
+# when the compiler the headers name (KCC) is installed here, else chrooted
+# into the toolchain root of the kernel's suite (fetch-toolchain.sh builds it
+# once), with the cache and directory $2 (the module sources) bind-mounted at
+# their own paths, so that the absolute paths of the headers hold in both.
+# Returns the command's status, or 3 when the toolchain cannot be had.
+lpc_kbuild() {
+    local cache=$1 dir=$2 log=$3 kcc root status=0
+    shift 3
+    kcc=$(lpc_env_value "$cache/env" KCC)
+    if command -v "$kcc" >/dev/null; then
+        "$@" >"$log" 2>&1
+        return
+    fi
+    root=$("$(dirname "${BASH_SOURCE[0]}")/fetch-toolchain.sh" "$cache") || status=$?
+    ((status == 0)) || return "$status"
+    lpc_in_root "$root" "$cache" "$dir" -- "$@" >"$log" 2>&1
+}
+
+# Runs command ARGS... (after --) chrooted into root $1, in its /, with each directory before the -- bind-mounted at its own path
+# and /dev and /proc mounted. The mounts live in a private mount namespace:
+# they vanish with the command, whatever happens to it.
+lpc_in_root() {
+    local root=$1 dirs=()
+    shift
+    while (($#)) && [[ $1 != -- ]]; do
+        dirs+=("$(realpath "$1")")
+        shift
+    done
+    shift
+    # The inner script gets the root, the directories, "--" and the command.
+    # shellcheck disable=SC2016
+    unshare --mount --propagation private -- bash -euc '
+        root=$1
+        shift
+        while [[ $1 != -- ]]; do
+            mkdir -p "$root$1"
+            mount --bind "$1" "$root$1"
+            shift
+        done
+        shift
+        mount --rbind /dev "$root/dev"
+        mount -t proc proc "$root/proc"
+        exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+            HOME=/root LC_ALL=C.UTF-8 "$@"
+    ' lpc-in-root "$root" "${dirs[@]}" -- "$@"
 }
