@@ -27,6 +27,8 @@
 
 mod code;
 mod image;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -220,6 +222,24 @@ impl KthreadLoops {
             .into_iter()
             .flatten()
             .map(|rest| (&self.entries[rest.entry], rest))
+    }
+
+    /// One kthread resting along `path` (its functions from the entry to the sleep), for the
+    /// rules' tests.
+    #[cfg(test)]
+    pub(crate) fn resting_along(entry: KthreadEntry, path: &[&str]) -> Self {
+        let rest = Rest {
+            entry: 0,
+            path: path.iter().map(|f| (*f).to_string()).collect(),
+        };
+        Self {
+            entries: vec![entry],
+            rests: path
+                .iter()
+                .map(|f| ((*f).to_string(), vec![rest.clone()]))
+                .collect(),
+            unresolved: Vec::new(),
+        }
     }
 
     /// Creation calls whose thread function could not be read, one line each.
