@@ -217,3 +217,46 @@ fn an_image_without_creation_functions_is_unknown() {
     let error = load(Path::new(FIXTURE), None).unwrap_err().to_string();
     assert!(error.contains("kernel.c"), "{error}");
 }
+
+/// Debian 12's 6.1 image (stripped) with the kallsyms of a guest booted on it (`vmlinux` and
+/// `facts/kallsyms` of `$LPCHECK_KERNEL_CACHE`, default `target/kernel`, fetched by the VM tests): the
+/// kthreads checked by hand against the kernel's source and the image's disassembly.
+#[test]
+fn debians_kthreads_rest_in_their_loops() {
+    const TEST: &str = "debians_kthreads_rest_in_their_loops";
+    let cache = std::env::var_os("LPCHECK_KERNEL_CACHE").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/kernel"),
+        PathBuf::from,
+    );
+    let (image, kallsyms) = (cache.join("vmlinux"), cache.join("facts/kallsyms"));
+    if !image.exists() || !kallsyms.exists() {
+        lpcheck_testkit::skip_optional(
+            TEST,
+            &format!("no {} or {}", image.display(), kallsyms.display()),
+        );
+        return;
+    }
+    let table = Kallsyms::from_file(&kallsyms).unwrap();
+    let loops = known(load(&image, Some(&table)).unwrap());
+    let resting = |function: &str| -> Vec<String> {
+        loops
+            .resting_in(function)
+            .map(|(entry, _)| entry.function.clone())
+            .collect()
+    };
+    assert_eq!(resting("kthreadd"), ["kthreadd"]);
+    assert_eq!(resting("kswapd"), ["kswapd"]);
+    assert_eq!(resting("devtmpfs_work_loop"), ["devtmpfsd"]);
+    assert!(resting("worker_thread").contains(&"worker_thread".to_string()));
+    let smpboot = resting("smpboot_thread_fn");
+    for client in ["run_ksoftirqd", "cpu_stopper_thread", "cpuhp_thread_fun"] {
+        assert!(smpboot.contains(&client.to_string()), "{smpboot:?}");
+    }
+    assert!(resting("kthread").is_empty(), "kthread() does not loop");
+    eprintln!(
+        "{TEST}: {} entries, {} resting places, {} unresolved creation calls",
+        loops.entries().len(),
+        loops.resting_places().count(),
+        loops.unresolved().len()
+    );
+}
