@@ -368,7 +368,7 @@ impl<'i, 'a> Analysis<'i, 'a> {
                     let creator = &creators[&target];
                     let by = self.functions.name(caller).to_string();
                     match self.thread_function(creator, &args) {
-                        Found::Entry(address, host) => {
+                        Found::Entry(address, host, comm) => {
                             let entry = entries.entry(address).or_insert_with(|| KthreadEntry {
                                 function: self.name_at(address),
                                 address,
@@ -379,10 +379,12 @@ impl<'i, 'a> Analysis<'i, 'a> {
                                 by: by.clone(),
                                 via: creator.name.clone(),
                                 at,
-                                comm: creator
-                                    .comm
-                                    .and_then(|i| constant(args[i]))
-                                    .and_then(|a| self.image.string_at(a)),
+                                comm: comm.or_else(|| {
+                                    creator
+                                        .comm
+                                        .and_then(|i| constant(args[i]))
+                                        .and_then(|a| self.image.string_at(a))
+                                }),
                             });
                         }
                         // A creation function passes its caller's thread function on: its
@@ -429,12 +431,12 @@ impl<'i, 'a> Analysis<'i, 'a> {
     fn thread_function(&self, creator: &Creator, args: &[Value; 6]) -> Found {
         match creator.thread_fn {
             ThreadFn::Fixed(name) => match self.address_of(name) {
-                Some(address) => Found::Entry(address, None),
+                Some(address) => Found::Entry(address, None, None),
                 None => Found::Unresolved(format!("no function `{name}`")),
             },
             ThreadFn::Argument(index) => match args[index] {
                 Value::Const(address) if self.functions.starting_at(address).is_some() => {
-                    Found::Entry(address, None)
+                    Found::Entry(address, None, None)
                 }
                 Value::Const(address) => Found::Unresolved(format!(
                     "the thread function {address:#x} starts no function"
@@ -462,7 +464,15 @@ impl<'i, 'a> Analysis<'i, 'a> {
         };
         match self.image.pointer_at(address + offset) {
             Some(function) if self.functions.starting_at(function).is_some() => {
-                Found::Entry(function, Some(SMPBOOT_LOOP.to_string()))
+                let comm = self
+                    .image
+                    .btf
+                    .as_ref()
+                    .ok()
+                    .and_then(|btf| btf.member_offset("smp_hotplug_thread", "thread_comm"))
+                    .and_then(|at| self.image.pointer_at(address + at))
+                    .and_then(|name| self.image.string_at(name));
+                Found::Entry(function, Some(SMPBOOT_LOOP.to_string()), comm)
             }
             Some(function) => Found::Unresolved(format!(
                 "thread_fn of the smp_hotplug_thread at {address:#x} is {function:#x}, no function"
@@ -604,8 +614,9 @@ impl<'i, 'a> Analysis<'i, 'a> {
 
 /// What a creation call passes as the thread function.
 enum Found {
-    /// This function (and the loop that runs it).
-    Entry(u64, Option<String>),
+    /// This function, the loop that runs it and the kthread's name format, when they are
+    /// known from elsewhere than the call's arguments.
+    Entry(u64, Option<String>, Option<String>),
     /// The caller's own first argument: the caller is a creation function too.
     Forwarded,
     /// Not known, and why.

@@ -77,7 +77,7 @@ fn assert_known_answers(loops: &KthreadLoops) {
         ("waiter_thread", Some("waiter/%d"), None),
         ("napper_thread", Some("napper"), None),
         ("oneshot_thread", Some("oneshot"), None),
-        ("demo_thread_fn", None, Some("smpboot_thread_fn")),
+        ("demo_thread_fn", Some("demo/%u"), Some("smpboot_thread_fn")),
         ("smpboot_thread_fn", None, None),
     ] {
         assert!(entries.contains(&want), "{want:?} not in {entries:?}");
