@@ -9,6 +9,7 @@ use lpcheck_analyzer::debuginfo::{self, CachePolicy, DebugKnowledge};
 use lpcheck_analyzer::kernel::bundle::{member, Bundle};
 use lpcheck_analyzer::kernel::ftrace::FtraceList;
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
+use lpcheck_analyzer::kernel::kthread_loops;
 use lpcheck_analyzer::kernel::kthreads::KthreadStacks;
 use lpcheck_analyzer::kernel::regions::TextRegion;
 use lpcheck_analyzer::kernel::vmlinux;
@@ -36,6 +37,7 @@ pub fn run(args: &CheckArgs, palette: Palette) -> Result<i32> {
     for mut facts in facts_for(args, &input)? {
         if let Some(vmlinux) = &args.kernel.vmlinux {
             facts.debuginfo = Some(debug_knowledge(vmlinux, module, input.file())?);
+            facts.kthread_loops = Some(kthread_loops::load(vmlinux, facts.symbols.value())?);
         }
         if let Some(path) = &args.kthread_stacks {
             facts.kthread_stacks = Some((KthreadStacks::load(path)?, path.display().to_string()));

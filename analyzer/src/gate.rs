@@ -81,7 +81,8 @@ impl Check {
             | Self::AtomicReplace
             | Self::InlinedCopy
             | Self::PrototypeMismatch
-            | Self::TargetKthreadRest => &[],
+            | Self::TargetKthreadRest
+            | Self::TargetKthreadLoop => &[],
             Self::TargetRegion { .. } | Self::NewCodeCallsRegion { .. } => {
                 &[SymbolTable, SymbolAddresses, ModuleSymbols]
             }

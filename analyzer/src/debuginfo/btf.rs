@@ -1,6 +1,6 @@
 //! A reader for the kernel's BTF (`.BTF` of vmlinux, `/sys/kernel/btf/vmlinux`): the header,
 //! the type section and the string section, enough to name each function's parameter and
-//! return types.
+//! return types and to find where a member lies in a struct.
 //!
 //! Types render as C spells them, in the same way as [`super::prototype`] renders DWARF types,
 //! so the two can be compared as strings: `const char *`, `struct file *`, `size_t`.
@@ -15,6 +15,12 @@ const MAX_DEPTH: usize = 24;
 enum Type {
     /// A type named by itself, with the C keyword that precedes the name (`struct`, ...).
     Named { keyword: &'static str, name: u32 },
+    /// A struct or union with its members: `(name, offset in bits)`.
+    Composite {
+        keyword: &'static str,
+        name: u32,
+        members: Vec<(u32, u32)>,
+    },
     /// A pointer to a type.
     Pointer(u32),
     /// A qualifier (`const`, `volatile`) of a type.
@@ -124,6 +130,24 @@ impl Btf {
             .collect()
     }
 
+    /// The byte offset of `member` in `struct structure`, when every struct of that name (BTF
+    /// may hold several copies) puts it at the same byte offset.
+    pub fn member_offset(&self, structure: &str, member: &str) -> Option<u64> {
+        let mut offsets = self.types.iter().filter_map(|t| match t {
+            Type::Composite {
+                keyword: "struct",
+                name,
+                members,
+            } if self.string(*name) == structure => members
+                .iter()
+                .find(|&&(m, _)| self.string(m) == member)
+                .map(|&(_, bits)| bits),
+            _ => None,
+        });
+        let first = offsets.next()?;
+        (first % 8 == 0 && offsets.all(|bits| bits == first)).then_some(u64::from(first / 8))
+    }
+
     fn prototype(&self, id: u32) -> Option<Prototype> {
         let Type::Prototype { returns, params } = self.types.get(id as usize)? else {
             return None;
@@ -150,7 +174,9 @@ impl Btf {
         }
         let next = |inner: u32| self.render(inner, depth + 1);
         match self.types.get(id as usize) {
-            Some(Type::Named { keyword, name }) => TypeText::named(keyword, self.string(*name)),
+            Some(Type::Named { keyword, name } | Type::Composite { keyword, name, .. }) => {
+                TypeText::named(keyword, self.string(*name))
+            }
             Some(Type::Pointer(inner)) => TypeText::pointer(&next(*inner)),
             Some(Type::Qualified(word, inner)) => TypeText::qualified(word, &next(*inner)),
             Some(Type::Transparent(inner)) => next(*inner),
@@ -184,10 +210,25 @@ fn read_type(reader: &mut Reader<'_>) -> Result<Type, BtfError> {
             Type::Array { element, count }
         }
         4 | 5 => {
-            reader.skip(12 * vlen)?;
-            Type::Named {
+            let mut members = Vec::with_capacity(vlen);
+            for _ in 0..vlen {
+                let member = reader.u32()?;
+                reader.u32()?;
+                let offset = reader.u32()?;
+                // With kind_flag, the top 8 bits are a bitfield's size.
+                members.push((
+                    member,
+                    if kind_flag {
+                        offset & 0xff_ffff
+                    } else {
+                        offset
+                    },
+                ));
+            }
+            Type::Composite {
                 keyword: if kind == 4 { "struct" } else { "union" },
                 name,
+                members,
             }
         }
         6 => {
@@ -299,6 +340,32 @@ pub(crate) mod tests {
         assert_eq!(found[0].params, ["const char *", "struct file *", "size_t"]);
         assert!(found[0].variadic);
         assert!(btf.prototypes("bar").is_empty());
+    }
+
+    #[test]
+    fn finds_struct_members() {
+        // "\0int\0char\0foo\0x\0file\0...": a struct foo { int x; int file:3; } of 8 bytes
+        // whose second member is a bitfield at bit 32, and an incomplete struct x.
+        let kind = |k: u32, vlen: u32| (k << 24) | vlen;
+        let data = build(
+            &[
+                (1, kind(1, 0), 4, &[0x0100_0020]),
+                (
+                    10,
+                    kind(4, 2) | 1 << 31,
+                    8,
+                    &[14, 1, 0, 16, 1, (3 << 24) | 32],
+                ),
+                (14, kind(4, 0), 0, &[]),
+            ],
+            STRINGS,
+        );
+        let btf = Btf::parse(&data).unwrap();
+        assert_eq!(btf.member_offset("foo", "x"), Some(0));
+        assert_eq!(btf.member_offset("foo", "file"), Some(4));
+        assert_eq!(btf.member_offset("foo", "size_t"), None);
+        assert_eq!(btf.member_offset("x", "x"), None);
+        assert_eq!(btf.member_offset("file", "x"), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod ftrace;
 pub mod kallsyms;
+pub mod kthread_loops;
 pub mod kthreads;
 mod line_scan;
 mod list_text;
@@ -17,6 +18,7 @@ pub mod vmlinux;
 use crate::debuginfo::DebugKnowledge;
 use ftrace::{FtraceIndex, FtraceList, Hookability};
 use kallsyms::{Kallsyms, KernelObject, KernelSymbol};
+use kthread_loops::KthreadLoops;
 use kthreads::KthreadStacks;
 use regions::TextRegions;
 
@@ -39,6 +41,9 @@ pub struct KernelFacts {
     /// Where the host's kthreads were sleeping (a facts bundle's `kthread-stacks.tsv`) and where
     /// that came from; `None` when not given.
     pub kthread_stacks: Option<(KthreadStacks, String)>,
+    /// Where the kthreads rest, found statically in the vmlinux's code (`--vmlinux`), or why
+    /// that could not be read; `None` when no vmlinux was given.
+    pub kthread_loops: Option<Fact<KthreadLoops>>,
 }
 
 /// How one function name resolves in the kernel.
@@ -64,6 +69,7 @@ impl KernelFacts {
             regions: TextRegions::default(),
             debuginfo: None,
             kthread_stacks: None,
+            kthread_loops: None,
         }
     }
 
@@ -97,6 +103,7 @@ impl KernelFacts {
             regions,
             debuginfo: None,
             kthread_stacks: None,
+            kthread_loops: None,
         }
     }
 

@@ -186,6 +186,7 @@ fn run_check(check: &Check, inputs: &Inputs<'_>) -> Vec<Match> {
         }),
         Check::TargetNotFtraceable => not_ftraceable(inputs),
         Check::TargetKthreadRest => kthread_rests(inputs),
+        Check::TargetKthreadLoop => kthread_loops(inputs),
         Check::KlpSymbolUnresolvable => klp_symbols(inputs),
         Check::NewCodeCallsRegion { regions } => new_code_calls(inputs, regions),
         Check::StaticDataCopy => static_data_copies(inputs),
@@ -293,6 +294,56 @@ fn kthread_rests(inputs: &Inputs<'_>) -> Vec<Match> {
             ));
         }
         Some(found)
+    })
+}
+
+/// How many kthreads a finding of [`kthread_loops`] names one by one.
+const KTHREADS_NAMED: usize = 8;
+
+/// vmlinux targets in which a kthread sleeps in a loop, found in the vmlinux's code. Matched by
+/// name, as the analysis knows the functions by name.
+fn kthread_loops(inputs: &Inputs<'_>) -> Vec<Match> {
+    let Some(Fact::Known {
+        value: loops,
+        source,
+    }) = &inputs.facts.kthread_loops
+    else {
+        return Vec::new();
+    };
+    target_matches(inputs, |target, found| {
+        if target.object != &KernelObject::Vmlinux {
+            return None;
+        }
+        let holders: Vec<_> = loops.resting_in(&target.function.old_name).collect();
+        let (first, _) = holders.first()?;
+        let mut found = found.var("kthread", first.label());
+        for (entry, rest) in holders.iter().take(KTHREADS_NAMED) {
+            let created: Vec<String> = entry
+                .created
+                .iter()
+                .map(|c| format!("{} via {}", c.by, c.via))
+                .collect();
+            let host = entry
+                .host
+                .as_ref()
+                .map_or_else(String::new, |h| format!(", run by {h}"));
+            found = found.evidence(format!(
+                "kthread {} (created by {}{host}) sleeps in a loop: {}",
+                entry.label(),
+                created.join(", "),
+                rest.path.join(" -> ")
+            ));
+        }
+        if holders.len() > KTHREADS_NAMED {
+            found = found.evidence(format!(
+                "and {} more kthreads",
+                holders.len() - KTHREADS_NAMED
+            ));
+        }
+        Some(found.evidence(format!(
+            "from {source}; {}",
+            crate::kernel::kthread_loops::BLIND_SPOTS
+        )))
     })
 }
 
@@ -564,6 +615,9 @@ fn unknown_facts(inputs: &Inputs<'_>) -> Vec<Match> {
     }
     if let Fact::Unknown { reason } = &facts.ftrace {
         unknown.push(("which functions ftrace can hook".into(), reason.clone()));
+    }
+    if let Some(Fact::Unknown { reason }) = &facts.kthread_loops {
+        unknown.push(("where the vmlinux's kthreads rest".into(), reason.clone()));
     }
     if let Some(reason) = &inputs.patch.layout_unknown {
         unknown.push((

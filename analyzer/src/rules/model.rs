@@ -59,6 +59,9 @@ pub enum Check {
     /// A target on the stack of a kthread that was sleeping when the host's facts were
     /// collected (`kthread-stacks.tsv`): the kthread's resting place.
     TargetKthreadRest,
+    /// A target in which a kthread sleeps in a loop, found statically from the vmlinux's code
+    /// (its entry from the code that creates it, the loop around a sleep in its code).
+    TargetKthreadLoop,
     /// A `.klp.sym` symbol that does not resolve (missing, ambiguous or bad position).
     KlpSymbolUnresolvable,
     /// New code (replacement functions and what they reach) calls code in these regions, or

@@ -790,3 +790,75 @@ fn a_patch_with_only_callbacks_is_accepted() {
     assert_eq!(report.findings, Vec::new());
     assert_eq!(report.verdict, Verdict::Accept);
 }
+
+/// Facts whose vmlinux analysis found `waiter/%d` (waiter_thread, created by start_waiter)
+/// sleeping in a loop through `cmdline_proc_show`.
+fn facts_with_kthread_loop() -> KernelFacts {
+    use crate::kernel::kthread_loops::{Creation, KthreadEntry, KthreadLoops};
+    let entry = KthreadEntry {
+        function: "waiter_thread".into(),
+        address: 0xffff_ffff_8100_3000,
+        created: vec![Creation {
+            by: "start_waiter".into(),
+            via: "kthread_create_on_node".into(),
+            at: 0xffff_ffff_8100_4010,
+            comm: Some("waiter/%d".into()),
+        }],
+        host: None,
+    };
+    let mut facts = facts();
+    facts.kthread_loops = Some(Fact::known(
+        KthreadLoops::resting_along(entry, &["waiter_thread", "cmdline_proc_show", "schedule"]),
+        "the code of vmlinux",
+    ));
+    facts
+}
+
+#[test]
+fn kthread_main_loop() {
+    let facts = facts_with_kthread_loop();
+    let report = report_with(&ModuleSpec::patching("cmdline_proc_show"), &facts);
+    let found = fired(&report.findings, "kthread-main-loop");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].rule, "LP024");
+    assert_eq!(report.verdict, Verdict::Reject);
+    assert!(
+        found[0]
+            .message
+            .contains("kthread `waiter/%d` (waiter_thread)"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        found[0].evidence[0].contains(
+            "created by start_waiter via kthread_create_on_node) sleeps in a loop: \
+             waiter_thread -> cmdline_proc_show -> schedule"
+        ),
+        "{:?}",
+        found[0].evidence
+    );
+    assert!(found[0].evidence[1].contains("indirect call"));
+    let other = findings_with(&ModuleSpec::patching("seq_printf"), &facts);
+    assert!(fired(&other, "kthread-main-loop").is_empty());
+    assert!(fired(
+        &findings(&ModuleSpec::patching("cmdline_proc_show")),
+        "kthread-main-loop"
+    )
+    .is_empty());
+}
+
+#[test]
+fn kthread_main_loop_unknown_is_reported() {
+    let mut facts = facts();
+    facts.kthread_loops = Some(Fact::unknown("vmlinux has no symbol table"));
+    let found = findings_with(&ModuleSpec::patching("cmdline_proc_show"), &facts);
+    assert!(fired(&found, "kthread-main-loop").is_empty());
+    let unknown = fired(&found, "fact-unknown");
+    assert!(
+        unknown
+            .iter()
+            .any(|f| f.evidence[0]
+                == "where the vmlinux's kthreads rest: vmlinux has no symbol table"),
+        "{unknown:?}"
+    );
+}
