@@ -15,6 +15,7 @@ pub mod kernel;
 pub mod model;
 pub mod patch;
 pub mod report;
+pub mod rule_docs;
 pub mod rules;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use lpcheck_analyzer::report::envelope::SCHEMA_VERSION;
-use lpcheck_analyzer::report::rule_docs::builtin_rules;
+use lpcheck_analyzer::rule_docs::builtin_rules;
 use lpcheck_analyzer::report::{Finding, RuleDescriptor, Severity};
 use schemars::JsonSchema;
 use serde::Serialize;

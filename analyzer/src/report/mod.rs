@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 pub mod envelope;
 pub mod human;
-pub mod rule_docs;
 pub mod sarif;
 pub mod style;
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::RuleDescriptor;
+use crate::report::RuleDescriptor;
 use crate::diff::rules as diff_rules;
 use crate::rules::RuleSet;
 
@@ -13,11 +13,11 @@ pub fn builtin_rules() -> Vec<RuleDescriptor> {
     RuleSet::default_rules()
         .rules
         .iter()
-        .map(super::super::rules::model::Rule::descriptor)
+        .map(crate::rules::model::Rule::descriptor)
         .chain(
             diff_rules::ALL
                 .iter()
-                .map(super::super::diff::rules::Rule::descriptor),
+                .map(crate::diff::rules::Rule::descriptor),
         )
         .collect()
 }
