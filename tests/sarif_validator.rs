@@ -8,8 +8,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use lpcheck_analyzer::rule_docs::builtin_rules;
 use lpcheck_analyzer::report::{sarif, Finding, Renderable, RuleDescriptor, SourceLine};
+use lpcheck_analyzer::rule_docs::builtin_rules;
 use lpcheck_analyzer::testing::ModuleSpec;
 
 const KALLSYMS: &str = "\

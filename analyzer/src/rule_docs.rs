@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::report::RuleDescriptor;
 use crate::diff::rules as diff_rules;
+use crate::report::RuleDescriptor;
 use crate::rules::RuleSet;
 
 /// Every built-in rule: the default check rules, then the diff rules.

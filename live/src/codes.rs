@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 
 use lpcheck_analyzer::report::envelope::SCHEMA_VERSION;
-use lpcheck_analyzer::rule_docs::builtin_rules;
 use lpcheck_analyzer::report::{Finding, RuleDescriptor, Severity};
+use lpcheck_analyzer::rule_docs::builtin_rules;
 use schemars::JsonSchema;
 use serde::Serialize;
 
