@@ -32,10 +32,17 @@ int lpc_target_sleep(unsigned int ms);
 
 /*
  * The function to patch. Global and noinline so that it keeps its own symbol
- * and every caller really calls it. With ms == 0 it does not sleep (and does
- * not touch kthread state, so any task may call it).
+ * and every caller really calls it; noipa too where the compiler has it, or
+ * gcc 14 and later propagate its constant return value into lpc_target_show(),
+ * which then prints "original" whatever code the call ran. With ms == 0 it does
+ * not sleep (and does not touch kthread state, so any task may call it).
  */
-noinline int lpc_target_sleep(unsigned int ms)
+#if __has_attribute(__noipa__)
+#define LPC_NOIPA __attribute__((__noipa__))
+#else
+#define LPC_NOIPA
+#endif
+noinline LPC_NOIPA int lpc_target_sleep(unsigned int ms)
 {
 	if (ms) {
 		set_current_state(TASK_IDLE);
