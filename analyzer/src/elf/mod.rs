@@ -8,8 +8,13 @@
 //! to its target ([`reloc`]). [`read`] reads the model through its relocations (the pointer
 //! stored at a place is the relocation's target, not the bytes there). Errors name the file and
 //! what is wrong ([`AnalyzeError`](crate::error::AnalyzeError), exit 2).
+//!
+//! A linked kernel image is [`image::VmlinuxImage`], mapped and validated once per run and
+//! shared by every reader of `--vmlinux`, with its function symbols ([`functions`]).
 
+pub mod functions;
 mod header;
+pub mod image;
 mod model;
 pub mod read;
 pub mod reloc;

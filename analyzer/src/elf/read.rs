@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use super::model::ElfObject;
 use super::reloc::{Pointee, Reloc};
-use super::section::{SectionId, SectionKind};
+use super::section::{Section, SectionId, SectionKind};
 use super::symbol::{Symbol, SymbolKind};
 use crate::error::{AnalyzeError, Result};
 
@@ -19,7 +19,7 @@ impl<'d> ElfObject<'d> {
 
     /// Whether a section holds executable code.
     pub fn is_code(&self, section: SectionId) -> bool {
-        self.sections.get(section).is_some_and(|s| s.is_code())
+        self.sections.get(section).is_some_and(Section::is_code)
     }
 
     /// The relocation applied at `offset` of `section` (the last one listed there), if any.
