@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use lpcheck_analyzer::check::{check, CheckOptions, CheckReport};
 use lpcheck_analyzer::debuginfo::{self, CachePolicy, DebugKnowledge};
+use lpcheck_analyzer::elf::image::{MappedImage, VmlinuxImage};
 use lpcheck_analyzer::kernel::bundle::{member, Bundle};
 use lpcheck_analyzer::kernel::ftrace::FtraceList;
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
@@ -33,11 +34,18 @@ pub fn run(args: &CheckArgs, palette: Palette) -> Result<i32> {
         strict: args.strict,
         allow_unknown: args.allow_unknown,
     };
+    let mapped = args
+        .kernel
+        .vmlinux
+        .as_deref()
+        .map(MappedImage::open)
+        .transpose()?;
+    let image = mapped.as_ref().map(MappedImage::parse).transpose()?;
     let mut reports = Vec::new();
-    for mut facts in facts_for(args, &input)? {
-        if let Some(vmlinux) = &args.kernel.vmlinux {
+    for mut facts in facts_for(args, &input, image.as_ref())? {
+        if let Some(vmlinux) = &image {
             facts.debuginfo = Some(debug_knowledge(vmlinux, module, input.file())?);
-            facts.kthread_loops = Some(kthread_loops::load(vmlinux, facts.symbols.value())?);
+            facts.kthread_loops = Some(kthread_loops::find(vmlinux, facts.symbols.value()));
         }
         if let Some(path) = &args.kthread_stacks {
             facts.kthread_stacks = Some((KthreadStacks::load(path)?, path.display().to_string()));
@@ -112,8 +120,12 @@ impl ModuleInput {
 
 /// The kernel facts to check against: the bundles, the files given, or the running kernel when
 /// it is the module's kernel. Each comes with the targets' prototypes from that kernel's BTF
-/// when it has one (files alone give none).
-fn facts_for(args: &CheckArgs, input: &ModuleInput) -> Result<Vec<KernelFacts>> {
+/// when it has one (files alone give none). `image` is the `--vmlinux` image, when given.
+fn facts_for(
+    args: &CheckArgs,
+    input: &ModuleInput,
+    image: Option<&VmlinuxImage<'_>>,
+) -> Result<Vec<KernelFacts>> {
     let module = &input.module;
     let wanted = module.modinfo.vermagic_release();
     if !args.kernel.facts.is_empty() {
@@ -130,7 +142,7 @@ fn facts_for(args: &CheckArgs, input: &ModuleInput) -> Result<Vec<KernelFacts>> 
             .collect();
     }
     if args.kernel.is_offline() {
-        return Ok(vec![kernel_facts(&args.kernel)?]);
+        return Ok(vec![kernel_facts(&args.kernel, image)?]);
     }
     let running = host::release();
     match (wanted, running.value()) {
@@ -205,7 +217,11 @@ fn bundles_for(
 
 /// What `vmlinux`'s debug information says about the module's targets (cached per build id);
 /// `file` holds the module's bytes.
-fn debug_knowledge(vmlinux: &Path, module: &PatchModule, file: &Path) -> Result<DebugKnowledge> {
+fn debug_knowledge(
+    vmlinux: &VmlinuxImage<'_>,
+    module: &PatchModule,
+    file: &Path,
+) -> Result<DebugKnowledge> {
     Ok(debuginfo::gather(
         vmlinux,
         file,
@@ -267,9 +283,10 @@ fn render_all(reports: &[CheckReport], format: Format, palette: Palette) -> Resu
 /// Kernel facts from the files given (`--kallsyms`, `--ftrace-functions`, `--vmlinux`,
 /// `--kernel-release`); what none of them gives is unknown.
 ///
-/// With `--vmlinux`, the image supplies what the other files do not: its symbol table (when not
-/// stripped), its `__mcount_loc` call sites, `.init.text` and its release.
-pub fn kernel_facts(args: &KernelArgs) -> Result<KernelFacts> {
+/// With `--vmlinux` (`image`, opened once by the caller), the image supplies what the other files
+/// do not: its symbol table (when not stripped), its `__mcount_loc` call sites, `.init.text` and
+/// its release.
+pub fn kernel_facts(args: &KernelArgs, image: Option<&VmlinuxImage<'_>>) -> Result<KernelFacts> {
     fn not_given<T>(flag: &str) -> Fact<T> {
         Fact::unknown(format!("not given (offline mode; pass {flag})"))
     }
@@ -277,8 +294,8 @@ pub fn kernel_facts(args: &KernelArgs) -> Result<KernelFacts> {
         Some(path) => Some(Kallsyms::from_file(path)?),
         None => None,
     };
-    let image = match &args.vmlinux {
-        Some(path) => Some(vmlinux::load(path, kallsyms.as_ref())?),
+    let image = match image {
+        Some(image) => Some(vmlinux::read(image, kallsyms.as_ref())?),
         None => None,
     };
     let release = match (

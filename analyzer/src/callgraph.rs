@@ -9,12 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction, OpKind};
-use object::{elf, SectionIndex, SymbolKind};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Dfs, EdgeRef};
 use serde::Serialize;
 
-use crate::elf::{ElfObject, Pointee};
+use crate::elf::{ElfObject, Pointee, SectionId, Symbol, SymbolKind};
 use crate::model::KLP_SYM_PREFIX;
 
 /// What a node of the call graph stands for.
@@ -79,20 +78,15 @@ impl CallGraph {
     /// Builds the graph of every function in the object.
     pub fn build(elf: &ElfObject<'_>) -> Self {
         let mut graph = Self::default();
-        let file = elf.file();
-        for section in object::Object::sections(file) {
-            let index = object::ObjectSection::index(&section);
+        for index in 0..elf.sections.len() {
             if !elf.is_code(index) {
                 continue;
             }
-            let functions: Vec<_> = elf
+            for function in elf
                 .symbols_in(index)
-                .iter()
-                .filter(|s| s.kind == SymbolKind::Text && s.size > 0)
-                .cloned()
-                .collect();
-            for function in functions {
-                graph.add_function_edges(elf, index, &function);
+                .filter(|s| s.kind == SymbolKind::Func && s.size > 0)
+            {
+                graph.add_function_edges(elf, index, function);
             }
         }
         graph
@@ -111,12 +105,12 @@ impl CallGraph {
     fn add_function_edges(
         &mut self,
         elf: &ElfObject<'_>,
-        section: SectionIndex,
-        function: &crate::elf::DefinedSymbol,
+        section: SectionId,
+        function: &Symbol<'_>,
     ) {
         let section_name = elf.section_name(section).to_string();
         let from = self.node(Node {
-            name: function.name.clone(),
+            name: function.name.to_string(),
             kind: NodeKind::Function {
                 section: section_name,
             },
@@ -124,11 +118,11 @@ impl CallGraph {
         let Ok(size) = usize::try_from(function.size) else {
             return;
         };
-        let Some(code) = elf.bytes_at(section, function.offset, size) else {
+        let Some(code) = elf.bytes_at(section, function.value, size) else {
             return;
         };
-        let range = function.offset..function.offset.saturating_add(function.size);
-        let mut decoder = Decoder::with_ip(64, code, function.offset, DecoderOptions::NONE);
+        let range = function.value..function.value.saturating_add(function.size);
+        let mut decoder = Decoder::with_ip(64, code, function.value, DecoderOptions::NONE);
         let mut instruction = Instruction::default();
         let mut edges: BTreeMap<Node, EdgeKind> = BTreeMap::new();
         while decoder.can_decode() {
@@ -137,24 +131,28 @@ impl CallGraph {
             let end = instruction.next_ip();
             let kind = edge_kind(&instruction);
             let mut relocated = false;
-            for (place, reloc) in elf.relocs_in(section, start..end) {
+            for reloc in elf.relocs_in(section, start..end) {
+                if let Pointee::Absolute { .. } = reloc.pointee {
+                    continue;
+                }
                 relocated = true;
-                let target = match &reloc.pointee {
+                let target = match reloc.pointee {
                     Pointee::External { name, .. } => external_node(name),
                     Pointee::Local {
                         section: target_section,
                         offset,
                     } => {
-                        let offset = if is_pc_relative(reloc.r_type) {
-                            offset.wrapping_add(end - place)
+                        let offset = if reloc.is_pc_relative() {
+                            offset.wrapping_add(end - reloc.offset)
                         } else {
-                            *offset
+                            offset
                         };
-                        if *target_section == section && range.contains(&offset) {
+                        if target_section == section && range.contains(&offset) {
                             continue;
                         }
-                        local_node(elf, *target_section, offset)
+                        local_node(elf, target_section, offset)
                     }
+                    Pointee::Absolute { .. } => continue,
                 };
                 add_edge(&mut edges, target, kind);
             }
@@ -277,17 +275,6 @@ fn edge_kind(instruction: &Instruction) -> EdgeKind {
     }
 }
 
-fn is_pc_relative(r_type: u32) -> bool {
-    matches!(
-        r_type,
-        elf::R_X86_64_PC32
-            | elf::R_X86_64_PLT32
-            | elf::R_X86_64_GOTPCREL
-            | elf::R_X86_64_GOTPCRELX
-            | elf::R_X86_64_REX_GOTPCRELX
-    )
-}
-
 fn external_node(name: &str) -> Node {
     match name.strip_prefix(KLP_SYM_PREFIX).and_then(|rest| {
         let (object, tail) = rest.split_once('.')?;
@@ -308,17 +295,17 @@ fn external_node(name: &str) -> Node {
     }
 }
 
-fn local_node(elf: &ElfObject<'_>, section: SectionIndex, offset: u64) -> Node {
+fn local_node(elf: &ElfObject<'_>, section: SectionId, offset: u64) -> Node {
     let section_name = elf.section_name(section).to_string();
     match elf.symbol_covering(section, offset) {
-        Some(symbol) if symbol.kind == SymbolKind::Text => Node {
-            name: symbol.name.clone(),
+        Some(symbol) if symbol.kind == SymbolKind::Func => Node {
+            name: symbol.name.to_string(),
             kind: NodeKind::Function {
                 section: section_name,
             },
         },
-        Some(symbol) if symbol.kind == SymbolKind::Data => Node {
-            name: symbol.name.clone(),
+        Some(symbol) if symbol.kind == SymbolKind::Object => Node {
+            name: symbol.name.to_string(),
             kind: NodeKind::Data {
                 section: section_name,
             },

@@ -5,10 +5,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use gimli::{EndianSlice, LittleEndian};
-use object::SymbolSection;
-use object::{elf, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget};
+use object::elf;
 
-use crate::elf::ElfObject;
+use crate::elf::{ElfObject, Placement};
 
 /// The byte slices gimli reads.
 pub(crate) type Slice<'a> = EndianSlice<'a, LittleEndian>;
@@ -22,7 +21,7 @@ pub(crate) struct RelocatedDwarf<'data> {
 impl<'data> RelocatedDwarf<'data> {
     /// The sections gimli reads, or `None` when the object has no `.debug_info`.
     pub(crate) fn of(object: &ElfObject<'data>) -> Option<Self> {
-        object.section_by_name(".debug_info")?;
+        object.section_named(".debug_info")?;
         let sections = [
             ".debug_info",
             ".debug_abbrev",
@@ -109,34 +108,28 @@ pub(crate) fn named_subprograms<T>(
 /// relocatable object, DWARF's references to `.debug_str` and `.debug_abbrev` are relocations
 /// against section symbols, with zeros in the section bytes.
 fn relocated_section<'data>(object: &ElfObject<'data>, name: &str) -> Cow<'data, [u8]> {
-    let file = object.file();
-    let Some(section) = file.section_by_name(name) else {
+    let Some(section) = object.section_named(name) else {
         return Cow::Borrowed(&[]);
     };
-    let Ok(data) = section.uncompressed_data() else {
+    let Some(mut data) = object.uncompressed_data(section) else {
         return Cow::Borrowed(&[]);
     };
-    let mut data = data;
-    for (offset, relocation) in section.relocations() {
-        let RelocationFlags::Elf { r_type } = relocation.flags() else {
-            continue;
+    for reloc in object.sections[section]
+        .relocs
+        .iter()
+        .filter(|r| r.symbol != 0)
+    {
+        let symbol = &object.symbols[reloc.symbol];
+        let base = match symbol.placement {
+            Placement::Section(_) | Placement::Absolute => symbol.value,
+            Placement::Undefined | Placement::Common => 0,
         };
-        let RelocationTarget::Symbol(index) = relocation.target() else {
-            continue;
-        };
-        let Ok(symbol) = file.symbol_by_index(index) else {
-            continue;
-        };
-        let base = match symbol.section() {
-            SymbolSection::Section(_) | SymbolSection::Absolute => symbol.address(),
-            _ => 0,
-        };
-        let value = base.wrapping_add_signed(relocation.addend());
-        let Ok(start) = usize::try_from(offset) else {
+        let value = base.wrapping_add_signed(reloc.addend);
+        let Ok(start) = usize::try_from(reloc.offset) else {
             continue;
         };
         let bytes = data.to_mut();
-        match r_type {
+        match reloc.r_type {
             elf::R_X86_64_32 => {
                 if let Some(place) = start
                     .checked_add(4)

@@ -6,8 +6,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use lpcheck_analyzer::diff::elf::LoadedObject;
-use lpcheck_analyzer::diff::{diff_loaded, DiffOptions};
+use lpcheck_analyzer::diff::{diff_loaded, DiffOptions, LoadedObject};
 
 fuzz_target!(|data: &[u8]| {
     let (orig, patched) = lpcheck_fuzz::split_pair(data);

@@ -5,12 +5,12 @@
 use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction, OpKind};
 use serde::{Deserialize, Serialize};
 
-use super::symbols::{FunctionSymbols, SymbolId};
+use crate::elf::functions::{FunctionId, FunctionSymbols};
 
 /// Call edges `(callee, caller)`, sorted and without duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallIndex {
-    edges: Vec<(SymbolId, SymbolId)>,
+    edges: Vec<(FunctionId, FunctionId)>,
 }
 
 impl CallIndex {
@@ -54,7 +54,7 @@ impl CallIndex {
     }
 
     /// The functions that call `callee` directly.
-    pub fn callers(&self, callee: SymbolId) -> impl Iterator<Item = SymbolId> + '_ {
+    pub fn callers(&self, callee: FunctionId) -> impl Iterator<Item = FunctionId> + '_ {
         let from = self.edges.partition_point(|&(c, _)| c < callee);
         self.edges[from..]
             .iter()

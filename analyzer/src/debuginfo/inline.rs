@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use gimli::{AttributeValue, EndianSlice, LittleEndian, UnitOffset};
 use serde::{Deserialize, Serialize};
 
-use super::symbols::FunctionSymbols;
+use crate::elf::functions::FunctionSymbols;
 
 /// A DWARF section slice of the mapped image.
 pub type Slice<'a> = EndianSlice<'a, LittleEndian>;

@@ -12,7 +12,6 @@ pub mod calls;
 pub mod clones;
 pub mod inline;
 pub mod prototype;
-pub mod symbols;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +23,8 @@ use object::read::elf::ElfFile64;
 use object::{Endianness, Object, ObjectSection};
 use serde::Serialize;
 
+use crate::elf::functions::FunctionSymbols;
+use crate::elf::image::VmlinuxImage;
 use crate::elf::{strip_signature, ElfObject};
 use crate::error::{AnalyzeError, Result};
 use crate::model::{Fact, KernelObject};
@@ -32,7 +33,6 @@ use cache::CacheEntry;
 use calls::CallIndex;
 use inline::UnitFiles;
 use prototype::Prototype;
-use symbols::FunctionSymbols;
 
 /// One patched function to learn about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,28 +145,20 @@ impl CachePolicy {
 
 type Slice<'a> = EndianSlice<'a, LittleEndian>;
 
-/// Gathers the knowledge for `queries` from the image at `vmlinux` and the module at `module`.
+/// Gathers the knowledge for `queries` from the image `vmlinux` and the module at `module`.
 ///
-/// Errors only when a file cannot be read or is not ELF; every missing piece (no DWARF, no
+/// Errors only when the module cannot be read or is not ELF; every missing piece (no DWARF, no
 /// symbol table, no BTF) becomes an unknown with the reason.
 pub fn gather(
-    vmlinux: &Path,
+    vmlinux: &VmlinuxImage<'_>,
     module: &Path,
     queries: &[Query],
     cache_policy: &CachePolicy,
 ) -> Result<DebugKnowledge> {
-    let image = std::fs::File::open(vmlinux).map_err(|e| AnalyzeError::io(vmlinux, e))?;
-    // SAFETY: the mapping is read-only and private to this process; lpcheck does not expect
-    // the image to change while it is read (as any reader of a file could be surprised).
-    let map = unsafe { memmap2::Mmap::map(&image) }.map_err(|e| AnalyzeError::io(vmlinux, e))?;
-    let file = ElfFile64::<Endianness>::parse(&*map).map_err(|e| AnalyzeError::NotElf {
-        path: vmlinux.to_path_buf(),
-        detail: e.to_string(),
-    })?;
     let new_prototypes = replacement_prototypes(module, queries)?;
-    let mut session = Session::open(vmlinux, &file, cache_policy);
+    let mut session = Session::open(vmlinux, cache_policy);
     let mut knowledge = DebugKnowledge::default();
-    let btf = btf_of(vmlinux, &file);
+    let btf = btf_of(vmlinux.path(), vmlinux.file());
     for query in queries {
         let callers = session.callers(query, &query.function);
         if let Some(found) = callers.value() {
@@ -297,7 +289,7 @@ fn prototype_pair(
 struct Session<'a> {
     path: &'a Path,
     file: &'a ElfFile64<'a, Endianness>,
-    symbols: FunctionSymbols,
+    symbols: &'a FunctionSymbols,
     dwarf: Option<inline::Dwarf<'a>>,
     policy: &'a CachePolicy,
     cache: CacheEntry,
@@ -306,8 +298,8 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn open(path: &'a Path, file: &'a ElfFile64<'a, Endianness>, policy: &'a CachePolicy) -> Self {
-        let symbols = FunctionSymbols::from_elf(file);
+    fn open(image: &'a VmlinuxImage<'a>, policy: &'a CachePolicy) -> Self {
+        let (path, file, symbols) = (image.path(), image.file(), image.functions());
         let dwarf = file.section_by_name(".debug_info").and_then(|_| {
             let load = |id: gimli::SectionId| -> std::result::Result<Slice<'a>, gimli::Error> {
                 let data = file
@@ -445,7 +437,7 @@ impl<'a> Session<'a> {
             .as_ref()
             .map(|u| u.units_with(&definition.file))
             .unwrap_or_default();
-        match inline::inline_sites(dwarf, &units, &definition, &self.symbols) {
+        match inline::inline_sites(dwarf, &units, &definition, self.symbols) {
             Ok(sites) => {
                 let sites: Vec<String> = sites
                     .into_iter()
@@ -489,7 +481,7 @@ impl<'a> Session<'a> {
             let Ok(code) = text.data() else {
                 return Fact::unknown(format!("{}: .text unreadable", self.path.display()));
             };
-            self.cache.calls = Some(CallIndex::build(code, text.address(), &self.symbols));
+            self.cache.calls = Some(CallIndex::build(code, text.address(), self.symbols));
             self.dirty = true;
         }
         let Some(id) = self.symbols.starting_at(address) else {

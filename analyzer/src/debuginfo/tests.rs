@@ -7,6 +7,18 @@ use std::process::Command;
 
 use super::btf::tests::{build, STRINGS};
 use super::*;
+use crate::elf::image::MappedImage;
+
+/// [`gather`] on the image at `kernel`, mapped for this call.
+fn gather_at(
+    kernel: &Path,
+    patch: &Path,
+    queries: &[Query],
+    policy: &CachePolicy,
+) -> Result<DebugKnowledge> {
+    let mapped = MappedImage::open(kernel)?;
+    gather(&mapped.parse()?, patch, queries, policy)
+}
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/debuginfo");
 
@@ -124,7 +136,7 @@ fn inline_sites_callers_copies_and_prototypes_of_a_gcc_build() {
         query("scaled", None),
         query("no_such_function", None),
     ];
-    let knowledge = gather(&built.kernel, &built.patch, &queries, &CachePolicy::Off).unwrap();
+    let knowledge = gather_at(&built.kernel, &built.patch, &queries, &CachePolicy::Off).unwrap();
     let [helper, leaf, scaled, missing] = &knowledge.targets[..] else {
         panic!("{knowledge:?}");
     };
@@ -159,7 +171,7 @@ fn a_changed_prototype_is_a_mismatch() {
     let Some(built) = build_fixtures() else {
         return;
     };
-    let knowledge = gather(
+    let knowledge = gather_at(
         &built.kernel,
         &built.patch,
         &[query("helper", Some("bad_helper"))],
@@ -182,7 +194,7 @@ fn the_cache_answers_the_second_run_and_bad_files_are_ignored() {
     let cache_dir = tempfile::tempdir().unwrap();
     let policy = CachePolicy::Dir(cache_dir.path().to_path_buf());
     let queries = [query("helper", Some("good_helper"))];
-    let first = gather(&built.kernel, &built.patch, &queries, &policy).unwrap();
+    let first = gather_at(&built.kernel, &built.patch, &queries, &policy).unwrap();
     assert!(
         first.notes.iter().any(|n| n.starts_with("cache written")),
         "{:?}",
@@ -194,7 +206,7 @@ fn the_cache_answers_the_second_run_and_bad_files_are_ignored() {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
 
-    let second = gather(&built.kernel, &built.patch, &queries, &policy).unwrap();
+    let second = gather_at(&built.kernel, &built.patch, &queries, &policy).unwrap();
     assert_eq!(
         second.notes.len(),
         1,
@@ -207,7 +219,7 @@ fn the_cache_answers_the_second_run_and_bad_files_are_ignored() {
     );
 
     std::fs::write(&files[0], b"LPCKDBG\0\x01\0\0\0\xff\xff").unwrap();
-    let third = gather(&built.kernel, &built.patch, &queries, &policy).unwrap();
+    let third = gather_at(&built.kernel, &built.patch, &queries, &policy).unwrap();
     assert!(
         third.notes[0].contains("ignored: corrupt"),
         "{:?}",
@@ -234,7 +246,7 @@ fn an_image_without_dwarf_gives_reasons() {
         ],
     )
     .unwrap();
-    let knowledge = gather(
+    let knowledge = gather_at(
         &stripped,
         &built.patch,
         &[query("helper", Some("good_helper"))],

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use super::compare::{Difference, Pair, Region, Side};
 use super::correlate::{role, Correlation, Role};
 use super::directives::Directives;
-use super::elf::{Binding, ObjectModel, SymbolId, SymbolKind};
 use super::functions::FunctionTable;
 use super::lineonly::only_line_numbers_differ;
 use super::names::canonical;
@@ -22,6 +21,7 @@ use super::special::{
 };
 use super::target::{PatchTarget, TargetFact};
 use super::waivers::AuthorWaivers;
+use crate::elf::{Binding, ElfObject, SymbolId, SymbolKind};
 use crate::error::Result;
 use crate::report::Finding;
 
@@ -37,8 +37,8 @@ pub struct DiffOptions {
 /// Compares `orig` with `patched`; objects that are not builds of the same source are an
 /// error (see [`check_same_source`]).
 pub fn diff_models(
-    orig: &ObjectModel<'_>,
-    patched: &ObjectModel<'_>,
+    orig: &ElfObject<'_>,
+    patched: &ElfObject<'_>,
     options: &DiffOptions,
 ) -> Result<DiffReport> {
     let (orig_res, patched_res) = (Resolution::build(orig), Resolution::build(patched));
@@ -72,7 +72,7 @@ pub fn diff_models(
         pair: &pair,
         orig_special: &orig_special,
         patched_special: &patched_special,
-        file: patched.path.display().to_string(),
+        file: patched.path().display().to_string(),
         findings: Vec::new(),
         changes: Vec::new(),
         waivers: AuthorWaivers::new(&directives, patched),
@@ -110,8 +110,8 @@ pub fn diff_models(
         DiffVerdict::Accept
     };
     Ok(DiffReport {
-        orig: orig.path.display().to_string(),
-        patched: patched.path.display().to_string(),
+        orig: orig.path().display().to_string(),
+        patched: patched.path().display().to_string(),
         verdict,
         target,
         changed_functions: changed_functions.into_iter().collect(),
@@ -169,11 +169,11 @@ struct Diff<'p, 'a, 'd> {
 }
 
 impl<'p, 'a, 'd> Diff<'p, 'a, 'd> {
-    fn orig(&self) -> &'a ObjectModel<'d> {
+    fn orig(&self) -> &'a ElfObject<'d> {
         self.pair.orig.model
     }
 
-    fn patched(&self) -> &'a ObjectModel<'d> {
+    fn patched(&self) -> &'a ElfObject<'d> {
         self.pair.patched.model
     }
 

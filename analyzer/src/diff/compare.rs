@@ -3,15 +3,15 @@
 //! to the same things (paired symbols, equal strings and constants, equal anonymous fragments).
 
 use super::correlate::{role, Correlation, Role};
-use super::elf::{ObjectModel, SectionId, SectionKind, SymbolId};
 use super::functions::FunctionTable;
 use super::names::{canonical, is_per_site_section};
 use super::resolve::{Resolution, Target};
+use crate::elf::{ElfObject, SectionId, SectionKind, SymbolId};
 
 /// One object with what has been derived from it.
 pub struct Side<'a, 'd> {
     /// The object.
-    pub model: &'a ObjectModel<'d>,
+    pub model: &'a ElfObject<'d>,
     /// Its resolved relocations.
     pub resolution: &'a Resolution,
     /// Its functions.
@@ -297,9 +297,9 @@ pub fn c_string(data: &[u8], offset: i64) -> &[u8] {
 /// Offset (from the region start) of the first differing byte. A `.bss`-like section reads as
 /// zeros.
 fn first_byte_difference(
-    om: &ObjectModel<'_>,
+    om: &ElfObject<'_>,
     o: Region,
-    pm: &ObjectModel<'_>,
+    pm: &ElfObject<'_>,
     p: Region,
 ) -> Option<u64> {
     let o_sec = &om.sections[o.section];
@@ -330,10 +330,10 @@ fn first_byte_difference(
 mod tests {
     use super::super::testobj::{ObjBuilder, RelocSpec};
     use super::*;
-    use crate::diff::elf::LoadedObject;
+    use crate::diff::LoadedObject;
     use std::path::Path;
 
-    fn function_region(model: &ObjectModel<'_>, name: &str) -> Region {
+    fn function_region(model: &ElfObject<'_>, name: &str) -> Region {
         let id = model.symbols_named(name)[0];
         let sym = &model.symbols[id];
         Region {

@@ -15,9 +15,9 @@
 
 use std::collections::HashMap;
 
-use super::elf::{Binding, ObjectModel, Placement, SymbolId, SymbolKind};
 use super::names::{canonical, has_counter, has_numeric_suffix, is_per_site_static};
 use super::resolve::{Resolution, Target};
+use crate::elf::{Binding, ElfObject, Placement, SymbolId, SymbolKind};
 
 /// How a symbol takes part in correlation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub enum Role {
 }
 
 /// The role of symbol `id` in `model`.
-pub fn role(model: &ObjectModel<'_>, id: SymbolId) -> Role {
+pub fn role(model: &ElfObject<'_>, id: SymbolId) -> Role {
     let symbol = &model.symbols[id];
     let Placement::Section(section) = symbol.placement else {
         return Role::Unpaired;
@@ -82,9 +82,9 @@ impl Correlation {
     /// Pairs the symbols of `orig` and `patched`, using their resolved relocations to pair
     /// static locals.
     pub fn build(
-        orig: &ObjectModel<'_>,
+        orig: &ElfObject<'_>,
         orig_targets: &Resolution,
-        patched: &ObjectModel<'_>,
+        patched: &ElfObject<'_>,
         patched_targets: &Resolution,
     ) -> Self {
         let mut corr = Self {
@@ -118,9 +118,9 @@ impl Correlation {
 
     fn pair_exact(
         &mut self,
-        orig: &ObjectModel<'_>,
+        orig: &ElfObject<'_>,
         orig_roles: &[Role],
-        patched: &ObjectModel<'_>,
+        patched: &ElfObject<'_>,
         patched_roles: &[Role],
     ) {
         for (id, symbol) in orig.symbols.iter().enumerate() {
@@ -146,13 +146,13 @@ impl Correlation {
 
     fn pair_by_base_name(
         &mut self,
-        orig: &ObjectModel<'_>,
+        orig: &ElfObject<'_>,
         orig_roles: &[Role],
-        patched: &ObjectModel<'_>,
+        patched: &ElfObject<'_>,
         patched_roles: &[Role],
         wanted: Role,
     ) {
-        let key = |model: &ObjectModel<'_>, id: SymbolId| {
+        let key = |model: &ElfObject<'_>, id: SymbolId| {
             (
                 canonical(model.symbols[id].name).into_owned(),
                 model.symbols[id].kind as u8,
@@ -189,10 +189,10 @@ impl Correlation {
 
     fn pair_statics_by_users(
         &mut self,
-        orig: &ObjectModel<'_>,
+        orig: &ElfObject<'_>,
         orig_targets: &Resolution,
         orig_roles: &[Role],
-        patched: &ObjectModel<'_>,
+        patched: &ElfObject<'_>,
         patched_targets: &Resolution,
         patched_roles: &[Role],
     ) {
@@ -223,7 +223,7 @@ impl Correlation {
 
 /// The numbered static locals that symbol `user`'s bytes refer to, in order of first reference.
 fn statics_used_by(
-    model: &ObjectModel<'_>,
+    model: &ElfObject<'_>,
     targets: &Resolution,
     roles: &[Role],
     user: SymbolId,
@@ -249,7 +249,7 @@ fn statics_used_by(
 mod tests {
     use super::super::testobj::{ObjBuilder, RelocSpec};
     use super::*;
-    use crate::diff::elf::LoadedObject;
+    use crate::diff::LoadedObject;
     use std::path::Path;
 
     fn build(b: ObjBuilder) -> LoadedObject {
@@ -257,8 +257,8 @@ mod tests {
     }
 
     fn twin_name<'a>(
-        orig: &ObjectModel<'_>,
-        patched: &'a ObjectModel<'a>,
+        orig: &ElfObject<'_>,
+        patched: &'a ElfObject<'a>,
         corr: &Correlation,
         name: &str,
     ) -> Option<&'a str> {

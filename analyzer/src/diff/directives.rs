@@ -6,8 +6,8 @@
 //! marker symbols are instructions to the builder, never code or data of the patch.
 
 use super::compare::c_string;
-use super::elf::{ObjectModel, SectionId, SymbolId, SymbolKind};
 use super::resolve::{Resolution, Target};
+use crate::elf::{ElfObject, SectionId, SymbolId, SymbolKind};
 use crate::error::{AnalyzeError, Result};
 
 /// Prefix of every directive section.
@@ -80,7 +80,7 @@ pub fn is_directive_section(name: &str) -> bool {
 impl Directives {
     /// Reads the directives of `model`. A directive that names no function, or a section the
     /// object does not have, is an error: the patch would not be what its author asked for.
-    pub fn read(model: &ObjectModel<'_>, resolution: &Resolution) -> Result<Self> {
+    pub fn read(model: &ElfObject<'_>, resolution: &Resolution) -> Result<Self> {
         let mut directives = Self::default();
         for &(name, kind) in CALLBACK_SECTIONS {
             for section in sections_named(model, name) {
@@ -135,7 +135,7 @@ impl Directives {
 }
 
 fn sections_named<'a>(
-    model: &'a ObjectModel<'_>,
+    model: &'a ElfObject<'_>,
     name: &'a str,
 ) -> impl Iterator<Item = SectionId> + 'a {
     (0..model.sections.len()).filter(move |&s| model.sections[s].name == name)
@@ -143,7 +143,7 @@ fn sections_named<'a>(
 
 /// The relocated fields of `section` (offset and resolved target).
 fn targets(
-    model: &ObjectModel<'_>,
+    model: &ElfObject<'_>,
     resolution: &Resolution,
     section: SectionId,
 ) -> Vec<(u64, Target)> {
@@ -157,7 +157,7 @@ fn targets(
 
 /// The functions the pointers in every section called `name` point to.
 fn functions_named_by(
-    model: &ObjectModel<'_>,
+    model: &ElfObject<'_>,
     resolution: &Resolution,
     name: &str,
 ) -> Result<Vec<SymbolId>> {
@@ -187,9 +187,9 @@ fn functions_named_by(
     Ok(functions)
 }
 
-fn bad_directive(model: &ObjectModel<'_>, section: &str, offset: u64, what: &str) -> AnalyzeError {
+fn bad_directive(model: &ElfObject<'_>, section: &str, offset: u64, what: &str) -> AnalyzeError {
     AnalyzeError::malformed(
-        model.path,
+        model.path(),
         format!("the directive at {section}+{offset:#x} {what}"),
     )
 }

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::elf::{ObjectModel, SectionId, SymbolId, SymbolKind};
 use super::names::{prefix_owner, split_parent};
 use super::resolve::{Resolution, Target};
+use crate::elf::{ElfObject, SectionId, SymbolId, SymbolKind};
 
 /// How far into a function the ftrace call may sit (after `endbr64` and similar).
 const FENTRY_WINDOW: u64 = 16;
@@ -37,7 +37,7 @@ pub struct FunctionTable {
 impl FunctionTable {
     /// Finds the functions of `model` (prefix symbols such as `__pfx_foo` are padding of `foo`,
     /// not functions of their own).
-    pub fn build(model: &ObjectModel<'_>, resolution: &Resolution) -> Self {
+    pub fn build(model: &ElfObject<'_>, resolution: &Resolution) -> Self {
         let mcount_records = mcount_records(model, resolution);
         let mut table = Self::default();
         for (id, symbol) in model.symbols.iter().enumerate() {
@@ -101,7 +101,7 @@ impl FunctionTable {
     }
 }
 
-fn calls_fentry(model: &ObjectModel<'_>, section: SectionId, start: u64) -> bool {
+fn calls_fentry(model: &ElfObject<'_>, section: SectionId, start: u64) -> bool {
     let sec = &model.sections[section];
     sec.relocs[sec.reloc_range(start, start + FENTRY_WINDOW)]
         .iter()
@@ -110,10 +110,7 @@ fn calls_fentry(model: &ObjectModel<'_>, section: SectionId, start: u64) -> bool
 
 /// Offsets (per code section) recorded in `__mcount_loc`: ftrace call sites the build
 /// registered, including ones already turned into NOPs.
-fn mcount_records(
-    model: &ObjectModel<'_>,
-    resolution: &Resolution,
-) -> HashMap<SectionId, Vec<u64>> {
+fn mcount_records(model: &ElfObject<'_>, resolution: &Resolution) -> HashMap<SectionId, Vec<u64>> {
     let mut records: HashMap<SectionId, Vec<u64>> = HashMap::new();
     let Some(section) = model.section_named("__mcount_loc") else {
         return records;

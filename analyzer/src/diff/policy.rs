@@ -207,8 +207,8 @@ impl MergeRules for DiffRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diff::elf::LoadedObject;
     use crate::diff::testobj::ObjBuilder;
+    use crate::diff::LoadedObject;
     use crate::diff::{diff_loaded, DiffOptions, DiffVerdict};
 
     fn finding(rule: Rule, symbol: &str) -> Finding {

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::correlate::{role, Correlation, Role};
-use super::elf::{ObjectModel, SymbolKind};
+use crate::elf::{ElfObject, SymbolKind};
 use crate::error::{AnalyzeError, Result};
 
 /// Below this many named functions and objects on either side, the pairing ratio says
@@ -20,8 +20,8 @@ const MIN_PAIRED_FRACTION_DENOMINATOR: usize = 10;
 /// Refuses `orig` and `patched` when they are not builds of the same source: their `STT_FILE`
 /// symbols name no common file, or almost none of their named functions and objects pair.
 pub fn check_same_source(
-    orig: &ObjectModel<'_>,
-    patched: &ObjectModel<'_>,
+    orig: &ElfObject<'_>,
+    patched: &ElfObject<'_>,
     corr: &Correlation,
 ) -> Result<()> {
     let (orig_files, patched_files) = (source_files(orig), source_files(patched));
@@ -35,12 +35,12 @@ pub fn check_same_source(
             format!(
                 "its STT_FILE symbols name {} but {}'s name {}",
                 list(&patched_files),
-                orig.path.display(),
+                orig.path().display(),
                 list(&orig_files)
             ),
         ));
     }
-    let named = |model: &ObjectModel<'_>| -> Vec<usize> {
+    let named = |model: &ElfObject<'_>| -> Vec<usize> {
         (0..model.symbols.len())
             .filter(|&id| {
                 role(model, id) == Role::Named
@@ -65,25 +65,25 @@ pub fn check_same_source(
                 "only {paired} of its {} named functions and objects pair with the {} of {}",
                 patched_named.len(),
                 orig_named.len(),
-                orig.path.display()
+                orig.path().display()
             ),
         ));
     }
     Ok(())
 }
 
-fn refusal(orig: &ObjectModel<'_>, patched: &ObjectModel<'_>, why: String) -> AnalyzeError {
+fn refusal(orig: &ElfObject<'_>, patched: &ElfObject<'_>, why: String) -> AnalyzeError {
     AnalyzeError::WrongKind {
-        path: patched.path.to_path_buf(),
+        path: patched.path().to_path_buf(),
         detail: format!(
             "not a build of the same source as {}: {why}; `lpcheck diff` compares one object built before and after a source patch",
-            orig.path.display()
+            orig.path().display()
         ),
     }
 }
 
 /// The base names of the source files the object's `STT_FILE` symbols name.
-fn source_files<'d>(model: &ObjectModel<'d>) -> BTreeSet<&'d str> {
+fn source_files<'d>(model: &ElfObject<'d>) -> BTreeSet<&'d str> {
     model
         .symbols
         .iter()
@@ -102,10 +102,10 @@ fn list(files: &BTreeSet<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::elf::LoadedObject;
     use super::super::resolve::Resolution;
     use super::super::testobj::ObjBuilder;
     use super::*;
+    use crate::diff::LoadedObject;
     use std::path::Path;
 
     fn object(file: &str, functions: &[&str]) -> LoadedObject {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use iced_x86::{Decoder, DecoderOptions};
 
-use super::elf::{ObjectModel, Reloc, SectionId, SymbolId, SymbolKind};
+use crate::elf::{ElfObject, Reloc, SectionId, SymbolId, SymbolKind};
 
 /// The resolved destination of one relocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct Resolution {
 
 impl Resolution {
     /// Resolves every relocation in `model`.
-    pub fn build(model: &ObjectModel<'_>) -> Self {
+    pub fn build(model: &ElfObject<'_>) -> Self {
         let mut targets = Vec::with_capacity(model.sections.len());
         let mut boundaries: HashMap<SectionId, Vec<u64>> = HashMap::new();
         for (id, section) in model.sections.iter().enumerate() {
@@ -108,7 +108,7 @@ impl Resolution {
     }
 }
 
-fn resolve(model: &ObjectModel<'_>, reloc: &Reloc, offset: i64) -> Target {
+fn resolve(model: &ElfObject<'_>, reloc: &Reloc, offset: i64) -> Target {
     if reloc.symbol == 0 {
         return Target::Nothing;
     }
@@ -125,7 +125,7 @@ fn resolve(model: &ObjectModel<'_>, reloc: &Reloc, offset: i64) -> Target {
 
 /// The symbol covering `offset` in `section`, or the bare place when none does. A pointer just
 /// past the last object of a section resolves to that object (loops compare against it).
-fn place(model: &ObjectModel<'_>, section: SectionId, offset: i64) -> Target {
+fn place(model: &ElfObject<'_>, section: SectionId, offset: i64) -> Target {
     let sec = &model.sections[section];
     if offset >= 0 {
         let at = offset as u64;
@@ -164,7 +164,7 @@ fn place(model: &ObjectModel<'_>, section: SectionId, offset: i64) -> Target {
 
 /// Start offsets of the instructions of a code section, decoding from the section start and
 /// again from every symbol start (so padding or data never desynchronizes the decoder).
-pub fn instruction_starts(model: &ObjectModel<'_>, section: SectionId) -> Vec<u64> {
+pub fn instruction_starts(model: &ElfObject<'_>, section: SectionId) -> Vec<u64> {
     let sec = &model.sections[section];
     let mut anchors: Vec<u64> = sec
         .symbols
@@ -226,8 +226,8 @@ mod tests {
     /// when the PC-relative bias was removed (or the section symbol's value added).
     #[test]
     fn addends_at_the_end_of_the_range_wrap() {
-        use crate::diff::elf::LoadedObject;
         use crate::diff::testobj::{ObjBuilder, RelocSpec};
+        use crate::diff::LoadedObject;
 
         let call = [0xe8, 0, 0, 0, 0, 0xc3];
         let mut b = ObjBuilder::new();

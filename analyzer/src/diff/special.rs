@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use object::elf;
 
 use super::compare::{same_kind, Pair};
-use super::elf::{ObjectModel, SectionId, SymbolId};
 use super::functions::FunctionTable;
 use super::resolve::{Resolution, Target};
 use super::sections::{classify, SectionClass};
+use crate::elf::{ElfObject, SectionId, SymbolId};
 
 /// The kinds of special-section entries the diff understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -132,7 +132,7 @@ pub struct SpecialTable {
 impl SpecialTable {
     /// Parses the special sections of `model` and attributes their entries.
     pub fn build(
-        model: &ObjectModel<'_>,
+        model: &ElfObject<'_>,
         resolution: &Resolution,
         functions: &FunctionTable,
     ) -> Self {
@@ -192,7 +192,7 @@ impl SpecialTable {
 /// The entry size of `section`: the first size (known ones first) under which every entry
 /// starts with a relocated field, has an allowed number of relocated fields, and places them
 /// where the others do. The last entry may lack its tail padding.
-fn entry_size(model: &ObjectModel<'_>, section: SectionId, layout: &Layout) -> Option<u64> {
+fn entry_size(model: &ElfObject<'_>, section: SectionId, layout: &Layout) -> Option<u64> {
     let sec = &model.sections[section];
     layout
         .sizes
@@ -204,7 +204,7 @@ fn entry_size(model: &ObjectModel<'_>, section: SectionId, layout: &Layout) -> O
 
 fn fits(
     section_size: u64,
-    relocs: &[super::elf::Reloc],
+    relocs: &[crate::elf::Reloc],
     size: u64,
     per_entry: &std::ops::RangeInclusive<usize>,
 ) -> bool {
@@ -391,7 +391,7 @@ fn points_into_fragment(pair: &Pair<'_, '_>, o: Target, p: Target) -> bool {
 }
 
 /// The key symbol of a jump-label or static-call entry (its last relocated field).
-pub fn key_of(model: &ObjectModel<'_>, resolution: &Resolution, entry: &Entry) -> Option<SymbolId> {
+pub fn key_of(model: &ElfObject<'_>, resolution: &Resolution, entry: &Entry) -> Option<SymbolId> {
     let sec = &model.sections[entry.section];
     let range = sec.reloc_range(entry.start, entry.start + entry.size);
     match resolution.targets(entry.section)[range].last()? {
@@ -402,15 +402,19 @@ pub fn key_of(model: &ObjectModel<'_>, resolution: &Resolution, entry: &Entry) -
 
 #[cfg(test)]
 mod tests {
-    use super::super::elf::Reloc;
     use super::*;
+    use crate::elf::{Pointee, Reloc};
 
-    fn reloc(offset: u64, r_type: u32) -> Reloc {
+    fn reloc(offset: u64, r_type: u32) -> Reloc<'static> {
         Reloc {
             offset,
             r_type,
             symbol: 1,
             addend: 0,
+            pointee: Pointee::External {
+                name: "f",
+                addend: 0,
+            },
         }
     }
 

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::elf::{ObjectModel, Placement};
+use crate::elf::{ElfObject, Placement};
 
 /// Where the object's code runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -36,7 +36,7 @@ impl TargetFact {
 
     /// Looks for module markers in `model`: `.modinfo` entries without a built-in name prefix,
     /// a reference to `__this_module`, or `init_module`/`cleanup_module`.
-    pub fn detect(model: &ObjectModel<'_>) -> Self {
+    pub fn detect(model: &ElfObject<'_>) -> Self {
         if let Some(section) = model.section_named(".modinfo") {
             let entries: Vec<&[u8]> = model.sections[section]
                 .data

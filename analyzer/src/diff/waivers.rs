@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::directives::Directives;
-use super::elf::{ObjectModel, SymbolId};
 use super::functions::FunctionTable;
 use super::rules::{self, Rule};
+use crate::elf::{ElfObject, SymbolId};
 use crate::report::{Finding, Waiver};
 
 /// The ignored functions and sections of one diff, and the changes they hid.
@@ -27,7 +27,7 @@ pub struct AuthorWaivers {
 
 impl AuthorWaivers {
     /// The waivers `directives` ask for in `patched`.
-    pub fn new(directives: &Directives, patched: &ObjectModel<'_>) -> Self {
+    pub fn new(directives: &Directives, patched: &ElfObject<'_>) -> Self {
         let mut waivers = Self::default();
         for &f in &directives.ignored_functions {
             let name = patched.symbols[f].name.to_string();

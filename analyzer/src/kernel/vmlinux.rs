@@ -9,10 +9,11 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use object::read::elf::{ElfFile64, FileHeader};
-use object::{elf, Endianness, Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
+use object::read::elf::ElfFile64;
+use object::{Endianness, Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 
 use super::kallsyms::{Kallsyms, KallsymsBuilder, SymbolClass};
+use crate::elf::image::{MappedImage, VmlinuxImage};
 use crate::error::{AnalyzeError, Result};
 
 /// What a vmlinux image tells.
@@ -35,34 +36,19 @@ pub struct VmlinuxFacts {
 
 /// Reads `path`; `kallsyms` supplies symbols for a stripped image (and sets the address space).
 pub fn load(path: &Path, kallsyms: Option<&Kallsyms>) -> Result<VmlinuxFacts> {
-    let image = std::fs::File::open(path).map_err(|e| AnalyzeError::io(path, e))?;
-    // SAFETY: a read-only private mapping; a debug vmlinux is hundreds of MB, of which only the
-    // symbol table and a few sections are read. The file is not expected to change meanwhile.
-    let data = unsafe { memmap2::Mmap::map(&image) }.map_err(|e| AnalyzeError::io(path, e))?;
-    parse(path, &data, kallsyms)
+    read(&MappedImage::open(path)?.parse()?, kallsyms)
 }
 
 /// Reads the image `data` (the contents of `path`, named in errors); `kallsyms` as in [`load`].
 pub fn parse(path: &Path, data: &[u8], kallsyms: Option<&Kallsyms>) -> Result<VmlinuxFacts> {
-    let file = ElfFile64::<Endianness>::parse(data).map_err(|e| AnalyzeError::NotElf {
-        path: path.to_path_buf(),
-        detail: format!("not a 64-bit ELF vmlinux: {e} (extract a vmlinuz first)"),
-    })?;
-    let endian = file.endian();
-    let header = file.elf_header();
-    if header.e_machine(endian) != elf::EM_X86_64 {
-        return Err(AnalyzeError::WrongTarget {
-            path: path.to_path_buf(),
-            detail: format!("ELF64 machine {}", header.e_machine(endian)),
-        });
-    }
-    if header.e_type(endian) != elf::ET_EXEC {
-        return Err(AnalyzeError::WrongKind {
-            path: path.to_path_buf(),
-            detail: "not a vmlinux: ELF type is not ET_EXEC".into(),
-        });
-    }
-    let own = own_symbols(&file);
+    read(&VmlinuxImage::parse(path, data)?, kallsyms)
+}
+
+/// Reads the facts of `image`; `kallsyms` as in [`load`].
+pub fn read(image: &VmlinuxImage<'_>, kallsyms: Option<&Kallsyms>) -> Result<VmlinuxFacts> {
+    let path = image.path();
+    let file = image.file();
+    let own = own_symbols(file);
     let reference = kallsyms.or(own.as_ref());
     let link_text = file
         .section_by_name(".text")
@@ -72,7 +58,7 @@ pub fn parse(path: &Path, data: &[u8], kallsyms: Option<&Kallsyms>) -> Result<Vm
         .and_then(|table| table.vmlinux_address("_text"))
         .map_or(0, |text| text.wrapping_sub(link_text));
     let call_sites = match reference {
-        Some(table) => call_sites(&file, table, shift),
+        Some(table) => call_sites(file, table, shift),
         None => {
             Err("the image is stripped and no kallsyms was given to locate __mcount_loc".into())
         }
@@ -99,7 +85,7 @@ pub fn parse(path: &Path, data: &[u8], kallsyms: Option<&Kallsyms>) -> Result<Vm
         symbols: own,
         call_sites,
         init_text,
-        release: banner_release(&file),
+        release: banner_release(file),
         has_btf: file.section_by_name(".BTF").is_some(),
     })
 }
@@ -187,6 +173,7 @@ fn banner_release(file: &ElfFile64<'_, Endianness>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use object::elf;
     use object::write::elf::{FileHeader, SectionHeader, Writer};
     use object::write::StringId;
 

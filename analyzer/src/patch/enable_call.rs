@@ -11,9 +11,9 @@ use iced_x86::{
     Code, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, OpAccess,
     Register,
 };
-use object::{elf, SectionIndex, SymbolKind};
+use object::elf;
 
-use crate::elf::{ElfObject, Pointee};
+use crate::elf::{ElfObject, Pointee, SectionId, Symbol, SymbolKind};
 
 /// The livepatch core's entry point a hand-written patch module calls.
 pub const KLP_ENABLE_PATCH: &str = "klp_enable_patch";
@@ -24,20 +24,19 @@ pub struct EnableCall {
     /// The function making the call.
     pub caller: String,
     /// The module-local address loaded into `%rdi`, when it could be followed.
-    pub argument: Option<(SectionIndex, u64)>,
+    pub argument: Option<(SectionId, u64)>,
 }
 
 /// Every `klp_enable_patch()` call (or tail call) in the module's code.
 pub fn find(elf: &ElfObject<'_>) -> Vec<EnableCall> {
     let mut calls = Vec::new();
     let mut info = InstructionInfoFactory::new();
-    for section in object::Object::sections(elf.file()) {
-        let index = object::ObjectSection::index(&section);
+    for index in 0..elf.sections.len() {
         if !elf.is_code(index) {
             continue;
         }
         for function in elf.symbols_in(index) {
-            if function.kind != SymbolKind::Text || function.size == 0 {
+            if function.kind != SymbolKind::Func || function.size == 0 {
                 continue;
             }
             scan_function(elf, index, function, &mut info, &mut calls);
@@ -48,20 +47,20 @@ pub fn find(elf: &ElfObject<'_>) -> Vec<EnableCall> {
 
 fn scan_function(
     elf: &ElfObject<'_>,
-    section: SectionIndex,
-    function: &crate::elf::DefinedSymbol,
+    section: SectionId,
+    function: &Symbol<'_>,
     info: &mut InstructionInfoFactory,
     calls: &mut Vec<EnableCall>,
 ) {
     let Some(code) = usize::try_from(function.size)
         .ok()
-        .and_then(|size| elf.bytes_at(section, function.offset, size))
+        .and_then(|size| elf.bytes_at(section, function.value, size))
     else {
         return;
     };
-    let mut decoder = Decoder::with_ip(64, code, function.offset, DecoderOptions::NONE);
+    let mut decoder = Decoder::with_ip(64, code, function.value, DecoderOptions::NONE);
     let mut instruction = Instruction::default();
-    let mut rdi: Option<(SectionIndex, u64)> = None;
+    let mut rdi: Option<(SectionId, u64)> = None;
     while decoder.can_decode() {
         decoder.decode_out(&mut instruction);
         let start = instruction.ip();
@@ -71,12 +70,12 @@ fn scan_function(
             flow,
             FlowControl::Call | FlowControl::UnconditionalBranch | FlowControl::IndirectCall
         ) {
-            let calls_enable = elf.relocs_in(section, start..end).any(|(_, reloc)| {
-                matches!(&reloc.pointee, Pointee::External { name, .. } if name == KLP_ENABLE_PATCH)
+            let calls_enable = elf.relocs_in(section, start..end).any(|reloc| {
+                matches!(reloc.pointee, Pointee::External { name, .. } if name == KLP_ENABLE_PATCH)
             });
             if calls_enable {
                 calls.push(EnableCall {
-                    caller: function.name.clone(),
+                    caller: function.name.to_string(),
                     argument: rdi,
                 });
             }
@@ -118,11 +117,12 @@ fn loads_rdi_address(instruction: &Instruction) -> bool {
 /// of a displacement that ends the instruction is added back).
 fn relocated_address(
     elf: &ElfObject<'_>,
-    section: SectionIndex,
+    section: SectionId,
     start: u64,
     end: u64,
-) -> Option<(SectionIndex, u64)> {
-    let (place, reloc) = elf.relocs_in(section, start..end).next()?;
+) -> Option<(SectionId, u64)> {
+    let reloc = elf.relocs_in(section, start..end).next()?;
+    let place = reloc.offset;
     let Pointee::Local {
         section: target,
         offset,

@@ -6,12 +6,10 @@
 //! all-zero element, as the core's iterators expect. An object may have no functions (an empty
 //! `funcs` array) and only callbacks; a patch may carry only states: both are valid.
 
-use object::SectionIndex;
-
 use super::enable_call;
 use super::layout::KlpLayout;
 use super::{Callbacks, FoundPatch, KlpState, PatchFormat, PatchedFunction, PatchedObject, Place};
-use crate::elf::ElfObject;
+use crate::elf::{ElfObject, SectionId};
 use crate::error::{AnalyzeError, Result};
 use crate::model::KernelObject;
 
@@ -28,7 +26,7 @@ const MAX_ELEMENTS: u64 = 4096;
 /// structures the kernel itself is handed. A static structure that merely points at
 /// `__this_module` (any `.owner = THIS_MODULE`) is not a candidate.
 pub fn read(elf: &ElfObject<'_>, layout: &KlpLayout) -> Result<Option<FoundPatch>> {
-    let mut arguments: Vec<(SectionIndex, u64)> = Vec::new();
+    let mut arguments: Vec<(SectionId, u64)> = Vec::new();
     for argument in enable_call::find(elf)
         .into_iter()
         .filter_map(|c| c.argument)
@@ -56,7 +54,7 @@ pub fn read(elf: &ElfObject<'_>, layout: &KlpLayout) -> Result<Option<FoundPatch
 fn read_patch(
     elf: &ElfObject<'_>,
     layout: &KlpLayout,
-    section: SectionIndex,
+    section: SectionId,
     offset: u64,
 ) -> Result<Option<FoundPatch>> {
     let Some((objs_section, objs_offset)) =
@@ -92,7 +90,7 @@ fn read_patch(
 fn read_objects(
     elf: &ElfObject<'_>,
     layout: &KlpLayout,
-    section: SectionIndex,
+    section: SectionId,
     base: u64,
 ) -> Result<Vec<PatchedObject>> {
     check_array_size(elf, section, base, layout.object_size, "klp_object", layout)?;
@@ -122,7 +120,7 @@ fn read_objects(
 fn read_functions(
     elf: &ElfObject<'_>,
     layout: &KlpLayout,
-    section: SectionIndex,
+    section: SectionId,
     base: u64,
 ) -> Result<Vec<PatchedFunction>> {
     check_array_size(elf, section, base, layout.func_size, "klp_func", layout)?;
@@ -146,7 +144,7 @@ fn read_functions(
 
 /// Reads four consecutive callback pointers (`pre_patch`, `post_patch`, `pre_unpatch`,
 /// `post_unpatch`) starting at `offset`.
-pub(crate) fn read_callbacks(elf: &ElfObject<'_>, section: SectionIndex, offset: u64) -> Callbacks {
+pub(crate) fn read_callbacks(elf: &ElfObject<'_>, section: SectionId, offset: u64) -> Callbacks {
     let at = |i: u64| elf.function_pointer_at(section, offset.wrapping_add(8 * i));
     Callbacks {
         pre_patch: at(0),
@@ -159,7 +157,7 @@ pub(crate) fn read_callbacks(elf: &ElfObject<'_>, section: SectionIndex, offset:
 fn read_states(
     elf: &ElfObject<'_>,
     layout: &KlpLayout,
-    section: SectionIndex,
+    section: SectionId,
     base: u64,
 ) -> Vec<KlpState> {
     (0..MAX_ELEMENTS)
@@ -175,14 +173,14 @@ fn read_states(
 }
 
 /// Where `offset` of `section` is, with the symbol covering it.
-pub(crate) fn place(elf: &ElfObject<'_>, section: SectionIndex, offset: u64) -> Place {
+pub(crate) fn place(elf: &ElfObject<'_>, section: SectionId, offset: u64) -> Place {
     Place {
         section: elf.section_name(section).to_string(),
         offset,
         symbol: elf
             .symbol_covering(section, offset)
-            .map(|s| match offset.wrapping_sub(s.offset) {
-                0 => s.name.clone(),
+            .map(|s| match offset.wrapping_sub(s.value) {
+                0 => s.name.to_string(),
                 delta => format!("{}+{delta:#x}", s.name),
             }),
     }
@@ -192,7 +190,7 @@ pub(crate) fn place(elf: &ElfObject<'_>, section: SectionIndex, offset: u64) -> 
 /// the one the module was built with, and reading on would produce garbage.
 fn check_array_size(
     elf: &ElfObject<'_>,
-    section: SectionIndex,
+    section: SectionId,
     base: u64,
     element_size: u64,
     what: &str,

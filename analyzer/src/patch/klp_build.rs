@@ -23,7 +23,7 @@ const FUNC_SYMPOS: u64 = 16;
 
 /// Reads `.init.klp_objects`, when the module has it.
 pub fn read(elf: &ElfObject<'_>) -> Result<Option<FoundPatch>> {
-    let Some(section) = elf.section_by_name(".init.klp_objects") else {
+    let Some(section) = elf.section_named(".init.klp_objects") else {
         return Ok(None);
     };
     let size = elf.section_data(section)?.len() as u64;

@@ -2,11 +2,9 @@
 //! (`.klp.sym.<object>.<name>,<sympos>`), which the livepatch core resolves when the patched
 //! object is present.
 
-use object::read::elf::{ElfSection64, SectionHeader};
-use object::{Endianness, Object, ObjectSection, ObjectSymbol};
 use serde::Serialize;
 
-use crate::elf::ElfObject;
+use crate::elf::{ElfObject, Section, SymbolKind};
 use crate::error::{AnalyzeError, Result};
 use crate::model::KernelObject;
 
@@ -39,8 +37,8 @@ pub struct KlpSymbol {
 /// Reads the module's livepatch relocation sections and symbols.
 pub fn read(elf: &ElfObject<'_>) -> Result<(Vec<KlpRelocationSection>, Vec<KlpSymbol>)> {
     let mut sections = Vec::new();
-    for section in elf.file().sections() {
-        let Ok(name) = section.name() else { continue };
+    for section in &elf.sections {
+        let name = section.name;
         let Some(rest) = name.strip_prefix(KLP_RELA_PREFIX) else {
             continue;
         };
@@ -48,12 +46,12 @@ pub fn read(elf: &ElfObject<'_>) -> Result<(Vec<KlpRelocationSection>, Vec<KlpSy
         sections.push(KlpRelocationSection {
             name: name.to_string(),
             object: object_named(object),
-            count: relocation_count(&section),
+            count: relocation_count(section),
         });
     }
     let mut symbols = Vec::new();
-    for symbol in elf.file().symbols() {
-        let Ok(name) = symbol.name() else { continue };
+    for symbol in elf.symbols.iter().filter(|s| s.kind != SymbolKind::Section) {
+        let name = symbol.name;
         let Some(rest) = name.strip_prefix(KLP_SYM_PREFIX) else {
             continue;
         };
@@ -69,12 +67,10 @@ pub fn read(elf: &ElfObject<'_>) -> Result<(Vec<KlpRelocationSection>, Vec<KlpSy
 
 /// How many entries a relocation section holds, from its header: the relocations in it apply to
 /// another section (`sh_info`), so they are not the section's own relocations.
-fn relocation_count(section: &ElfSection64<'_, '_, Endianness>) -> usize {
-    let header = section.elf_section_header();
-    let endian = section.elf_file().endian();
-    match header.sh_entsize(endian) {
+fn relocation_count(section: &Section<'_>) -> usize {
+    match section.entsize {
         0 => 0,
-        entsize => usize::try_from(header.sh_size(endian) / entsize).unwrap_or(usize::MAX),
+        entsize => usize::try_from(section.size / entsize).unwrap_or(usize::MAX),
     }
 }
 

@@ -25,7 +25,7 @@ const CALLBACK_SIZE: u64 = 16;
 
 /// Reads `.kpatch.funcs` and the callback sections, when the module has them.
 pub fn read(elf: &ElfObject<'_>) -> Result<Option<FoundPatch>> {
-    let Some(section) = elf.section_by_name(".kpatch.funcs") else {
+    let Some(section) = elf.section_named(".kpatch.funcs") else {
         return Ok(None);
     };
     let size = elf.section_data(section)?.len() as u64;
@@ -59,7 +59,7 @@ pub fn read(elf: &ElfObject<'_>) -> Result<Option<FoundPatch>> {
         ("pre_unpatch", 2),
         ("post_unpatch", 3),
     ] {
-        let Some(section) = elf.section_by_name(&format!(".kpatch.callbacks.{role}")) else {
+        let Some(section) = elf.section_named(&format!(".kpatch.callbacks.{role}")) else {
             continue;
         };
         let size = elf.section_data(section)?.len() as u64;

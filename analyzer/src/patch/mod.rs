@@ -14,12 +14,11 @@ pub mod source_lines;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use object::{Object, ObjectSection, ObjectSymbol, SymbolKind, SymbolSection};
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::callgraph::CallGraph;
-use crate::elf::{strip_signature, ElfObject};
+use crate::elf::{strip_signature, ElfObject, Placement, SymbolKind};
 use crate::error::{AnalyzeError, Result};
 use crate::model::KernelObject;
 use crate::report::SourceLine;
@@ -199,7 +198,7 @@ impl PatchModule {
         let data = data.as_ref();
         let signature = signature::parse(data);
         let elf = ElfObject::parse(path, strip_signature(data))?;
-        let modinfo = match elf.section_by_name(".modinfo") {
+        let modinfo = match elf.section_named(".modinfo") {
             Some(index) => ModInfo::parse(elf.section_data(index)?),
             None => ModInfo::default(),
         };
@@ -264,7 +263,7 @@ impl PatchModule {
             functions,
             data: data_objects,
             imports,
-            has_debug_info: elf.section_by_name(".debug_info").is_some(),
+            has_debug_info: elf.section_named(".debug_info").is_some(),
             source_lines,
             call_graph: CallGraph::build(&elf),
         })
@@ -308,7 +307,7 @@ pub struct FoundPatch {
 /// `struct module` starts with `enum module_state state` and a `struct list_head`; the name
 /// (`char name[MODULE_NAME_LEN]`, 56 bytes on 64-bit) follows at offset 24.
 fn read_this_module_name(elf: &ElfObject<'_>) -> Option<String> {
-    let index = elf.section_by_name(".gnu.linkonce.this_module")?;
+    let index = elf.section_named(".gnu.linkonce.this_module")?;
     let bytes = elf.bytes_at(index, 24, 56)?;
     let end = bytes.iter().position(|&b| b == 0)?;
     let name = std::str::from_utf8(&bytes[..end]).ok()?;
@@ -319,32 +318,27 @@ fn read_symbols(elf: &ElfObject<'_>) -> (Vec<ModuleFunction>, Vec<ModuleData>, V
     let mut functions = Vec::new();
     let mut data = Vec::new();
     let mut imports = Vec::new();
-    for symbol in elf.file().symbols() {
-        let Ok(name) = symbol.name() else { continue };
-        if name.is_empty() {
+    for symbol in &elf.symbols {
+        let name = symbol.name;
+        if name.is_empty() || symbol.kind == SymbolKind::Section {
             continue;
         }
-        match symbol.section() {
-            SymbolSection::Undefined if !name.starts_with(klp_symbols::KLP_SYM_PREFIX) => {
+        match symbol.placement {
+            Placement::Undefined if !name.starts_with(klp_symbols::KLP_SYM_PREFIX) => {
                 imports.push(name.to_string());
             }
-            SymbolSection::Section(index) => {
-                let section = elf
-                    .file()
-                    .section_by_index(index)
-                    .ok()
-                    .and_then(|s| s.name().ok().map(str::to_string))
-                    .unwrap_or_default();
-                match symbol.kind() {
-                    SymbolKind::Text => functions.push(ModuleFunction {
+            Placement::Section(index) => {
+                let section = elf.section_name(index).to_string();
+                match symbol.kind {
+                    SymbolKind::Func => functions.push(ModuleFunction {
                         name: name.to_string(),
                         section,
-                        size: symbol.size(),
+                        size: symbol.size,
                     }),
-                    SymbolKind::Data => data.push(ModuleData {
+                    SymbolKind::Object => data.push(ModuleData {
                         name: name.to_string(),
                         section,
-                        size: symbol.size(),
+                        size: symbol.size,
                         global: symbol.is_global(),
                     }),
                     _ => {}

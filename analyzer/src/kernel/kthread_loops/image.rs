@@ -2,13 +2,14 @@
 //! own symbol table, or (a stripped image) from a kallsyms of the same build, whose addresses
 //! are moved back by the KASLR shift (`_text` in kallsyms minus the image's `.text`).
 
+use std::borrow::Cow;
 use std::ops::Range;
 
-use object::read::elf::ElfFile64;
-use object::{Endianness, Object, ObjectSection, ObjectSymbol, SectionKind};
+use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
 
 use crate::debuginfo::btf::Btf;
-use crate::debuginfo::symbols::FunctionSymbols;
+use crate::elf::functions::FunctionSymbols;
+use crate::elf::image::VmlinuxImage;
 use crate::kernel::kallsyms::{Kallsyms, KernelObject, SymbolClass};
 
 /// One allocated section with contents in the file.
@@ -19,10 +20,10 @@ struct Loaded<'a> {
 }
 
 /// What the analysis reads of an image.
-pub(super) struct Image<'a> {
+pub(super) struct Image<'i, 'a> {
     sections: Vec<Loaded<'a>>,
     /// The functions, by link-time address.
-    pub functions: FunctionSymbols,
+    pub functions: Cow<'i, FunctionSymbols>,
     /// Where the functions came from, for evidence.
     pub symbol_source: String,
     /// `.sched.text` (`__sched_text_start..__sched_text_end`), when the symbols name it.
@@ -31,14 +32,15 @@ pub(super) struct Image<'a> {
     pub btf: Result<Btf, String>,
 }
 
-impl<'a> Image<'a> {
+impl<'i, 'a> Image<'i, 'a> {
     /// Reads `file`; `kallsyms` supplies the functions when the image has no symbol table.
     /// `Err` says why the functions are unknown.
     pub fn read(
-        file: &ElfFile64<'a, Endianness>,
+        image: &'i VmlinuxImage<'a>,
         name: &str,
         kallsyms: Option<&Kallsyms>,
     ) -> Result<Self, String> {
+        let file = image.file();
         let mut sections: Vec<Loaded<'a>> = file
             .sections()
             .filter(|s| s.address() != 0 && s.kind() != SectionKind::UninitializedData)
@@ -51,7 +53,7 @@ impl<'a> Image<'a> {
             })
             .collect();
         sections.sort_by_key(|s| s.address);
-        let own = FunctionSymbols::from_elf(file);
+        let own = image.functions();
         let marker = |table: &dyn Fn(&str) -> Option<u64>| {
             Some(table("__sched_text_start")?..table("__sched_text_end")?)
         };
@@ -73,7 +75,7 @@ impl<'a> Image<'a> {
                 .wrapping_sub(text.address());
             let find = |symbol: &str| table.vmlinux_address(symbol).map(|a| a.wrapping_sub(shift));
             (
-                from_kallsyms(table, shift, &sections),
+                Cow::Owned(from_kallsyms(table, shift, &sections)),
                 "the kallsyms given".to_string(),
                 marker(&find),
             )
@@ -83,7 +85,11 @@ impl<'a> Image<'a> {
                     .find(|s| s.name() == Ok(symbol))
                     .map(|s| s.address())
             };
-            (own, format!("the symbol table of {name}"), marker(&find))
+            (
+                Cow::Borrowed(own),
+                format!("the symbol table of {name}"),
+                marker(&find),
+            )
         };
         let btf = match file.section_by_name(".BTF") {
             Some(section) => section

@@ -33,11 +33,9 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use object::read::elf::ElfFile64;
-use object::Endianness;
-
-use crate::debuginfo::symbols::{FunctionSymbols, SymbolId};
-use crate::error::{AnalyzeError, Result};
+use crate::elf::functions::{FunctionId, FunctionSymbols};
+use crate::elf::image::{MappedImage, VmlinuxImage};
+use crate::error::Result;
 use crate::kernel::kallsyms::Kallsyms;
 use crate::model::Fact;
 use code::{FunctionCode, Value};
@@ -249,53 +247,43 @@ impl KthreadLoops {
 }
 
 /// Reads the image at `path` and finds its kthreads; `kallsyms` (of the same build) gives the
-/// functions of a stripped image. Errors when the file cannot be read or is not a 64-bit ELF;
-/// what the image lacks (symbols, creation functions) is an unknown with the reason.
+/// functions of a stripped image. Errors when the file cannot be read or is not a vmlinux
+/// ([`VmlinuxImage::parse`]); what the image lacks is an unknown, as in [`find`].
 pub fn load(path: &Path, kallsyms: Option<&Kallsyms>) -> Result<Fact<KthreadLoops>> {
-    let image = std::fs::File::open(path).map_err(|e| AnalyzeError::io(path, e))?;
-    // SAFETY: a read-only private mapping of an image not expected to change while read.
-    let data = unsafe { memmap2::Mmap::map(&image) }.map_err(|e| AnalyzeError::io(path, e))?;
-    analyze(path, &data, kallsyms)
+    Ok(find(&MappedImage::open(path)?.parse()?, kallsyms))
 }
 
-/// [`load`] on the image bytes `data` (the contents of `path`, named in errors).
-pub fn analyze(
-    path: &Path,
-    data: &[u8],
-    kallsyms: Option<&Kallsyms>,
-) -> Result<Fact<KthreadLoops>> {
-    let file = ElfFile64::<Endianness>::parse(data).map_err(|e| AnalyzeError::NotElf {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    let name = path.display().to_string();
-    let image = match Image::read(&file, &name, kallsyms) {
+/// Finds the kthreads of `image`; `kallsyms` as in [`load`]. What the image lacks (symbols,
+/// creation functions) is an unknown with the reason.
+pub fn find(vmlinux: &VmlinuxImage<'_>, kallsyms: Option<&Kallsyms>) -> Fact<KthreadLoops> {
+    let name = vmlinux.path().display().to_string();
+    let image = match Image::read(vmlinux, &name, kallsyms) {
         Ok(image) => image,
-        Err(reason) => return Ok(Fact::unknown(reason)),
+        Err(reason) => return Fact::unknown(reason),
     };
     let source = format!(
         "the code of {name} (functions from {})",
         image.symbol_source
     );
-    Ok(match Analysis::new(&image).run() {
+    match Analysis::new(&image).run() {
         Ok(loops) => Fact::known(loops, source),
         Err(reason) => Fact::unknown(format!("{name}: {reason}")),
-    })
+    }
 }
 
 /// One run over an image.
 struct Analysis<'i, 'a> {
-    image: &'i Image<'a>,
+    image: &'i Image<'i, 'a>,
     functions: &'i FunctionSymbols,
-    /// Each function's `[start, end)`, by [`SymbolId`].
+    /// Each function's `[start, end)`, by [`FunctionId`].
     spans: Vec<(u64, u64)>,
-    /// Each function's direct calls, by [`SymbolId`].
+    /// Each function's direct calls, by [`FunctionId`].
     code: Vec<FunctionCode>,
-    sleeps: BTreeSet<SymbolId>,
+    sleeps: BTreeSet<FunctionId>,
 }
 
 impl<'i, 'a> Analysis<'i, 'a> {
-    fn new(image: &'i Image<'a>) -> Self {
+    fn new(image: &'i Image<'i, 'a>) -> Self {
         let functions = &image.functions;
         let mut code = vec![FunctionCode::default(); functions.len()];
         let mut spans = vec![(0, 0); functions.len()];
@@ -348,7 +336,7 @@ impl<'i, 'a> Analysis<'i, 'a> {
         let mut unresolved = Vec::new();
         let mut pending: BTreeSet<u64> = creators.keys().copied().collect();
         while !pending.is_empty() {
-            let callers: BTreeSet<SymbolId> = self
+            let callers: BTreeSet<FunctionId> = self
                 .code
                 .iter()
                 .enumerate()
@@ -416,7 +404,7 @@ impl<'i, 'a> Analysis<'i, 'a> {
         })
     }
 
-    fn span(&self, id: SymbolId) -> (u64, u64) {
+    fn span(&self, id: FunctionId) -> (u64, u64) {
         self.spans[id as usize]
     }
 
@@ -485,7 +473,7 @@ impl<'i, 'a> Analysis<'i, 'a> {
 
     /// Whether `id` may return: a `ret`, or a jump out of it other than into its own `.cold`
     /// part (a tail call, the return thunk), or its `.cold` part returns.
-    fn returns(&self, id: SymbolId) -> bool {
+    fn returns(&self, id: FunctionId) -> bool {
         let code = &self.code[id as usize];
         let cold = format!("{}.cold", self.functions.name(id));
         code.ret
@@ -504,11 +492,11 @@ impl<'i, 'a> Analysis<'i, 'a> {
             })
     }
 
-    fn is_sleep(&self, id: SymbolId) -> bool {
+    fn is_sleep(&self, id: FunctionId) -> bool {
         self.sleeps.contains(&id)
     }
 
-    fn in_sched_text(&self, id: SymbolId) -> bool {
+    fn in_sched_text(&self, id: FunctionId) -> bool {
         let (start, _) = self.span(id);
         self.image
             .sched_text
@@ -518,7 +506,7 @@ impl<'i, 'a> Analysis<'i, 'a> {
 
     /// The paths by which `function` sleeps inside one of its loops: `[function, sleep]` or
     /// `[function, callee, sleep]`.
-    fn loop_sleeps(&self, function: SymbolId) -> Vec<Vec<SymbolId>> {
+    fn loop_sleeps(&self, function: FunctionId) -> Vec<Vec<FunctionId>> {
         let mut paths = BTreeSet::new();
         for site in self.code[function as usize]
             .calls
@@ -551,12 +539,12 @@ impl<'i, 'a> Analysis<'i, 'a> {
     /// Where a kthread entered at `function` rests: its own loops, else those of the direct
     /// callees it never comes back from (a main loop of its own: a function that never returns
     /// and is not a way out of the thread, [`EXITS`]).
-    fn entry_rests(&self, function: SymbolId) -> Vec<Vec<SymbolId>> {
+    fn entry_rests(&self, function: FunctionId) -> Vec<Vec<FunctionId>> {
         let own = self.loop_sleeps(function);
         if !own.is_empty() {
             return own;
         }
-        let callees: BTreeSet<SymbolId> = self.code[function as usize]
+        let callees: BTreeSet<FunctionId> = self.code[function as usize]
             .calls
             .iter()
             .filter_map(|s| self.functions.starting_at(s.target))

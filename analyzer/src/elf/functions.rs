@@ -22,7 +22,7 @@ pub struct FunctionSymbols {
 }
 
 /// Identifies one function of a [`FunctionSymbols`] table.
-pub type SymbolId = u32;
+pub type FunctionId = u32;
 
 impl FunctionSymbols {
     /// Reads the `STT_FUNC` symbols of executable sections from an ELF symbol table.
@@ -71,19 +71,19 @@ impl FunctionSymbols {
     }
 
     /// The name of function `id`.
-    pub fn name(&self, id: SymbolId) -> &str {
+    pub fn name(&self, id: FunctionId) -> &str {
         &self.names[id as usize]
     }
 
     /// The function whose code holds `address`.
-    pub fn containing(&self, address: u64) -> Option<SymbolId> {
+    pub fn containing(&self, address: u64) -> Option<FunctionId> {
         let after = self.spans.partition_point(|s| s.start <= address);
         let span = self.spans.get(after.checked_sub(1)?)?;
         (address < span.end).then_some(span.name)
     }
 
     /// The function that starts at `address`.
-    pub fn starting_at(&self, address: u64) -> Option<SymbolId> {
+    pub fn starting_at(&self, address: u64) -> Option<FunctionId> {
         self.containing(address)
             .filter(|&id| self.spans[id as usize].start == address)
     }
@@ -107,7 +107,7 @@ impl FunctionSymbols {
     }
 
     /// Every function as `(id, start, end)`, in address order.
-    pub fn spans(&self) -> impl Iterator<Item = (SymbolId, u64, u64)> + '_ {
+    pub fn spans(&self) -> impl Iterator<Item = (FunctionId, u64, u64)> + '_ {
         self.spans.iter().map(|s| (s.name, s.start, s.end))
     }
 }
