@@ -19,11 +19,9 @@ if ! tests/vm/fetch-dbg.sh; then
     [ "${LPCHECK_VM_REQUIRED:-}" != 1 ] || exit 1
     echo "test: the -dbg kernel package cannot be downloaded; the from-package tests skip" >&2
 fi
-# The kernel matrix of kmod_verdicts and klp_corpus (tests/vm/kernel-matrix.sh): Debian 12's
-# 6.1 and Debian 13's 6.12 here; sid's 7.x is in the matrix by hand (LPCHECK_KERNEL_MATRIX=
-# "bookworm trixie sid") until its VM boot of lp-target-stall stops oopsing under TCG now and
-# then (an int3 in __schedule while ftrace patches text).
-export LPCHECK_KERNEL_MATRIX="${LPCHECK_KERNEL_MATRIX:-bookworm trixie}"
+# The kernel matrix of kmod_verdicts and klp_corpus (tests/vm/kernel-matrix.sh), and of the
+# live scenarios below: Debian 12's 6.1, Debian 13's 6.12 and sid's 7.x.
+export LPCHECK_KERNEL_MATRIX="${LPCHECK_KERNEL_MATRIX:-bookworm trixie sid}"
 cargo test --workspace -- --test-threads=2
 # The live scenarios (apply/status/revert, watch, the kernel's own livepatch corpus loaded)
 # again on every other kernel of the matrix: the run above boots Debian 12's 6.1 only.
