@@ -49,7 +49,7 @@ fn apply_without_livepatch_support_exits_2_and_journals_it() {
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(2), "{shown}");
     assert!(
-        shown.contains("FAIL    livepatch support") && shown.contains("no livepatch support"),
+        shown.contains("FAIL    livepatch-support") && shown.contains("no livepatch support"),
         "{shown}"
     );
     assert!(!shown.contains("loading "), "{shown}");

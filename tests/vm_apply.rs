@@ -58,7 +58,7 @@ fn apply_status_and_revert_in_the_vm() {
     assert_eq!(get("conflict_kprobe_loaded"), "yes");
     assert_eq!(get("conflict-apply_rc"), "1", "{conflict}");
     assert!(
-        conflict.contains("FAIL    kprobes on targets")
+        conflict.contains("FAIL    kprobes: ")
             && conflict.contains("cmdline_proc_show+0x")
             && conflict.contains("[FTRACE]"),
         "{conflict}"
