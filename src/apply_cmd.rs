@@ -30,12 +30,7 @@ pub fn run(args: &ApplyArgs, show_progress: bool) -> Result<i32> {
     let Some(module) = &args.module else {
         bail!("apply needs PATCH.ko or --installed");
     };
-    let Prepared {
-        report,
-        release,
-        host_checks,
-        mut gate,
-    } = prepare(
+    let Prepared { subject, mut gate } = prepare(
         module,
         &args.rules,
         safe_moment,
@@ -50,12 +45,10 @@ pub fn run(args: &ApplyArgs, show_progress: bool) -> Result<i32> {
         dry_run: args.dry_run,
         force_on_stall: args.force_on_stall,
         accept_unknown: args.accept_unknown,
-        host_checks,
     };
     let run = apply_on_running_kernel(
         &request,
-        &report,
-        &release,
+        &subject,
         gate.as_mut(),
         &journal_path,
         &mut Printer {
@@ -65,7 +58,7 @@ pub fn run(args: &ApplyArgs, show_progress: bool) -> Result<i32> {
     )?;
     warn_journal(&run, &journal_path);
     if run.outcome == Outcome::Refused {
-        if let Some(line) = fallback::fallback_line(&report, Path::new("/boot")) {
+        if let Some(line) = fallback::fallback_line(&subject.report, Path::new("/boot")) {
             println!("{line}");
         }
     }

@@ -19,9 +19,16 @@ pub fn codes(args: &CodesArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Prints the page of one code; an unknown code is an error (exit 2).
+/// Prints the page of one code (of its successor for a retired code, said on stderr); an
+/// unknown code is an error (exit 2).
 pub fn explain(args: &ExplainArgs) -> Result<i32> {
     let code = codes::find(&args.code).map_err(anyhow::Error::msg)?;
+    if let Some(old) = codes::retired(&args.code) {
+        eprintln!(
+            "note: {} ({}) is retired: apply runs `lpcheck preflight`'s check {} now",
+            old.code, old.name, old.now
+        );
+    }
     print!("{}", code.markdown());
     Ok(0)
 }

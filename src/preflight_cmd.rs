@@ -31,14 +31,16 @@ pub fn run(args: &PreflightArgs, palette: Palette) -> Result<i32> {
             .map(|snapshot| find_blockers(&snapshot, symbols, &targets, Some(std::process::id()))),
         None => Err(format!("no symbol table: {}", facts.symbols.describe())),
     };
-    let report = run_preflight(&PreflightInputs {
-        patch: &patch,
-        facts: &facts,
-        targets: &targets,
-        paths: &HostPaths::default(),
-        livepatch: &LivepatchSysfs::default(),
-        blockers,
-    });
+    let report = run_preflight(
+        &PreflightInputs {
+            patch: &patch,
+            facts: &facts,
+            targets: &targets,
+            paths: &HostPaths::default(),
+            livepatch: &LivepatchSysfs::default(),
+        },
+        &blockers,
+    );
     let outcome = PreflightOutcome {
         module: args.module.display().to_string(),
         module_name: patch.name(),

@@ -562,10 +562,22 @@ fn explain_prints_a_codes_page_and_refuses_an_unknown_code() {
         "{}",
         stderr(&output)
     );
-    let output = lpcheck(&["explain", "kprobes"]);
+    let output = lpcheck(&["explain", "unused-waiver"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("PF011, AP006"),
+        stderr(&output).contains("LP022, LD016"),
+        "{}",
+        stderr(&output)
+    );
+    // A retired code prints the page of the check that replaced it, and says so.
+    let output = lpcheck(&["explain", "AP006"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        std::fs::read_to_string(root.join("docs/codes/PF011.md")).unwrap()
+    );
+    assert!(
+        stderr(&output).contains("AP006 (kprobes) is retired") && stderr(&output).contains("PF011"),
         "{}",
         stderr(&output)
     );

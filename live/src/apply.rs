@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lpcheck_analyzer::check::CheckReport;
-use lpcheck_analyzer::kernel::Fact;
+use lpcheck_analyzer::kernel::KernelFacts;
+use lpcheck_analyzer::patch::PatchModule;
 
-use super::apply_preflight::{self, CheckStatus, PreflightCheck, PreflightInputs};
+use super::apply_preflight::{self, CheckStatus, PreflightCheck};
+use super::blockers::ResolvedTarget;
 use super::events::{Action, ApplyEvent, ApplyObserver, Outcome};
 use super::load_gate::LoadGate;
 use super::module_syscalls::kernel_module_name;
 use super::patch_state::PatchState;
-use super::preflight::CheckResult as HostCheckResult;
+use super::preflight::{CheckId, PreflightInputs};
 use super::revert::{disable_and_unload, verified_words, LiveKernel, RevertEnd};
 use super::target::TargetFunction;
 use super::transition::{millis, TransitionEnd};
@@ -46,20 +48,32 @@ pub struct ApplyRequest {
     pub force_on_stall: bool,
     /// Go on when a preflight fact is unknown.
     pub accept_unknown: bool,
-    /// The results of `lpcheck preflight`'s host checks on this host, merged into apply's own.
-    pub host_checks: Vec<HostCheckResult>,
 }
 
-/// Runs `apply`. `report` is the static check of the module against the running kernel,
-/// `running_release` that kernel's release.
+/// The module `apply` loads, with what is known of it on the running kernel.
+#[derive(Debug)]
+pub struct ApplySubject {
+    /// The livepatch module.
+    pub patch: PatchModule,
+    /// The running kernel's facts (release, symbols, ftrace list, BTF prototypes).
+    pub facts: KernelFacts,
+    /// The static check of `patch` against `facts`.
+    pub report: CheckReport,
+    /// The patch's targets, resolved in `facts`.
+    pub targets: Vec<ResolvedTarget>,
+}
+
+/// Runs `apply` of `subject` on `kernel`: the preflight (the static verdict and `lpcheck
+/// preflight`'s checks on the host at `kernel.paths`), the safe-moment wait of `gate`, the
+/// load and the transition.
 pub fn apply(
     request: &ApplyRequest,
-    report: &CheckReport,
-    running_release: &Fact<String>,
+    subject: &ApplySubject,
     kernel: &mut LiveKernel<'_>,
     gate: &mut dyn LoadGate,
     observer: &mut dyn ApplyObserver,
 ) -> Outcome {
+    let report = &subject.report;
     let name = kernel_module_name(&report.module_name);
     let mut emit = |event: ApplyEvent| observer.on_event(&name, &event);
     emit(ApplyEvent::Started {
@@ -77,13 +91,16 @@ pub fn apply(
         })
         .collect();
 
-    let results = apply_preflight::run(&PreflightInputs {
+    let results = apply_preflight::run(
         report,
-        running_release,
-        targets: &targets,
-        paths: &kernel.paths,
-        host: &request.host_checks,
-    });
+        &PreflightInputs {
+            patch: &subject.patch,
+            facts: &subject.facts,
+            targets: &subject.targets,
+            paths: &kernel.paths,
+            livepatch: &kernel.sysfs(),
+        },
+    );
     emit(ApplyEvent::Preflight {
         results: results.clone(),
     });
@@ -93,11 +110,11 @@ pub fn apply(
             r.status == CheckStatus::Fail
                 || (r.status == CheckStatus::Unknown && !request.accept_unknown)
         })
-        .map(|r| r.check.label())
+        .map(|r| r.check.name())
         .collect();
-    let unsupported = results
-        .iter()
-        .any(|r| r.check == PreflightCheck::LivepatchSupport && r.status == CheckStatus::Fail);
+    let unsupported = results.iter().any(|r| {
+        r.check == PreflightCheck::Host(CheckId::LivepatchSupport) && r.status == CheckStatus::Fail
+    });
     if unsupported {
         let summary = format!(
             "cannot apply {name}: this kernel has no livepatch support ({} is missing)",
@@ -120,7 +137,8 @@ pub fn apply(
         return finish(Outcome::Ready, summary, &mut emit);
     }
 
-    // The one place where lpcheck waits for a safe moment before loading.
+    // The one place where lpcheck waits for a safe moment before loading: it takes the place of
+    // `lpcheck preflight`'s current-blockers check, one snapshot taken earlier.
     match gate.wait(request.accept_unknown) {
         Ok(summary) => emit(ApplyEvent::SafeMoment { summary }),
         Err(reason) => {
@@ -292,20 +310,29 @@ fn could_not_run(error: &LiveError) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use lpcheck_analyzer::check::check;
     use lpcheck_analyzer::check::CheckOptions;
     use lpcheck_analyzer::kernel::ftrace::FtraceList;
     use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
-    use lpcheck_analyzer::kernel::KernelFacts;
-    use lpcheck_analyzer::patch::PatchModule;
+    use lpcheck_analyzer::kernel::Fact;
     use lpcheck_analyzer::rules::RuleSet;
     use lpcheck_analyzer::testing::ModuleSpec;
 
     use super::*;
+    use crate::apply_preflight::CheckResult;
+    use crate::blockers::resolve_targets;
     use crate::fake_kernel::{Behaviour, FakeKernel, FakeModules, ReverseCompleter};
+    use crate::livepatch::fake::add_patch;
     use crate::load_gate::{LoadGate, Now};
+    use crate::preflight::Status;
 
     const RELEASE: &str = "6.1.0-56-amd64";
+
+    /// How `kernel/kprobes.c` prints an armed ftrace-based kprobe at the entry of a vmlinux
+    /// function: `%px  %s  %s+0x%x  %s ` (the module name a space) then the flags, joined.
+    const KPROBE_AT_ENTRY: &str = "ffffffff81001000  k  cmdline_proc_show+0x0    [FTRACE]\n";
 
     #[derive(Default)]
     struct Recorder(Vec<ApplyEvent>);
@@ -329,35 +356,65 @@ mod tests {
                 })
                 .collect()
         }
+
+        fn preflight(&self) -> &[CheckResult] {
+            self.0
+                .iter()
+                .find_map(|e| match e {
+                    ApplyEvent::Preflight { results } => Some(results.as_slice()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("no preflight event: {:?}", self.0))
+        }
+
+        fn result(&self, check: CheckId) -> &CheckResult {
+            self.preflight()
+                .iter()
+                .find(|r| r.check == PreflightCheck::Host(check))
+                .unwrap_or_else(|| panic!("no {check:?} result: {:?}", self.preflight()))
+        }
+
+        fn summary(&self) -> &str {
+            let Some(ApplyEvent::Finished { summary, .. }) = self.0.last() else {
+                panic!("no end event: {:?}", self.0);
+            };
+            summary
+        }
     }
 
-    fn report(dir: &std::path::Path) -> (CheckReport, PathBuf) {
+    /// `lp_test.ko` (a patch of `vmlinux:cmdline_proc_show`) written in `dir`, with the running
+    /// kernel's facts, its static check and its targets.
+    fn subject(dir: &Path) -> (ApplySubject, PathBuf) {
         let path = dir.join("lp_test.ko");
         let bytes = ModuleSpec::patching("cmdline_proc_show").build();
         std::fs::write(&path, &bytes).unwrap();
-        let module = PatchModule::from_bytes(&path, &bytes).unwrap();
+        let patch = PatchModule::from_bytes(&path, &bytes).unwrap();
         let kallsyms = Kallsyms::parse(
             "ffffffff81001000 T cmdline_proc_show\nffffffff81001100 T seq_printf\n",
-            std::path::Path::new("kallsyms"),
+            Path::new("kallsyms"),
         )
         .unwrap();
-        let ftrace = FtraceList::parse(
-            "cmdline_proc_show\nseq_printf\n",
-            std::path::Path::new("ftrace"),
-        )
-        .unwrap();
+        let ftrace =
+            FtraceList::parse("cmdline_proc_show\nseq_printf\n", Path::new("ftrace")).unwrap();
         let facts = KernelFacts::from_parts(
             Fact::known(RELEASE.to_string(), "test"),
             Fact::known(kallsyms, "test"),
             Fact::known(ftrace, "test"),
         );
         let report = check(
-            &module,
+            &patch,
             &facts,
             &RuleSet::default_rules(),
             CheckOptions::default(),
         );
-        (report, path)
+        let targets = resolve_targets(&patch, &facts, &[]);
+        let subject = ApplySubject {
+            patch,
+            facts,
+            report,
+            targets,
+        };
+        (subject, path)
     }
 
     fn request(module: PathBuf) -> ApplyRequest {
@@ -369,7 +426,6 @@ mod tests {
             dry_run: false,
             force_on_stall: false,
             accept_unknown: false,
-            host_checks: Vec::new(),
         }
     }
 
@@ -377,16 +433,16 @@ mod tests {
         fake: &FakeKernel,
         behaviour: Behaviour,
         request: &ApplyRequest,
-        report: &CheckReport,
+        subject: &ApplySubject,
     ) -> (Outcome, Recorder, FakeModules) {
-        run_gated(fake, behaviour, request, report, &mut Now)
+        run_gated(fake, behaviour, request, subject, &mut Now)
     }
 
     fn run_gated(
         fake: &FakeKernel,
         behaviour: Behaviour,
         request: &ApplyRequest,
-        report: &CheckReport,
+        subject: &ApplySubject,
         gate: &mut dyn LoadGate,
     ) -> (Outcome, Recorder, FakeModules) {
         let mut modules = FakeModules::new(&fake.paths, behaviour);
@@ -398,14 +454,7 @@ mod tests {
                 modules: &mut modules,
                 poll: Duration::from_millis(20),
             };
-            apply(
-                request,
-                report,
-                &Fact::known(RELEASE.to_string(), "test"),
-                &mut kernel,
-                gate,
-                &mut recorder,
-            )
+            apply(request, subject, &mut kernel, gate, &mut recorder)
         };
         (outcome, recorder, modules)
     }
@@ -413,9 +462,9 @@ mod tests {
     #[test]
     fn a_completing_transition_is_applied_and_left_loaded() {
         let fake = FakeKernel::new();
-        let (report, module) = report(fake.dir.path());
+        let (subject, module) = subject(fake.dir.path());
         let (outcome, events, modules) =
-            run(&fake, Behaviour::Completes, &request(module), &report);
+            run(&fake, Behaviour::Completes, &request(module), &subject);
         assert_eq!(outcome, Outcome::Applied, "{:?}", events.0);
         assert_eq!(
             events.tags(),
@@ -439,10 +488,170 @@ mod tests {
     }
 
     #[test]
+    fn the_preflight_is_the_static_verdict_and_every_host_check_on_the_kernels_files() {
+        let fake = FakeKernel::new();
+        let (subject, module) = subject(fake.dir.path());
+        let (_, events, _) = run(&fake, Behaviour::Completes, &request(module), &subject);
+        let checks: Vec<PreflightCheck> = events.preflight().iter().map(|r| r.check).collect();
+        let expected: Vec<PreflightCheck> = PreflightCheck::OWN
+            .into_iter()
+            .chain(CheckId::HOST.into_iter().map(PreflightCheck::Host))
+            .collect();
+        assert_eq!(checks, expected, "current-blockers is the safe-moment wait");
+        let not_passed: Vec<&CheckResult> = events
+            .preflight()
+            .iter()
+            .filter(|r| r.status != Status::Pass)
+            .collect();
+        assert!(not_passed.is_empty(), "{not_passed:#?}");
+        // The host checks read the fake kernel's files, not this host's.
+        let root = fake.dir.path().display().to_string();
+        for check in [
+            CheckId::LivepatchSupport,
+            CheckId::ModuleLoading,
+            CheckId::FtraceConflicts,
+            CheckId::Kprobes,
+        ] {
+            let result = events.result(check);
+            assert!(result.summary.contains(&root), "{result:?}");
+        }
+    }
+
+    #[test]
+    fn a_kprobe_on_the_target_refuses_before_loading_anything() {
+        let fake = FakeKernel::new();
+        let (subject, module) = subject(fake.dir.path());
+        std::fs::write(fake.paths.kprobes_list(), KPROBE_AT_ENTRY).unwrap();
+        let (outcome, events, modules) =
+            run(&fake, Behaviour::Completes, &request(module), &subject);
+        assert_eq!(outcome, Outcome::Refused, "{:?}", events.0);
+        assert!(modules.loads.is_empty());
+        assert_eq!(events.tags(), ["started", "preflight", "finished"]);
+        let kprobes = events.result(CheckId::Kprobes);
+        assert_eq!(kprobes.status, Status::Fail, "{kprobes:?}");
+        assert!(
+            kprobes.summary.contains(KPROBE_AT_ENTRY.trim()) && kprobes.summary.contains("EBUSY"),
+            "{kprobes:?}"
+        );
+        assert!(
+            events.summary().contains("nothing was loaded") && events.summary().contains("kprobes"),
+            "{}",
+            events.summary()
+        );
+    }
+
+    #[test]
+    fn a_disabled_kprobe_on_the_target_is_seen_and_only_warned_of() {
+        let fake = FakeKernel::new();
+        let (subject, module) = subject(fake.dir.path());
+        // Flags joined as the kernel prints them; a disarmed probe gives the site back.
+        let disabled = "ffffffff81001000  k  cmdline_proc_show+0x0    [DISABLED][FTRACE]\n";
+        std::fs::write(fake.paths.kprobes_list(), disabled).unwrap();
+        let (outcome, events, modules) =
+            run(&fake, Behaviour::Completes, &request(module), &subject);
+        assert_eq!(outcome, Outcome::Applied, "{:?}", events.0);
+        assert_eq!(modules.loads, ["lp_test"]);
+        let kprobes = events.result(CheckId::Kprobes);
+        assert_eq!(kprobes.status, Status::Warn, "{kprobes:?}");
+        assert!(
+            kprobes.summary.contains("[DISABLED][FTRACE]"),
+            "{kprobes:?}"
+        );
+    }
+
+    #[test]
+    fn a_failing_host_check_on_the_kernels_files_refuses_before_loading() {
+        type Setup = fn(&FakeKernel, &mut ApplySubject);
+        let cases: [(&str, CheckId, Setup); 6] = [
+            ("release", CheckId::KernelRelease, |_, subject| {
+                subject.facts.release = Fact::known("6.1.0-99-amd64".into(), "test");
+            }),
+            ("ftrace off", CheckId::FtraceEnabled, |fake, _| {
+                let file = fake.paths.proc.join("sys/kernel/ftrace_enabled");
+                std::fs::write(file, "0\n").unwrap();
+            }),
+            ("signatures", CheckId::ModuleSignature, |fake, _| {
+                let file = fake.paths.sys.join("module/module/parameters/sig_enforce");
+                std::fs::write(file, "Y\n").unwrap();
+            }),
+            ("ipmodify", CheckId::FtraceConflicts, |fake, _| {
+                let line = "cmdline_proc_show (1) R I       tramp: 0xffffffffc0201000 \
+                            (kprobe_ftrace_handler+0x0/0x1c0)\n";
+                std::fs::write(&fake.paths.enabled_functions()[0], line).unwrap();
+            }),
+            ("transition", CheckId::LoadedLivepatches, |fake, _| {
+                let functions: &[&str] = &["do_exit,1"];
+                add_patch(
+                    &fake.paths.livepatch,
+                    "lp_other",
+                    true,
+                    true,
+                    Some(1),
+                    &[("vmlinux", functions)],
+                );
+            }),
+            ("same name", CheckId::LoadedLivepatches, |fake, _| {
+                let text = "lpc_target 16384 0 - Live 0x0\nlp_test 16384 0 - Live 0x0 (K)\n";
+                std::fs::write(&fake.paths.modules, text).unwrap();
+            }),
+        ];
+        for (case, check, setup) in cases {
+            let fake = FakeKernel::new();
+            let (mut subject, module) = subject(fake.dir.path());
+            setup(&fake, &mut subject);
+            let (outcome, events, modules) =
+                run(&fake, Behaviour::Completes, &request(module), &subject);
+            assert_eq!(outcome, Outcome::Refused, "{case}: {:?}", events.0);
+            assert!(modules.loads.is_empty(), "{case}");
+            assert_eq!(events.result(check).status, Status::Fail, "{case}");
+            assert!(events.summary().contains(check.name()), "{case}");
+        }
+    }
+
+    #[test]
+    fn a_warning_goes_on_and_an_unknown_refuses_unless_accepted() {
+        let fake = FakeKernel::new();
+        let (subject, module) = subject(fake.dir.path());
+        let tainted = fake.paths.proc.join("sys/kernel/tainted");
+        std::fs::write(&tainted, "4096\n").unwrap();
+        let (outcome, events, _) = run(
+            &fake,
+            Behaviour::Completes,
+            &request(module.clone()),
+            &subject,
+        );
+        assert_eq!(outcome, Outcome::Applied, "{:?}", events.0);
+        assert_eq!(events.result(CheckId::Taint).status, Status::Warn);
+
+        let fake = FakeKernel::new();
+        let tainted = fake.paths.proc.join("sys/kernel/tainted");
+        std::fs::remove_file(&tainted).unwrap();
+        std::fs::create_dir(&tainted).unwrap();
+        let (outcome, events, modules) = run(
+            &fake,
+            Behaviour::Completes,
+            &request(module.clone()),
+            &subject,
+        );
+        assert_eq!(outcome, Outcome::Refused, "an unknown is not a pass");
+        assert!(modules.loads.is_empty());
+        assert_eq!(events.result(CheckId::Taint).status, Status::Unknown);
+        assert!(
+            events.summary().contains("--accept-unknown"),
+            "{}",
+            events.summary()
+        );
+        let mut accepting = request(module);
+        accepting.accept_unknown = true;
+        let (outcome, _, _) = run(&fake, Behaviour::Completes, &accepting, &subject);
+        assert_eq!(outcome, Outcome::Applied);
+    }
+
+    #[test]
     fn a_stall_reports_the_blocker_with_its_stack_and_reverts() {
         let fake = FakeKernel::new();
-        let (report, module) = report(fake.dir.path());
-        let (outcome, events, modules) = run(&fake, Behaviour::Stalls, &request(module), &report);
+        let (subject, module) = subject(fake.dir.path());
+        let (outcome, events, modules) = run(&fake, Behaviour::Stalls, &request(module), &subject);
         assert_eq!(outcome, Outcome::StalledReverted, "{:?}", events.0);
         let stalled = events
             .0
@@ -495,10 +704,10 @@ mod tests {
     #[test]
     fn force_on_stall_says_what_it_costs_and_keeps_the_patch() {
         let fake = FakeKernel::new();
-        let (report, module) = report(fake.dir.path());
+        let (subject, module) = subject(fake.dir.path());
         let mut request = request(module);
         request.force_on_stall = true;
-        let (outcome, events, modules) = run(&fake, Behaviour::Stalls, &request, &report);
+        let (outcome, events, modules) = run(&fake, Behaviour::Stalls, &request, &subject);
         assert_eq!(outcome, Outcome::Forced, "{:?}", events.0);
         assert!(events
             .0
@@ -519,12 +728,12 @@ mod tests {
     #[test]
     fn no_safe_moment_refuses_before_loading() {
         let fake = FakeKernel::new();
-        let (report, module) = report(fake.dir.path());
+        let (subject, module) = subject(fake.dir.path());
         let (outcome, events, modules) = run_gated(
             &fake,
             Behaviour::Completes,
             &request(module),
-            &report,
+            &subject,
             &mut Blocked,
         );
         assert_eq!(outcome, Outcome::Refused);
@@ -540,92 +749,26 @@ mod tests {
     }
 
     #[test]
-    fn host_checks_join_the_preflight_and_refuse_on_fail_or_unknown() {
-        use crate::preflight::{CheckId, Status};
+    fn dry_runs_and_a_kernel_without_livepatch_load_nothing() {
         let fake = FakeKernel::new();
-        let (report, module) = report(fake.dir.path());
-        let host = |id, status| HostCheckResult {
-            id,
-            status,
-            evidence: format!("{id:?} evidence"),
-        };
-        let mut warned = request(module.clone());
-        warned.host_checks = vec![
-            host(CheckId::Taint, Status::Warn),
-            host(CheckId::LivepatchSupport, Status::Fail),
-            host(CheckId::CurrentBlockers, Status::Unknown),
-        ];
-        let (outcome, events, _) = run(&fake, Behaviour::Completes, &warned, &report);
-        assert_eq!(
-            outcome,
-            Outcome::Applied,
-            "covered host checks are not repeated"
-        );
-        let Some(ApplyEvent::Preflight { results }) = events.0.get(1) else {
-            panic!("no preflight event: {:?}", events.0);
-        };
-        let host_results: Vec<_> = results
-            .iter()
-            .filter(|r| matches!(r.check, PreflightCheck::Host(_)))
-            .map(|r| (r.check.label(), r.status))
-            .collect();
-        assert_eq!(host_results, [("taint", Status::Warn)]);
-
-        for status in [Status::Fail, Status::Unknown] {
-            let mut refused = request(module.clone());
-            refused.host_checks = vec![host(CheckId::Lockdown, status)];
-            let (outcome, events, modules) = run(&fake, Behaviour::Completes, &refused, &report);
-            assert_eq!(outcome, Outcome::Refused, "{status:?}");
-            assert!(modules.loads.is_empty());
-            let Some(ApplyEvent::Finished { summary, .. }) = events.0.last() else {
-                panic!("no end event");
-            };
-            assert!(summary.contains("lockdown"), "{summary}");
-        }
-    }
-
-    #[test]
-    fn refusals_and_dry_runs_load_nothing() {
-        let fake = FakeKernel::new();
-        let (report, module) = report(fake.dir.path());
-        std::fs::write(
-            fake.paths.kprobes_list(),
-            "ffffffff81001000  k  cmdline_proc_show+0x0    [FTRACE]\n",
-        )
-        .unwrap();
-        let (outcome, _, modules) = run(
-            &fake,
-            Behaviour::Completes,
-            &request(module.clone()),
-            &report,
-        );
-        assert_eq!(outcome, Outcome::Refused);
-        assert!(modules.loads.is_empty());
-
-        std::fs::remove_file(fake.paths.kprobes_list()).unwrap();
-        let (outcome, events, modules) = run(
-            &fake,
-            Behaviour::Completes,
-            &request(module.clone()),
-            &report,
-        );
-        assert_eq!(outcome, Outcome::Refused, "an unknown is not a pass");
-        assert!(modules.loads.is_empty());
-        let Some(ApplyEvent::Finished { summary, .. }) = events.0.last() else {
-            panic!("no end event");
-        };
-        assert!(summary.contains("--accept-unknown"), "{summary}");
-
+        let (subject, module) = subject(fake.dir.path());
         let mut dry = request(module.clone());
         dry.dry_run = true;
-        dry.accept_unknown = true;
-        let (outcome, _, modules) = run(&fake, Behaviour::Completes, &dry, &report);
-        assert_eq!(outcome, Outcome::Ready);
+        let (outcome, events, modules) = run(&fake, Behaviour::Completes, &dry, &subject);
+        assert_eq!(outcome, Outcome::Ready, "{:?}", events.0);
         assert!(modules.loads.is_empty());
 
         std::fs::remove_dir_all(&fake.paths.livepatch).unwrap();
-        let (outcome, _, modules) = run(&fake, Behaviour::Completes, &request(module), &report);
+        let (outcome, events, modules) =
+            run(&fake, Behaviour::Completes, &request(module), &subject);
         assert_eq!(outcome, Outcome::Unsupported);
         assert!(modules.loads.is_empty());
+        let support = events.result(CheckId::LivepatchSupport);
+        assert_eq!(support.status, Status::Fail, "{support:?}");
+        assert!(
+            events.summary().contains("no livepatch support"),
+            "{}",
+            events.summary()
+        );
     }
 }

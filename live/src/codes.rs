@@ -3,7 +3,8 @@
 //! (`PFnnn`), the checks `apply` adds before loading (`APnnn`) and the kexec preconditions
 //! (`KXnnn`). `lpcheck codes` lists them and `lpcheck explain CODE` prints one's page; the
 //! rules' pages are `docs/rules/`, the checks' `docs/codes/` (a test keeps both equal to what
-//! this data renders).
+//! this data renders). Codes are never reused: a retired one ([`RETIRED`]) finds the code
+//! that does its job now.
 
 use std::fmt::Write as _;
 
@@ -225,9 +226,68 @@ pub fn registry() -> Vec<Code> {
     codes
 }
 
-/// The code `query` names: a code (any case), or a name only one code has.
+/// A code retired when its check became one of `lpcheck preflight`'s: `apply` ran its own
+/// version of that check before it ran preflight's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetiredCode {
+    /// The retired code.
+    pub code: &'static str,
+    /// Its check's name, as journals written before spell it.
+    pub name: &'static str,
+    /// The code of the check that does its job now.
+    pub now: &'static str,
+}
+
+/// Every retired code, in code order.
+pub const RETIRED: [RetiredCode; 5] = [
+    RetiredCode {
+        code: "AP002",
+        name: "vermagic",
+        now: "PF001",
+    },
+    RetiredCode {
+        code: "AP003",
+        name: "livepatch-support",
+        now: "PF002",
+    },
+    RetiredCode {
+        code: "AP004",
+        name: "not-loaded",
+        now: "PF013",
+    },
+    RetiredCode {
+        code: "AP005",
+        name: "no-transition",
+        now: "PF013",
+    },
+    RetiredCode {
+        code: "AP006",
+        name: "kprobes",
+        now: "PF011",
+    },
+];
+
+/// The retired code `query` names: its code (any case), or its old name when no current code
+/// has that name.
+pub fn retired(query: &str) -> Option<RetiredCode> {
+    let by_code = RETIRED
+        .into_iter()
+        .find(|r| r.code.eq_ignore_ascii_case(query));
+    by_code.or_else(|| {
+        let current = registry().iter().any(|c| c.name == query);
+        RETIRED.into_iter().find(|r| !current && r.name == query)
+    })
+}
+
+/// The code `query` names: a code (any case), or a name only one code has; a retired code (or
+/// its old name) names the code that replaced it.
 pub fn find(query: &str) -> Result<Code, String> {
     let codes = registry();
+    if let Some(old) = retired(query) {
+        if let Some(code) = codes.iter().find(|c| c.code == old.now) {
+            return Ok(code.clone());
+        }
+    }
     if let Some(code) = codes.iter().find(|c| c.code.eq_ignore_ascii_case(query)) {
         return Ok(code.clone());
     }
@@ -295,7 +355,7 @@ impl CodeList {
     }
 }
 
-/// The index page of `docs/codes/`: every code with its page.
+/// The index page of `docs/codes/`: every code with its page, then the retired codes.
 pub fn index_page(codes: &[Code]) -> String {
     let mut text = String::from(
         "# lpcheck diagnostic codes\n\n\
@@ -318,6 +378,22 @@ pub fn index_page(codes: &[Code]) -> String {
             severity = code.severity,
             commands = code.family.commands(),
             summary = code.summary.replace('|', "\\|"),
+        );
+    }
+    text.push_str(
+        "\n## Retired codes\n\n\
+         `lpcheck apply` once ran its own versions of some of `lpcheck preflight`'s checks; it \
+         runs preflight's now. Their codes are not reused: `lpcheck explain` takes them (or \
+         their old names) and prints the page of the code that replaced them.\n\n\
+         | Code | Old name | Now |\n|---|---|---|\n",
+    );
+    for old in RETIRED {
+        let _ = writeln!(
+            text,
+            "| {} | {} | [{now}]({now}.md) |",
+            old.code,
+            old.name,
+            now = old.now
         );
     }
     text
@@ -376,10 +452,11 @@ mod tests {
             .map(CheckId::code)
             .chain(PreflightCheck::OWN.into_iter().map(PreflightCheck::code))
             .chain(
-                CheckId::ALL
+                CheckId::HOST
                     .into_iter()
                     .map(|id| PreflightCheck::Host(id).code()),
             )
+            .chain(RETIRED.into_iter().map(|old| old.now))
             .chain(KexecCheckId::ALL.into_iter().map(KexecCheckId::code));
         for code in emitted {
             assert!(codes.contains(code), "{code} is not in the registry");
@@ -421,6 +498,24 @@ mod tests {
             "{shared}"
         );
         assert!(find("LP999").unwrap_err().contains("no such code"));
+    }
+
+    #[test]
+    fn a_retired_code_finds_its_successor_and_is_never_reused() {
+        assert_eq!(find("ap006").unwrap().code, "PF011");
+        assert_eq!(find("no-transition").unwrap().code, "PF013");
+        assert_eq!(
+            find("kprobes").unwrap().code,
+            "PF011",
+            "one check, one code"
+        );
+        assert_eq!(retired("vermagic").map(|r| r.now), Some("PF001"));
+        assert_eq!(retired("AP001"), None);
+        let codes: BTreeSet<String> = registry().into_iter().map(|c| c.code).collect();
+        for old in RETIRED {
+            assert!(!codes.contains(old.code), "{} is reused", old.code);
+        }
+        assert!(index_page(&registry()).contains("| AP006 | kprobes | [PF011](PF011.md) |"));
     }
 
     #[test]

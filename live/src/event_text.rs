@@ -58,7 +58,7 @@ impl ApplyEvent {
                         out,
                         "  {:7} {}: {}",
                         status_word(result.status),
-                        result.check.label(),
+                        result.check.name(),
                         result.summary
                     );
                     for line in &result.evidence {
@@ -115,6 +115,7 @@ mod tests {
     use crate::apply_preflight::{CheckResult, PreflightCheck};
     use crate::events::{Outcome, StalledTask, Verification};
     use crate::patch_state::PatchState;
+    use crate::preflight::CheckId;
 
     const TIMEOUTS: Timeouts = Timeouts {
         transition: Duration::from_secs(60),
@@ -142,7 +143,7 @@ mod tests {
     fn blocks_list_results_blockers_and_checks() {
         let preflight = ApplyEvent::Preflight {
             results: vec![CheckResult {
-                check: PreflightCheck::Kprobes,
+                check: PreflightCheck::Host(CheckId::Kprobes),
                 status: CheckStatus::Fail,
                 summary: "a kprobe on ksys_read".into(),
                 evidence: vec!["ffffffff81100200 k ksys_read+0x0".into()],
@@ -151,7 +152,7 @@ mod tests {
         .render_human("lp", TIMEOUTS);
         assert_eq!(
             preflight,
-            "preflight:\n  FAIL    kprobes on targets: a kprobe on ksys_read\n          \
+            "preflight:\n  FAIL    kprobes: a kprobe on ksys_read\n          \
              ffffffff81100200 k ksys_read+0x0\n"
         );
         let stalled = ApplyEvent::Stalled {

@@ -1,7 +1,9 @@
 //! A kernel for the engines' tests: livepatch sysfs, `/proc` (tasks with `patch_state`, `stat`,
-//! `stack`), `/proc/modules`, kprobes list and `enabled_functions` in a temporary directory,
-//! a [`ModuleOps`] that "loads" a patch by creating its sysfs directory, and a thread that
-//! completes a patch's reverse transition when `enabled` becomes 0, like the kernel.
+//! `stack`), `/proc/modules`, the files `lpcheck preflight`'s host checks read (kprobes list,
+//! `enabled_functions`, lockdown, `sig_enforce`, taint, `modules_disabled`, `ftrace_enabled`)
+//! in a temporary directory, a [`ModuleOps`] that "loads" a patch by creating its sysfs
+//! directory, and a thread that completes a patch's reverse transition when `enabled` becomes
+//! 0, like the kernel.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -40,18 +42,41 @@ impl Default for FakeKernel {
     }
 }
 
+/// The host files of a kernel where loading a livepatch would work, under `root`: every file
+/// `lpcheck preflight`'s host checks read, saying "go" (no module loaded, no kprobe, no ftrace
+/// user, no lockdown, signatures not enforced, not tainted, ftrace on, livepatch supported).
+pub fn write_good_host(root: &Path) {
+    let paths = HostPaths::under(root);
+    for (file, text) in [
+        (paths.modules.clone(), ""),
+        (paths.proc.join("sys/kernel/modules_disabled"), "0\n"),
+        (paths.proc.join("sys/kernel/tainted"), "0\n"),
+        (paths.proc.join("sys/kernel/ftrace_enabled"), "1\n"),
+        (
+            paths.sys.join("kernel/security/lockdown"),
+            "[none] integrity confidentiality\n",
+        ),
+        (
+            paths.sys.join("module/module/parameters/sig_enforce"),
+            "N\n",
+        ),
+        (paths.enabled_functions()[0].clone(), ""),
+        (paths.kprobes_list(), ""),
+    ] {
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(file, text).unwrap();
+    }
+    fs::create_dir_all(&paths.livepatch).unwrap();
+}
+
 impl FakeKernel {
-    /// An empty kernel with livepatch support, init and a kthread `lpc_target` (pid 77).
+    /// A kernel with livepatch support where loading would work ([`write_good_host`]), init
+    /// and a kthread `lpc_target` (pid 77) of the loaded module `lpc_target`.
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        write_good_host(dir.path());
         let paths = HostPaths::under(dir.path());
-        fs::create_dir_all(&paths.livepatch).unwrap();
-        fs::create_dir_all(paths.kprobes_list().parent().unwrap()).unwrap();
-        fs::create_dir_all(&paths.tracefs[0]).unwrap();
-        fs::create_dir_all(&paths.proc).unwrap();
         fs::write(&paths.modules, "lpc_target 16384 0 - Live 0x0\n").unwrap();
-        fs::write(paths.kprobes_list(), "").unwrap();
-        fs::write(&paths.enabled_functions()[0], "").unwrap();
         for (pid, comm) in [(1, "init"), (77, "lpc_target")] {
             add_task(&paths.proc, pid, pid, comm, "-1");
             let task = paths.proc.join(format!("{pid}/task/{pid}"));

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use lpcheck_analyzer::check::{check, CheckOptions, CheckReport};
+use lpcheck_analyzer::check::{check, CheckOptions};
 use lpcheck_analyzer::kernel::Fact;
 use lpcheck_analyzer::patch::PatchModule;
 
-use crate::apply::{apply, ApplyRequest};
+use crate::apply::{apply, ApplyRequest, ApplySubject};
 use crate::blockers::{always_on_stack_patterns, resolve_targets};
 use crate::events::{ApplyObserver, Outcome};
 use crate::host;
@@ -20,7 +20,6 @@ use crate::journal::Journal;
 use crate::livepatch::LivepatchSysfs;
 use crate::load_gate::{GateInputs, LoadGate, Now, SafeMomentGate};
 use crate::module_syscalls::{kernel_module_name, loaded_modules, Syscalls};
-use crate::preflight::{run_preflight, CheckResult as HostCheckResult, PreflightInputs};
 use crate::revert::{revert, LiveKernel};
 use crate::safe_moment::WaitUpdate;
 use crate::sampler::{sampler, StackSourceKind};
@@ -48,13 +47,9 @@ pub struct SafeMomentArgs {
 
 /// What the apply engine starts from.
 pub struct Prepared {
-    /// The static verdict of the module against the running kernel.
-    pub report: CheckReport,
-    /// The running kernel's release.
-    pub release: Fact<String>,
-    /// `lpcheck preflight`'s host checks (without the current blockers: the gate waits for a
-    /// moment without any).
-    pub host_checks: Vec<HostCheckResult>,
+    /// The module with its static verdict against the running kernel and its targets there
+    /// (the engine runs the host checks itself, just before loading).
+    pub subject: ApplySubject,
     /// Where the engine waits for a safe moment before loading.
     pub gate: Box<dyn LoadGate>,
 }
@@ -73,23 +68,14 @@ pub fn prepare(
     let rules = rule_set(rules)?;
     let report = check(&patch, &facts, &rules, CheckOptions::default());
     let targets = resolve_targets(&patch, &facts, &always_on_stack_patterns(&rules));
-    let host_checks = run_preflight(&PreflightInputs {
-        patch: &patch,
-        facts: &facts,
-        targets: &targets,
-        paths: &HostPaths::default(),
-        livepatch: &LivepatchSysfs::default(),
-        blockers: Err("left to the safe-moment wait".into()),
-    })
-    .checks;
     let gate: Box<dyn LoadGate> = if safe_moment.in_a_row == 0 {
         Box::new(Now)
     } else {
-        let inputs = match facts.symbols {
+        let inputs = match &facts.symbols {
             Fact::Known { value, .. } => Ok(GateInputs {
                 source: sampler(StackSourceKind::Auto),
-                symbols: value,
-                targets,
+                symbols: value.clone(),
+                targets: targets.clone(),
             }),
             Fact::Unknown { reason } => Err(format!("symbol table unknown: {reason}")),
         };
@@ -102,9 +88,12 @@ pub fn prepare(
         )
     };
     Ok(Prepared {
-        report,
-        release: facts.release,
-        host_checks,
+        subject: ApplySubject {
+            patch,
+            facts,
+            report,
+            targets,
+        },
         gate,
     })
 }
@@ -113,8 +102,7 @@ pub fn prepare(
 /// `journal_path`.
 pub fn apply_on_running_kernel(
     request: &ApplyRequest,
-    report: &CheckReport,
-    release: &Fact<String>,
+    subject: &ApplySubject,
     gate: &mut dyn LoadGate,
     journal_path: &Path,
     observer: &mut dyn ApplyObserver,
@@ -129,7 +117,7 @@ pub fn apply_on_running_kernel(
     };
     let outcome = {
         let mut observers: [&mut dyn ApplyObserver; 2] = [observer, &mut journal];
-        apply(request, report, release, &mut kernel, gate, &mut observers)
+        apply(request, subject, &mut kernel, gate, &mut observers)
     };
     Ok(EngineRun {
         outcome,

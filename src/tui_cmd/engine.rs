@@ -36,12 +36,8 @@ impl PatchApplier for EngineApplier {
         report(ApplyEvent::Phase(
             "static check against the running kernel".into(),
         ));
-        let Prepared {
-            report: check_report,
-            release,
-            host_checks,
-            mut gate,
-        } = prepare(module, &[], self.safe_moment, Box::new(|_| {}))?;
+        let Prepared { subject, mut gate } =
+            prepare(module, &[], self.safe_moment, Box::new(|_| {}))?;
         let request = ApplyRequest {
             module: module.to_path_buf(),
             params: Vec::new(),
@@ -50,7 +46,6 @@ impl PatchApplier for EngineApplier {
             dry_run: false,
             force_on_stall: false,
             accept_unknown: false,
-            host_checks,
         };
         let mut forward = Forward {
             report,
@@ -59,15 +54,14 @@ impl PatchApplier for EngineApplier {
         };
         let run = apply_on_running_kernel(
             &request,
-            &check_report,
-            &release,
+            &subject,
             gate.as_mut(),
             &self.journal,
             &mut forward,
         )?;
         warn_journal(&run, &self.journal);
         let outcome = run.outcome;
-        let patch = kernel_module_name(&check_report.module_name);
+        let patch = kernel_module_name(&subject.report.module_name);
         let summary = forward.summary.unwrap_or_else(|| format!("{outcome:?}"));
         Ok(view_outcome(outcome, patch, summary))
     }
@@ -104,7 +98,7 @@ fn view_preflight(results: &[CheckResult]) -> Preflight {
         checks: results
             .iter()
             .map(|result| PreflightCheck {
-                name: result.check.label().to_string(),
+                name: result.check.name().to_string(),
                 status: match result.status {
                     Status::Pass => CheckStatus::Pass,
                     Status::Warn => CheckStatus::Warn,
@@ -143,6 +137,7 @@ fn view_outcome(outcome: events::Outcome, patch: String, summary: String) -> Out
 mod tests {
     use super::*;
     use lpcheck_live::apply_preflight::PreflightCheck as Check;
+    use lpcheck_live::preflight::CheckId;
 
     #[test]
     fn engine_outcomes_map_to_the_view_with_the_same_exit_meaning() {
@@ -183,7 +178,7 @@ mod tests {
         forward.on_event("lp", &events::ApplyEvent::Unloaded);
         let preflight = events::ApplyEvent::Preflight {
             results: vec![CheckResult {
-                check: Check::Kprobes,
+                check: Check::Host(CheckId::Kprobes),
                 status: Status::Unknown,
                 summary: "kprobes list absent".into(),
                 evidence: vec!["/sys/kernel/debug/kprobes/list: ENOENT".into()],
@@ -208,7 +203,7 @@ mod tests {
                 ApplyEvent::Phase(events::ApplyEvent::Unloaded.message()),
                 ApplyEvent::Preflight(Preflight {
                     checks: vec![PreflightCheck {
-                        name: "kprobes on targets".into(),
+                        name: "kprobes".into(),
                         status: CheckStatus::Unknown,
                         evidence: "kprobes list absent".into(),
                     }],

@@ -314,12 +314,10 @@ fn apply_one(
         dry_run: false,
         force_on_stall: false,
         accept_unknown: settings.accept_unknown,
-        host_checks: prepared.host_checks,
     };
     let run = apply_on_running_kernel(
         &request,
-        &prepared.report,
-        &prepared.release,
+        &prepared.subject,
         gate.as_mut(),
         &settings.journal,
         observer,

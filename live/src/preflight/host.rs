@@ -53,7 +53,7 @@ pub(super) fn livepatch_support(livepatch: &LivepatchSysfs) -> CheckResult {
 /// `/proc/modules` exists and `modules_disabled` is 0.
 pub(super) fn module_loading(paths: &HostPaths) -> CheckResult {
     let id = CheckId::ModuleLoading;
-    let modules = paths.proc.join("modules");
+    let modules = &paths.modules;
     if !modules.exists() {
         return CheckResult::new(
             id,

@@ -5,6 +5,10 @@
 //! tree) and take the patch, the kernel facts, the resolved targets, the livepatch sysfs and a
 //! blocker snapshot as inputs. A fact that cannot be read is `Unknown` with the reason, never a
 //! pass.
+//!
+//! `lpcheck apply` runs the same checks ([`run_host_checks`]: each has this one
+//! implementation) except [`CheckId::CurrentBlockers`]: apply's safe-moment wait, just before
+//! loading, replaces that one snapshot.
 
 mod host;
 mod output;
@@ -66,9 +70,10 @@ pub enum CheckId {
     Kprobes,
     /// BPF programs attached to the targets (trampolines, as direct calls).
     BpfAttachments,
-    /// Loaded livepatches touching the same functions, stack order, atomic replace.
+    /// Loaded livepatches: the same name (sysfs or `/proc/modules`), the same functions, stack
+    /// order, atomic replace, a transition in progress.
     LoadedLivepatches,
-    /// Tasks holding a target right now.
+    /// Tasks holding a target right now (`apply` waits for a safe moment instead).
     CurrentBlockers,
 }
 
@@ -89,6 +94,24 @@ impl CheckId {
         Self::BpfAttachments,
         Self::LoadedLivepatches,
         Self::CurrentBlockers,
+    ];
+
+    /// The checks `lpcheck apply` runs before loading ([`run_host_checks`]): every one but
+    /// [`Self::CurrentBlockers`], whose one snapshot apply's safe-moment wait replaces.
+    pub const HOST: [Self; 13] = [
+        Self::KernelRelease,
+        Self::LivepatchSupport,
+        Self::ModuleLoading,
+        Self::Lockdown,
+        Self::ModuleSignature,
+        Self::Taint,
+        Self::FtraceEnabled,
+        Self::TargetsResolvable,
+        Self::TargetsFtraceable,
+        Self::FtraceConflicts,
+        Self::Kprobes,
+        Self::BpfAttachments,
+        Self::LoadedLivepatches,
     ];
 
     /// The check's stable code (`PFnnn`, listed by `lpcheck codes`).
@@ -126,8 +149,8 @@ impl CheckId {
             Self::FtraceConflicts => "Fails when another ftrace user on a target modifies the instruction pointer (IPMODIFY or a direct call), which livepatch cannot share.",
             Self::Kprobes => "Fails when an ftrace-based kprobe sits at a target's entry (with a post handler it holds IPMODIFY, so loading fails with EBUSY); warns of kprobes inside targets, which stay on the old code.",
             Self::BpfAttachments => "Warns of BPF trampolines (direct calls) on the targets: kernels before 6.0 refuse the patch, later ones share the function and the program keeps tracing the old code.",
-            Self::LoadedLivepatches => "Fails when a livepatch of the same name is loaded or one in a transition patches the same functions; warns of other loaded livepatches on the same functions (stack order, atomic replace).",
-            Self::CurrentBlockers => "Fails when a task holding a target would never switch without force; warns of tasks whose kernel stacks hold a target right now, or stacks that could not be read.",
+            Self::LoadedLivepatches => "Fails when a livepatch or module of the same name is loaded (in /sys/kernel/livepatch or /proc/modules) or another livepatch is in a transition; warns of other loaded livepatches on the same functions (stack order, atomic replace).",
+            Self::CurrentBlockers => "Fails when a task holding a target would never switch without force; warns of tasks whose kernel stacks hold a target right now, or stacks that could not be read (`apply` waits for a safe moment instead).",
         }
     }
 
@@ -173,7 +196,7 @@ impl CheckResult {
     }
 }
 
-/// What the checks look at.
+/// What the checks look at (the current blockers' snapshot apart: [`run_preflight`] takes it).
 pub struct PreflightInputs<'a> {
     /// The patch module.
     pub patch: &'a PatchModule,
@@ -185,8 +208,6 @@ pub struct PreflightInputs<'a> {
     pub paths: &'a HostPaths,
     /// The livepatch sysfs tree.
     pub livepatch: &'a LivepatchSysfs,
-    /// A blocker report from one snapshot, or why none could be taken.
-    pub blockers: Result<BlockerReport, String>,
 }
 
 /// Every check's result.
@@ -211,11 +232,24 @@ impl PreflightReport {
     }
 }
 
-/// Runs every check.
-pub fn run_preflight(inputs: &PreflightInputs<'_>) -> PreflightReport {
+/// Runs every check; `blockers` is a blocker report from one snapshot, or why none could be
+/// taken.
+pub fn run_preflight(
+    inputs: &PreflightInputs<'_>,
+    blockers: &Result<BlockerReport, String>,
+) -> PreflightReport {
+    let mut checks = run_host_checks(inputs);
+    checks.push(patches::current_blockers(blockers));
+    PreflightReport { checks }
+}
+
+/// Runs the checks of [`CheckId::HOST`], in that order: every check but the current blockers
+/// (the last one), as `lpcheck apply` runs them before its safe-moment wait, which takes the
+/// place of that check's one snapshot.
+pub fn run_host_checks(inputs: &PreflightInputs<'_>) -> Vec<CheckResult> {
     let enabled = tracing::read_enabled(inputs.paths);
     let loaded = inputs.livepatch.patches();
-    let checks = vec![
+    vec![
         host::kernel_release(inputs.patch, inputs.facts),
         host::livepatch_support(inputs.livepatch),
         host::module_loading(inputs.paths),
@@ -228,10 +262,8 @@ pub fn run_preflight(inputs: &PreflightInputs<'_>) -> PreflightReport {
         tracing::ftrace_conflicts(&enabled, inputs.targets, &loaded),
         tracing::kprobes(inputs.paths, inputs.targets),
         tracing::bpf_attachments(&enabled, inputs.targets),
-        patches::loaded_livepatches(inputs.patch, &loaded),
-        patches::current_blockers(&inputs.blockers),
-    ];
-    PreflightReport { checks }
+        patches::loaded_livepatches(inputs.patch, &loaded, inputs.paths),
+    ]
 }
 
 /// Reads a small text file, trimmed; the error as `path: error`.

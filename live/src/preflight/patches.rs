@@ -5,9 +5,10 @@ use lpcheck_analyzer::kernel::ftrace::Hookability;
 use lpcheck_analyzer::kernel::KernelFacts;
 use lpcheck_analyzer::patch::PatchModule;
 
-use super::{CheckId, CheckResult, Status};
+use super::{CheckId, CheckResult, HostPaths, Status};
 use crate::blockers::{BlockerReport, PartKind, Prediction, ResolvedTarget, Unresolved};
 use crate::livepatch::LoadedPatch;
+use crate::module_syscalls::{kernel_module_name, loaded_modules};
 use crate::LiveError;
 
 /// Blockers named in the evidence; `lpcheck watch` lists them all.
@@ -111,23 +112,40 @@ pub(super) fn targets_ftraceable(targets: &[ResolvedTarget], facts: &KernelFacts
     CheckResult::new(id, status, evidence.join("; "))
 }
 
-/// Livepatches already loaded: the same module, the same functions, atomic replace.
+/// Livepatches already loaded: the same name (a patch in sysfs, or a module in
+/// `/proc/modules`), the same functions, atomic replace, a transition in progress.
 pub(super) fn loaded_livepatches(
     patch: &PatchModule,
     loaded: &Result<Vec<LoadedPatch>, LiveError>,
+    paths: &HostPaths,
 ) -> CheckResult {
     let id = CheckId::LoadedLivepatches;
     let loaded = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return CheckResult::new(id, Status::Unknown, error.to_string()),
     };
-    let name = patch.name();
+    let name = kernel_module_name(&patch.name());
     if loaded.iter().any(|p| p.name == name) {
         return CheckResult::new(
             id,
             Status::Fail,
             format!("a livepatch named {name} is already loaded: EEXIST"),
         );
+    }
+    match loaded_modules(&paths.modules) {
+        Err(error) => return CheckResult::new(id, Status::Unknown, error.to_string()),
+        Ok(modules) if modules.contains(&name) => {
+            return CheckResult::new(
+                id,
+                Status::Fail,
+                format!(
+                    "module {name} is loaded ({}) without a livepatch in sysfs (a patch \
+                     disabled but not unloaded, or another module of that name): EEXIST",
+                    paths.modules.display()
+                ),
+            )
+        }
+        Ok(_) => {}
     }
     if loaded.is_empty() {
         return CheckResult::new(id, Status::Pass, "no livepatch loaded");

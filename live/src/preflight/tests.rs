@@ -10,6 +10,7 @@ use lpcheck_ebpf::TaskState;
 use super::*;
 use crate::blockers::fixtures::{bpf_snapshot, patch, symbols, task};
 use crate::blockers::{find_blockers, resolve_targets};
+use crate::fake_kernel::write_good_host as good_host;
 use crate::livepatch::fake::add_patch;
 
 const KSYS_READ: u64 = 0xffff_ffff_8110_0200;
@@ -18,23 +19,6 @@ fn write(root: &Path, path: &str, text: &str) {
     let path = root.join(path);
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, text).unwrap();
-}
-
-/// A host where loading would work, apart from what each test adds.
-fn good_host(root: &Path) {
-    write(root, "proc/modules", "");
-    write(root, "proc/sys/kernel/modules_disabled", "0\n");
-    write(root, "proc/sys/kernel/tainted", "0\n");
-    write(root, "proc/sys/kernel/ftrace_enabled", "1\n");
-    write(
-        root,
-        "sys/kernel/security/lockdown",
-        "[none] integrity confidentiality\n",
-    );
-    write(root, "sys/module/module/parameters/sig_enforce", "N\n");
-    write(root, "sys/kernel/tracing/enabled_functions", "");
-    write(root, "sys/kernel/debug/kprobes/list", "");
-    fs::create_dir_all(root.join("sys/kernel/livepatch")).unwrap();
 }
 
 fn facts(release: &str) -> KernelFacts {
@@ -57,14 +41,16 @@ fn run(
 ) -> PreflightReport {
     let patch = patch(&[(None, "ksys_read")]);
     let targets = resolve_targets(&patch, facts, &[]);
-    run_preflight(&PreflightInputs {
-        patch: &patch,
-        facts,
-        targets: &targets,
-        paths: &HostPaths::under(root),
-        livepatch: &LivepatchSysfs::at(root.join("sys/kernel/livepatch")),
-        blockers,
-    })
+    run_preflight(
+        &PreflightInputs {
+            patch: &patch,
+            facts,
+            targets: &targets,
+            paths: &HostPaths::under(root),
+            livepatch: &LivepatchSysfs::at(root.join("sys/kernel/livepatch")),
+        },
+        &blockers,
+    )
 }
 
 fn clear_snapshot(facts: &KernelFacts) -> BlockerReport {
@@ -165,6 +151,45 @@ fn an_ipmodify_user_that_is_not_livepatch_fails() {
     assert_eq!(conflict.id, CheckId::FtraceConflicts);
     assert_eq!(conflict.status, Status::Fail, "{}", conflict.evidence);
     assert!(conflict.evidence.contains("EBUSY"));
+}
+
+#[test]
+fn a_module_of_the_same_name_fails_even_without_its_livepatch() {
+    let dir = tempfile::tempdir().unwrap();
+    good_host(dir.path());
+    // The fixture patch is `lp_test`: disabled, its sysfs directory gone, its module still in.
+    write(
+        dir.path(),
+        "proc/modules",
+        "lp_test 16384 0 - Live 0x0 (K)\n",
+    );
+    let facts = facts("6.1.0-56-amd64");
+    let report = run(dir.path(), &facts, Ok(clear_snapshot(&facts)));
+    let loaded = &report.checks[12];
+    assert_eq!(loaded.id, CheckId::LoadedLivepatches);
+    assert_eq!(loaded.status, Status::Fail, "{}", loaded.evidence);
+    assert!(loaded.evidence.contains("EEXIST"), "{}", loaded.evidence);
+}
+
+#[test]
+fn the_host_checks_are_every_check_but_the_current_blockers() {
+    let dir = tempfile::tempdir().unwrap();
+    good_host(dir.path());
+    let facts = facts("6.1.0-56-amd64");
+    let patch = patch(&[(None, "ksys_read")]);
+    let targets = resolve_targets(&patch, &facts, &[]);
+    let checks = run_host_checks(&PreflightInputs {
+        patch: &patch,
+        facts: &facts,
+        targets: &targets,
+        paths: &HostPaths::under(dir.path()),
+        livepatch: &LivepatchSysfs::at(dir.path().join("sys/kernel/livepatch")),
+    });
+    let ids: Vec<CheckId> = checks.iter().map(|c| c.id).collect();
+    assert_eq!(ids, CheckId::HOST);
+    let mut all = CheckId::HOST.to_vec();
+    all.push(CheckId::CurrentBlockers);
+    assert_eq!(all, CheckId::ALL);
 }
 
 #[test]
