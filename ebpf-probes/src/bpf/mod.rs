@@ -349,6 +349,39 @@ mod tests {
         assert_eq!(reason.matches("Operation not permitted").count(), 1);
     }
 
+    #[cfg(all(lpcheck_bpf, target_arch = "x86_64"))]
+    #[test]
+    fn a_cached_build_that_does_not_load_falls_back_to_the_plain_one() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: loading BPF needs root");
+            return;
+        }
+        let btf = match Btf::from_sys_fs() {
+            Ok(btf) => btf,
+            Err(error) => {
+                eprintln!("skipped: no kernel BTF: {error}");
+                return;
+            }
+        };
+        let objects = Objects {
+            cached: b"not an ELF object",
+            ..bpf_objects().unwrap()
+        };
+        let mut loader = EbpfLoader::new();
+        loader.btf(Some(&btf));
+        let (mut ebpf, cache) = load_either(&mut loader, &btf, &objects).expect("plain build");
+        assert!(
+            matches!(&cache, StackCache::Disabled { reason }
+                if reason.starts_with("the build with it did not load: ")),
+            "{cache:?}"
+        );
+        assert!(
+            iter_program(&mut ebpf).unwrap().fd().is_ok(),
+            "plain program loaded"
+        );
+    }
+
     #[cfg(not(lpcheck_bpf))]
     #[test]
     fn build_without_clang_fails_with_the_reason() {
