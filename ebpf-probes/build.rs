@@ -1,4 +1,5 @@
-//! Compiles `bpf/task_stacks.bpf.c` with clang into `$OUT_DIR/task_stacks.bpf.o`.
+//! Compiles `bpf/task_stacks.bpf.c` with clang into `$OUT_DIR/task_stacks.bpf.o`, and again with
+//! `-DLPCHECK_STACK_CACHE` (the per-task stack cache) into `$OUT_DIR/task_stacks_cached.bpf.o`.
 //!
 //! When it can be built, sets `cfg(lpcheck_bpf)` and the crate embeds the object. When clang or
 //! libbpf's headers are missing, the crate still builds: it sets `LPCHECK_BPF_UNAVAILABLE` to the
@@ -23,8 +24,13 @@ fn main() {
     println!("cargo::rerun-if-env-changed=BPF_CFLAGS");
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let object = out_dir.join("task_stacks.bpf.o");
-    match compile(&object) {
+    let built = compile(&out_dir.join("task_stacks.bpf.o"), &[]).and_then(|()| {
+        compile(
+            &out_dir.join("task_stacks_cached.bpf.o"),
+            &["-DLPCHECK_STACK_CACHE"],
+        )
+    });
+    match built {
         Ok(()) => println!("cargo::rustc-cfg=lpcheck_bpf"),
         Err(reason) => {
             println!("cargo::warning=BPF stack source disabled: {reason}");
@@ -33,8 +39,8 @@ fn main() {
     }
 }
 
-/// Runs clang; `Err` carries why the BPF object cannot be built on this machine.
-fn compile(object: &Path) -> Result<(), String> {
+/// Runs clang with `defines`; `Err` carries why the BPF object cannot be built on this machine.
+fn compile(object: &Path, defines: &[&str]) -> Result<(), String> {
     let clang = env::var("CLANG").unwrap_or_else(|_| "clang".to_owned());
     let target = match env::var("CARGO_CFG_TARGET_ENDIAN").as_deref() {
         Ok("big") => "bpfeb",
@@ -44,7 +50,7 @@ fn compile(object: &Path) -> Result<(), String> {
     command.args([
         "-target", target, "-g", "-O2", "-Wall", "-Werror", "-c", SOURCE, "-o",
     ]);
-    command.arg(object);
+    command.arg(object).args(defines);
     if let Ok(extra) = env::var("BPF_CFLAGS") {
         command.args(extra.split_whitespace());
     }

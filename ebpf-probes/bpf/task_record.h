@@ -2,8 +2,9 @@
 /*
  * One record per thread, written by task_stacks.bpf.c with bpf_seq_write()
  * and parsed by src/bpf/record.rs. The layout is shared by both sides: a
- * fixed 56-byte header, then `nr_frames` stack addresses (innermost first)
- * and `nr_candidates` raw-scan addresses, all native-endian.
+ * fixed 56-byte header (struct task_record), then `nr_frames` stack
+ * addresses (innermost first) and `nr_candidates` raw-scan addresses, all
+ * native-endian.
  */
 #ifndef LPCHECK_TASK_RECORD_H
 #define LPCHECK_TASK_RECORD_H
@@ -21,6 +22,7 @@
 /* on_cpu when the kernel has no task_struct::on_cpu (!CONFIG_SMP). */
 #define ON_CPU_UNKNOWN 0xffffffffU
 
+/* The fixed header; the words follow it in the output. */
 struct task_record {
 	__u32 magic;
 	__u32 pid;
@@ -37,7 +39,6 @@ struct task_record {
 	__u32 nr_frames;
 	__u32 nr_candidates;
 	char comm[16];
-	__u64 words[MAX_FRAMES + MAX_CANDIDATES];
 };
 
 #define TASK_RECORD_HEADER_SIZE 56

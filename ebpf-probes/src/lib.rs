@@ -9,7 +9,7 @@ pub mod procfs;
 pub mod snapshot;
 pub mod task;
 
-pub use bpf::{BpfError, BpfStackSource, KernelTextRange, ScanRequest};
+pub use bpf::{BpfError, BpfStackSource, KernelTextRange, ScanRequest, StackCache};
 pub use procfs::{ProcError, ProcFs};
 pub use snapshot::{CandidateScan, Completeness, SourceLimit, StackSnapshot, StackSource};
 pub use task::{Frame, KernelStack, SymbolOffset, TaskStack, TaskState};

@@ -4,16 +4,20 @@
 mod support;
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
 
 use lpcheck_analyzer::kernel::kallsyms::Kallsyms;
 
 use lpcheck_ebpf::{
     BpfError, BpfStackSource, CandidateScan, Completeness, Frame, KernelStack, ProcFs, ScanRequest,
-    StackSampler, StackSnapshot, StackSource, TaskStack, TaskState,
+    StackCache, StackSampler, StackSnapshot, StackSource, TaskStack, TaskState,
 };
 use support::pipe_reader::PipeReader;
-use support::sleepers::{spawn_nanosleeper, wait_until_sleeping};
+use support::sleepers::{spawn_nanosleeper, spawn_reporting_tid, wait_until_sleeping};
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -165,6 +169,65 @@ fn bpf_snapshot_finds_threads_in_nanosleep_and_pipe_read() {
     assert!(
         candidates.contains(&"do_nanosleep") || sleep_frames.iter().any(|f| f == "do_nanosleep"),
         "do_nanosleep neither a frame {sleep_frames:?} nor a candidate {candidates:?}"
+    );
+}
+
+/// `(major, minor)` of the running kernel.
+fn kernel_version() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("read osrelease");
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|part| part.parse().expect("numeric release part"));
+    (numbers.next().unwrap(), numbers.next().unwrap())
+}
+
+#[test]
+fn bpf_rereads_the_stack_of_a_thread_that_ran_since_the_last_snapshot() {
+    let (Some(mut bpf), Some(symbols)) = (load_bpf(), symbolizer()) else {
+        return;
+    };
+    // Task storage for tracing programs is Linux 5.12; there, on x86, the cache must be in use,
+    // or this test would not exercise it.
+    if cfg!(target_arch = "x86_64") && kernel_version() >= (5, 12) {
+        assert_eq!(bpf.stack_cache(), &StackCache::Enabled);
+    }
+    // A thread that reads a pipe, then sleeps in nanosleep once a byte arrives.
+    let (mut reader, mut writer) = std::io::pipe().expect("create pipe");
+    let (moved, has_moved) = mpsc::channel();
+    let (tid, _detached) = spawn_reporting_tid("lp-moves", move || {
+        let mut byte = [0u8; 1];
+        reader.read_exact(&mut byte).expect("read the byte");
+        moved.send(()).expect("report the move");
+        thread::sleep(Duration::from_secs(3600));
+    });
+    wait_until_sleeping(tid);
+    let pipe_frames = ["pipe_read", "anon_pipe_read", "fifo_pipe_read"];
+    // The second snapshot may reuse the first one's stack: the thread has not run in between.
+    for run in ["first", "second"] {
+        let snapshot = bpf.snapshot().expect("BPF snapshot");
+        let names = frame_names(task(&snapshot, tid), &symbols);
+        assert_has_any(
+            &names,
+            &pipe_frames,
+            &format!("{run} snapshot in the pipe read"),
+        );
+    }
+
+    writer.write_all(b"x").expect("write the byte");
+    has_moved.recv().expect("the thread read the byte");
+    wait_until_sleeping(tid);
+    let snapshot = bpf.snapshot().expect("BPF snapshot");
+    let names = frame_names(task(&snapshot, tid), &symbols);
+    assert_has_any(
+        &names,
+        &["do_nanosleep", "hrtimer_nanosleep"],
+        "snapshot after the thread moved to nanosleep",
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|name| pipe_frames.contains(&name.as_str())),
+        "the stack from before the thread ran was reported again: {names:?}"
     );
 }
 

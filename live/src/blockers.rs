@@ -19,7 +19,7 @@ use lpcheck_ebpf::{KernelStack, SourceLimit, StackSnapshot, StackSource, TaskSta
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::symbolize::{symbolize_task, FrameOrigin, SymbolizedFrame};
+use super::symbolize::{raw_frames, FrameOrigin, RawFrame};
 
 /// Name of the rule whose name patterns list the functions always on some task's stack.
 const ALWAYS_ON_STACK_RULE: &str = "always-on-stack";
@@ -500,8 +500,7 @@ pub fn find_blockers(
             });
             continue;
         }
-        let frames = symbolize_task(task, symbols);
-        let matches = match_frames(&frames, targets);
+        let matches = match_frames(task, symbols, targets);
         if matches.is_empty() {
             continue;
         }
@@ -533,16 +532,24 @@ pub fn find_blockers(
     }
 }
 
-/// The frames that lie in a target part.
-fn match_frames(frames: &[SymbolizedFrame], targets: &[ResolvedTarget]) -> Vec<TargetMatch> {
+/// The frames of `task` that lie in a target part. Frames are compared as the snapshot holds
+/// them (addresses, or a `/proc` frame's name and module); only a matching frame is symbolized,
+/// for its text, so a snapshot of thousands of stacks costs no name lookups for the others.
+fn match_frames(
+    task: &TaskStack,
+    symbols: &Kallsyms,
+    targets: &[ResolvedTarget],
+) -> Vec<TargetMatch> {
     let mut matches = Vec::new();
-    for frame in frames {
+    for (frame, origin) in raw_frames(task) {
         for target in targets {
             for part in &target.parts {
-                let matched_by = match (frame.address, &frame.function) {
-                    (Some(address), _) if part.contains(address) => MatchedBy::Address,
-                    (None, Some(function))
-                        if function.name == part.name && function.object == target.object =>
+                let matched_by = match frame {
+                    RawFrame::Address(address) if part.contains(address) => MatchedBy::Address,
+                    RawFrame::Symbol(symbol)
+                        if symbol.name == part.name
+                            && KernelObject::from_module_name(symbol.module.as_deref())
+                                == target.object =>
                     {
                         MatchedBy::Name
                     }
@@ -552,8 +559,8 @@ fn match_frames(frames: &[SymbolizedFrame], targets: &[ResolvedTarget]) -> Vec<T
                     target: target.label(),
                     part: part.name.clone(),
                     kind: part.kind,
-                    frame: frame.describe(),
-                    origin: frame.origin,
+                    frame: frame.symbolize(symbols, origin).describe(),
+                    origin,
                     matched_by,
                 });
             }

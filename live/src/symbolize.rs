@@ -1,12 +1,14 @@
-//! Symbolization of snapshot frames with kallsyms: each reported frame and each raw-scan
-//! candidate becomes a function name, its object and the offset into it.
+//! Symbolization of snapshot frames with kallsyms: a reported frame or a raw-scan candidate
+//! becomes a function name, its object and the offset into it.
 //!
-//! Pure: a [`TaskStack`] and a [`Kallsyms`] in, [`SymbolizedFrame`]s out.
+//! Pure: a [`TaskStack`]'s [`RawFrame`]s and a [`Kallsyms`] in, [`SymbolizedFrame`]s out. A
+//! frame is symbolized on demand, so a caller that compares addresses first pays for the names
+//! of the frames it shows only.
 
 use std::fmt::Write as _;
 
 use lpcheck_analyzer::kernel::kallsyms::{Kallsyms, KernelObject};
-use lpcheck_ebpf::{Frame, TaskStack};
+use lpcheck_ebpf::{Frame, SymbolOffset, TaskStack};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -43,38 +45,55 @@ pub struct SymbolizedFrame {
     pub origin: FrameOrigin,
 }
 
-/// Symbolizes a task's reported frames (innermost first), then its candidates (innermost
-/// first).
-pub fn symbolize_task(task: &TaskStack, symbols: &Kallsyms) -> Vec<SymbolizedFrame> {
-    let reported = task.frames().iter().map(|frame| match frame {
-        Frame::Address(address) => at_address(*address, symbols, FrameOrigin::Reported),
-        Frame::Symbol(symbol) => SymbolizedFrame {
-            address: None,
-            function: Some(FunctionAt {
-                name: symbol.name.clone(),
-                object: KernelObject::from_module_name(symbol.module.as_deref()),
-                offset: symbol.offset,
-            }),
-            origin: FrameOrigin::Reported,
-        },
+/// A frame as the snapshot holds it, before symbolization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawFrame<'a> {
+    /// A kernel text address: a BPF frame or candidate, or a `/proc` entry without a symbol.
+    Address(u64),
+    /// A `/proc` entry: function name, offset and module, no address.
+    Symbol(&'a SymbolOffset),
+}
+
+/// A task's frames unsymbolized: the reported ones (innermost first), then its candidates
+/// (innermost first).
+pub fn raw_frames(task: &TaskStack) -> impl Iterator<Item = (RawFrame<'_>, FrameOrigin)> {
+    let reported = task.frames().iter().map(|frame| {
+        let raw = match frame {
+            Frame::Address(address) => RawFrame::Address(*address),
+            Frame::Symbol(symbol) => RawFrame::Symbol(symbol),
+        };
+        (raw, FrameOrigin::Reported)
     });
     let candidates = task
         .candidates
         .iter()
-        .map(|&address| at_address(address, symbols, FrameOrigin::Candidate));
-    reported.chain(candidates).collect()
+        .map(|&address| (RawFrame::Address(address), FrameOrigin::Candidate));
+    reported.chain(candidates)
 }
 
-/// The frame of a text address, looked up in `symbols`.
-fn at_address(address: u64, symbols: &Kallsyms, origin: FrameOrigin) -> SymbolizedFrame {
-    SymbolizedFrame {
-        address: Some(address),
-        function: symbols.symbolize(address).map(|hit| FunctionAt {
-            name: hit.name.to_owned(),
-            object: hit.object.clone(),
-            offset: hit.offset,
-        }),
-        origin,
+impl RawFrame<'_> {
+    /// The frame with its function: an address looked up in `symbols`, a `/proc` entry as named.
+    pub fn symbolize(self, symbols: &Kallsyms, origin: FrameOrigin) -> SymbolizedFrame {
+        match self {
+            Self::Address(address) => SymbolizedFrame {
+                address: Some(address),
+                function: symbols.symbolize(address).map(|hit| FunctionAt {
+                    name: hit.name.to_owned(),
+                    object: hit.object.clone(),
+                    offset: hit.offset,
+                }),
+                origin,
+            },
+            Self::Symbol(symbol) => SymbolizedFrame {
+                address: None,
+                function: Some(FunctionAt {
+                    name: symbol.name.clone(),
+                    object: KernelObject::from_module_name(symbol.module.as_deref()),
+                    offset: symbol.offset,
+                }),
+                origin,
+            },
+        }
     }
 }
 
@@ -98,7 +117,7 @@ impl SymbolizedFrame {
 #[cfg(test)]
 mod tests {
 
-    use lpcheck_ebpf::{KernelStack, SymbolOffset, TaskState};
+    use lpcheck_ebpf::{KernelStack, TaskState};
 
     use super::*;
     use crate::blockers::fixtures;
@@ -135,7 +154,9 @@ mod tests {
             ],
             vec![0xffff_ffff_8120_0105],
         );
-        let frames = symbolize_task(&stack, &symbols);
+        let frames: Vec<SymbolizedFrame> = raw_frames(&stack)
+            .map(|(frame, origin)| frame.symbolize(&symbols, origin))
+            .collect();
         let described: Vec<String> = frames.iter().map(SymbolizedFrame::describe).collect();
         assert_eq!(
             described,

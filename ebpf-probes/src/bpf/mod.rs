@@ -12,6 +12,7 @@ mod text_range;
 use std::collections::HashSet;
 use std::error::Error as _;
 use std::io::{self, Read};
+use std::thread;
 
 use aya::programs::links::LinkError;
 use aya::programs::{Iter, ProgramError};
@@ -32,18 +33,26 @@ const PROGRAM: &str = "dump_task_stacks";
 /// Initial capacity of the read buffer: room for a few thousand short records.
 const READ_BUFFER: usize = 1 << 20;
 
-/// The BPF object compiled by build.rs.
+/// The two builds of `bpf/task_stacks.bpf.c` (see build.rs).
+struct Objects {
+    /// Reads every task's stack at every snapshot.
+    plain: &'static [u8],
+    /// Keeps each task's stack in task storage and reuses it while the task has not run.
+    cached: &'static [u8],
+}
+
+/// The BPF objects compiled by build.rs.
 #[cfg(lpcheck_bpf)]
-fn bpf_object() -> Result<&'static [u8], BpfError> {
-    Ok(aya::include_bytes_aligned!(concat!(
-        env!("OUT_DIR"),
-        "/task_stacks.bpf.o"
-    )))
+fn bpf_objects() -> Result<Objects, BpfError> {
+    Ok(Objects {
+        plain: aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/task_stacks.bpf.o")),
+        cached: aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/task_stacks_cached.bpf.o")),
+    })
 }
 
 /// Without clang at build time there is no object; say why.
 #[cfg(not(lpcheck_bpf))]
-fn bpf_object() -> Result<&'static [u8], BpfError> {
+fn bpf_objects() -> Result<Objects, BpfError> {
     Err(BpfError::Unavailable(format!(
         "built without clang: {}",
         env!("LPCHECK_BPF_UNAVAILABLE")
@@ -111,30 +120,49 @@ pub enum ScanRequest {
     Range(KernelTextRange),
 }
 
+/// Whether the loaded program reuses the stacks of tasks that have not run since the previous
+/// snapshot (the `LPCHECK_STACK_CACHE` build).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StackCache {
+    /// A task's stack is read again only when it has been switched in since it was last read, or
+    /// is on a CPU.
+    Enabled,
+    /// Every stack is read at every snapshot, and why.
+    Disabled {
+        /// Why the cache is not used.
+        reason: String,
+    },
+}
+
 /// The loaded task iterator; each [`snapshot`](Self::snapshot) runs it once.
 pub struct BpfStackSource {
     ebpf: Ebpf,
     candidate_scan: CandidateScan,
+    stack_cache: StackCache,
     /// `/proc`, to check each run against, or why it cannot be.
     cross_check: Result<ProcFs, String>,
     buffer: Vec<u8>,
 }
 
 impl BpfStackSource {
-    /// Loads and verifies the iterator program. Needs root (CAP_BPF and CAP_PERFMON) and kernel
-    /// BTF. A scan whose text range cannot be read is disabled, with the reason kept.
+    /// Loads and verifies the iterator program, with the stack cache where the kernel takes it.
+    /// Needs root (CAP_BPF and CAP_PERFMON) and kernel BTF. A scan whose text range cannot be read
+    /// is disabled, with the reason kept.
     pub fn load(scan: ScanRequest) -> Result<Self, BpfError> {
-        let object = bpf_object()?;
-        let btf = Btf::from_sys_fs().map_err(BpfError::NoKernelBtf)?;
-        let range = match scan {
-            ScanRequest::Off => Err("not requested".to_owned()),
-            ScanRequest::FromProcKallsyms => {
-                KernelTextRange::from_proc_kallsyms().map_err(|error| error.to_string())
-            }
-            ScanRequest::Range(range) => Ok(range),
-        };
-        let mut loader = EbpfLoader::new();
-        loader.btf(Some(&btf));
+        let objects = bpf_objects()?;
+        // aya's EbpfLoader::new() parses the kernel's BTF itself and cannot hand that parse to
+        // Iter::load, which needs one too; the loader is given ours (the one checked here) for
+        // CO-RE. The two parses and the kallsyms read are independent, so they run side by side.
+        let (btf, range, loader) = thread::scope(|scope| {
+            let range = scope.spawn(|| text_range(scan));
+            let loader = scope.spawn(EbpfLoader::new);
+            let btf = Btf::from_sys_fs();
+            (btf, joined(range.join()), joined(loader.join()))
+        });
+        let btf = btf.map_err(BpfError::NoKernelBtf)?;
+        let mut loader = loader;
+        // The stack cache is a task storage map, which aya creates but has no type for.
+        loader.btf(Some(&btf)).allow_unsupported_maps();
         let candidate_scan = match &range {
             Ok(range) => {
                 loader
@@ -149,10 +177,7 @@ impl BpfStackSource {
                 reason: reason.clone(),
             },
         };
-        let mut ebpf = loader.load(object).map_err(BpfError::Object)?;
-        iter_program(&mut ebpf)?
-            .load("task", &btf)
-            .map_err(BpfError::Program)?;
+        let (ebpf, stack_cache) = load_either(&mut loader, &btf, &objects)?;
         let proc = ProcFs::default();
         let cross_check = match proc.shows_global_pids() {
             Ok(true) => Ok(proc),
@@ -162,9 +187,15 @@ impl BpfStackSource {
         Ok(Self {
             ebpf,
             candidate_scan,
+            stack_cache,
             cross_check,
             buffer: Vec::with_capacity(READ_BUFFER),
         })
+    }
+
+    /// Whether the loaded program reuses unchanged stacks.
+    pub fn stack_cache(&self) -> &StackCache {
+        &self.stack_cache
     }
 
     /// Runs the iterator once over all threads and parses its output; then reads from `/proc`
@@ -193,6 +224,58 @@ impl BpfStackSource {
             tasks,
         })
     }
+}
+
+/// The kernel text range the scan needs, or why there is none.
+fn text_range(scan: ScanRequest) -> Result<KernelTextRange, String> {
+    match scan {
+        ScanRequest::Off => Err("not requested".to_owned()),
+        ScanRequest::FromProcKallsyms => {
+            KernelTextRange::from_proc_kallsyms().map_err(|error| error.to_string())
+        }
+        ScanRequest::Range(range) => Ok(range),
+    }
+}
+
+/// The value of a joined scoped thread; its panic goes on in the caller.
+fn joined<T>(result: thread::Result<T>) -> T {
+    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Loads the build with the stack cache where its reuse check holds (x86's ordered loads) and the
+/// kernel takes it (task storage for tracing programs, Linux 5.12); the build without it
+/// otherwise, keeping the reason.
+fn load_either(
+    loader: &mut EbpfLoader<'_>,
+    btf: &Btf,
+    objects: &Objects,
+) -> Result<(Ebpf, StackCache), BpfError> {
+    if !cfg!(target_arch = "x86_64") {
+        let reason = "its reuse check relies on x86's load ordering".to_owned();
+        return Ok((
+            load_object(loader, btf, objects.plain)?,
+            StackCache::Disabled { reason },
+        ));
+    }
+    match load_object(loader, btf, objects.cached) {
+        Ok(ebpf) => Ok((ebpf, StackCache::Enabled)),
+        Err(error) => {
+            let reason = format!("the build with it did not load: {}", error.reason());
+            Ok((
+                load_object(loader, btf, objects.plain)?,
+                StackCache::Disabled { reason },
+            ))
+        }
+    }
+}
+
+/// Loads `object` and verifies its iterator program.
+fn load_object(loader: &mut EbpfLoader<'_>, btf: &Btf, object: &[u8]) -> Result<Ebpf, BpfError> {
+    let mut ebpf = loader.load(object).map_err(BpfError::Object)?;
+    iter_program(&mut ebpf)?
+        .load("task", btf)
+        .map_err(BpfError::Program)?;
+    Ok(ebpf)
 }
 
 /// Reads from `proc` the processes it lists that `tasks` lacks; returns their ids.
@@ -264,6 +347,39 @@ mod tests {
         assert!(reason.starts_with("cannot read the task iterator: "));
         assert!(reason.contains("Operation not permitted"));
         assert_eq!(reason.matches("Operation not permitted").count(), 1);
+    }
+
+    #[cfg(all(lpcheck_bpf, target_arch = "x86_64"))]
+    #[test]
+    fn a_cached_build_that_does_not_load_falls_back_to_the_plain_one() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: loading BPF needs root");
+            return;
+        }
+        let btf = match Btf::from_sys_fs() {
+            Ok(btf) => btf,
+            Err(error) => {
+                eprintln!("skipped: no kernel BTF: {error}");
+                return;
+            }
+        };
+        let objects = Objects {
+            cached: b"not an ELF object",
+            ..bpf_objects().unwrap()
+        };
+        let mut loader = EbpfLoader::new();
+        loader.btf(Some(&btf));
+        let (mut ebpf, cache) = load_either(&mut loader, &btf, &objects).expect("plain build");
+        assert!(
+            matches!(&cache, StackCache::Disabled { reason }
+                if reason.starts_with("the build with it did not load: ")),
+            "{cache:?}"
+        );
+        assert!(
+            iter_program(&mut ebpf).unwrap().fd().is_ok(),
+            "plain program loaded"
+        );
     }
 
     #[cfg(not(lpcheck_bpf))]

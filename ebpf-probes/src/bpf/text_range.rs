@@ -9,6 +9,9 @@ use thiserror::Error;
 
 /// The kernel's own symbol table.
 const PROC_KALLSYMS: &str = "/proc/kallsyms";
+/// Bytes asked of `/proc/kallsyms` per read: `_etext` comes after every core text symbol, some
+/// 5 MB in, and larger reads mean fewer trips through the seq_file.
+const KALLSYMS_READ: usize = 1 << 18;
 
 /// `[start, end)` of the core kernel's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,18 +67,25 @@ impl KernelTextRange {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_kallsyms(BufReader::new(file), path)
+        Self::from_kallsyms(BufReader::with_capacity(KALLSYMS_READ, file), path)
     }
 
     /// Reads the range from kallsyms-format text (`ADDRESS TYPE NAME [MODULE]` lines), stopping
     /// once both symbols are found. `path` names the input in errors.
-    pub fn from_kallsyms(reader: impl BufRead, path: &Path) -> Result<Self, TextRangeError> {
+    pub fn from_kallsyms(mut reader: impl BufRead, path: &Path) -> Result<Self, TextRangeError> {
         let (mut start, mut end) = (None, None);
-        for line in reader.lines() {
-            let line = line.map_err(|source| TextRangeError::Io {
-                path: path.to_owned(),
-                source,
-            })?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = reader
+                .read_line(&mut line)
+                .map_err(|source| TextRangeError::Io {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            if read == 0 {
+                break;
+            }
             let mut fields = line.split_ascii_whitespace();
             let (Some(address), Some(_kind), Some(name)) =
                 (fields.next(), fields.next(), fields.next())
