@@ -4,9 +4,13 @@
 //! target first, then each patch, disabled and unloaded before the next. The kernel's outcome
 //! decides: a module it loaded as a livepatch whose transition completed (within the guest's
 //! 30 s) is an accept; one that finit_module refused, whose transition did not complete, or that
-//! is no livepatch at all is a reject. lpcheck's offline `check`, with the facts of that boot
-//! (kallsyms and the ftrace list once the targets are loaded, the release), must say the same of
-//! every module. Prints the agreement per kernel.
+//! is no livepatch at all is a reject. lpcheck must say the same of every module: its offline
+//! `check`, with the facts of that boot (kallsyms and the ftrace list once the targets are
+//! loaded, the release), and for a patch `lpcheck preflight` run in the guest just before the
+//! load, whose target-conflict checks (`ftrace-conflicts`, `kprobes`) see what the helpers
+//! loaded so far hold (the selftests' `test_klp_kprobe` puts a kprobe with a post handler on
+//! `cmdline_proc_show`, so the kernel refuses a patch of it with EBUSY). Prints the agreement
+//! per kernel.
 //!
 //! Boots the kernel cache of `$LPCHECK_KERNEL_CACHE` (default `target/kernel`). Skipped, with the
 //! reason printed, when QEMU, the kernel, its source package or its headers' compiler is absent;
@@ -89,6 +93,33 @@ fn kernel_outcome(run: &GuestRun, module: &Module) -> Result<String, String> {
     }
 }
 
+/// `lpcheck preflight`'s checks that a target of a patch is held by another ftrace or kprobe
+/// user on the host.
+const CONFLICT_CHECKS: [&str; 2] = ["ftrace-conflicts", "kprobes"];
+
+/// The target-conflict checks that `lpcheck preflight` failed in the guest just before the
+/// kernel loaded `module` (a patch); panics when the guest has no preflight report for it.
+fn failed_conflict_checks(run: &GuestRun, module: &Module) -> Vec<String> {
+    let path = run.path(&format!("{}.preflight.json", module.name));
+    let text = support::read(&path);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|err| {
+        panic!(
+            "{}: no JSON preflight report ({err}); its stderr:\n{}",
+            path.display(),
+            run.text(&format!("{}.preflight.stderr", module.name))
+        )
+    });
+    json["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: no checks", path.display()))
+        .iter()
+        .filter(|check| check["status"] == "fail")
+        .filter_map(|check| check["id"].as_str())
+        .filter(|id| CONFLICT_CHECKS.contains(id))
+        .map(str::to_string)
+        .collect()
+}
+
 /// lpcheck's offline verdict on `module` with the facts of the boot: the verdict and the names
 /// of the rules that found something. Panics when lpcheck could not analyze it.
 fn lpcheck_verdict(module: &Path, facts: &Path) -> (String, Vec<String>) {
@@ -151,6 +182,7 @@ fn lpcheck_agrees_with_the_kernel_on_its_own_livepatch_modules() {
     let Some(run) = support::run_guest(TEST, "klp-corpus.sh", &kernel)
         .kmod_dir(&corpus)
         .tool("lpc-insmod")
+        .lpcheck()
         .add(&plan_path, "/corpus-plan")
         .timeout(900)
         .boot()
@@ -164,10 +196,19 @@ fn lpcheck_agrees_with_the_kernel_on_its_own_livepatch_modules() {
     let mut disagreements = Vec::new();
     for module in &modules {
         let kernel_says = kernel_outcome(&run, module);
-        let (verdict, rules) = lpcheck_verdict(&module.path, &facts);
+        let (check_verdict, rules) = lpcheck_verdict(&module.path, &facts);
+        let conflicts = if module.livepatch {
+            failed_conflict_checks(&run, module)
+        } else {
+            Vec::new()
+        };
+        let verdict = match (check_verdict.as_str(), conflicts.is_empty()) {
+            ("accept", false) => "preflight fail".to_string(),
+            _ => check_verdict,
+        };
         let agree = kernel_says.is_ok() == (verdict == "accept");
         let line = format!(
-            "{:32} kernel: {:44} lpcheck: {verdict:12} {rules:?}",
+            "{:32} kernel: {:44} lpcheck: {verdict:14} {rules:?} {conflicts:?}",
             module.name,
             match &kernel_says {
                 Ok(how) => format!("accept ({how})"),

@@ -16,7 +16,10 @@
 # runs one transition at a time); one that cannot be reverted is forced.
 # Once the helpers are loaded, $LPC_OUT/facts/ gets the kernel's facts as the
 # patches see them: uname-r, kallsyms, available_filter_functions. The kernel
-# log of each module goes to $LPC_OUT/MODULE.dmesg.
+# log of each module goes to $LPC_OUT/MODULE.dmesg. Before each patch loads,
+# `lpcheck preflight` (at /bin/lpcheck) checks the host for it, JSON in
+# $LPC_OUT/MODULE.preflight.json: the helpers loaded so far may hold its
+# targets (a kprobe, another ftrace user), which the kernel refuses with EBUSY.
 set -u
 
 klp=/sys/kernel/livepatch
@@ -50,6 +53,10 @@ load() {
     local kind=$1 module=$2 name outcome
     name=$(echo "$module" | tr - _)
     progress "$kind $module"
+    if [ "$kind" = patch ]; then
+        lpcheck preflight --source proc --format json "$LPC_KMOD/$module.ko" \
+            >"$LPC_OUT/$module.preflight.json" 2>"$LPC_OUT/$module.preflight.stderr"
+    fi
     dmesg -c >/dev/null
     outcome=$(lpc-insmod "$LPC_KMOD/$module.ko")
     echo "${module}_load=$outcome"
