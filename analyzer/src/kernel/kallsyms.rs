@@ -66,6 +66,9 @@ pub struct KernelSymbol {
     pub global: bool,
     name_start: u32,
     name_len: u32,
+    /// The name's first byte (0 for an empty name), which scans for a few names test before
+    /// they read the name.
+    name_first: u8,
     object: u32,
 }
 
@@ -125,6 +128,7 @@ impl KallsymsBuilder {
             global,
             name_start: self.names.len() as u32,
             name_len: name.len() as u32,
+            name_first: name.as_bytes().first().copied().unwrap_or(0),
             object,
         });
         self.names.push_str(name);
@@ -397,6 +401,7 @@ impl Kallsyms {
                 global: line.letter.is_ascii_uppercase(),
                 name_start: line.name.start as u32,
                 name_len: line.name.len() as u32,
+                name_first: bytes.get(line.name.start).copied().unwrap_or(0),
                 object,
             });
             start = end + 1;
@@ -523,14 +528,11 @@ impl Kallsyms {
         let mut named = vec![Vec::new(); names.len()];
         let mut copies = vec![Vec::new(); functions.len()];
         for (index, symbol) in self.symbols.iter().enumerate() {
-            let name = self.name_bytes(symbol);
-            let Some(&first) = name.first() else {
-                continue;
-            };
-            let asked = firsts[usize::from(first)];
-            if asked == 0 {
+            let asked = firsts[usize::from(symbol.name_first)];
+            if asked == 0 || symbol.name_len == 0 {
                 continue;
             }
+            let name = self.name_bytes(symbol);
             let len = name.len();
             if asked & NAME != 0 && (len >= 64 || lengths >> len & 1 != 0) {
                 for (wanted, found) in names.iter().zip(&mut named) {
@@ -581,10 +583,10 @@ impl Kallsyms {
             if len < 64 && lengths >> len & 1 == 0 {
                 continue;
             }
-            let name = self.name_bytes(symbol);
-            if !firsts[usize::from(name.first().copied().unwrap_or(0))] {
+            if !firsts[usize::from(symbol.name_first)] {
                 continue;
             }
+            let name = self.name_bytes(symbol);
             for (wanted, slot) in names.iter().zip(&mut found) {
                 if slot.is_none() && wanted.as_bytes() == name {
                     *slot = Some(symbol.address);
@@ -1049,6 +1051,42 @@ ffffffffc0001100 t kvm_thing\t[kvm]
         .unwrap();
         let error = Kallsyms::from_file(&path).unwrap_err().to_string();
         assert_eq!(error, format!("{}:2: not UTF-8 text", path.display()));
+    }
+
+    #[test]
+    fn answers_found_ahead_are_the_ones_a_scan_gives() {
+        let text = "ffffffff81000000 t foo\n\
+                    ffffffff81000100 t foo.isra.0\n\
+                    ffffffff81000200 T bar\n\
+                    ffffffffc0000000 t foo.part.0\t[kvm]\n\
+                    ffffffffc0000100 t foo\t[kvm]\n";
+        let ahead = Kallsyms::parse(text, Path::new("k")).unwrap();
+        ahead.prefetch(&["foo", "bar", "absent", ""], &["foo", "bar", ""]);
+        assert!(ahead.named.contains("absent") && ahead.copy_candidates.contains("bar"));
+        let scanned = Kallsyms::parse(text, Path::new("k")).unwrap();
+        let addresses = |table: &Kallsyms, name: &str| -> Vec<u64> {
+            table.lookup_any(name).map(|s| s.address).collect()
+        };
+        for name in ["foo", "bar", "absent", "", "foo.isra.0"] {
+            assert_eq!(addresses(&ahead, name), addresses(&scanned, name), "{name}");
+        }
+        assert_eq!(
+            addresses(&ahead, "foo"),
+            [0xffffffff81000000, 0xffffffffc0000100]
+        );
+        for object in [KernelObject::Vmlinux, KernelObject::Module("kvm".into())] {
+            for function in ["foo", "bar", ""] {
+                assert_eq!(
+                    copies_in(&ahead, &object, function),
+                    copies_in(&scanned, &object, function),
+                    "{object}:{function}"
+                );
+            }
+        }
+        assert_eq!(
+            copies_in(&ahead, &KernelObject::Vmlinux, "foo"),
+            [("foo.isra.0".to_string(), CopyKind::Clone)]
+        );
     }
 
     #[test]
