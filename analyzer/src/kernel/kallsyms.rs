@@ -550,13 +550,9 @@ impl Kallsyms {
             }
         }
         self.named
-            .insert_all(names.iter().map(|name| name.to_string()).zip(named));
-        self.copy_candidates.insert_all(
-            functions
-                .iter()
-                .map(|function| function.to_string())
-                .zip(copies),
-        );
+            .insert_all(names.iter().map(ToString::to_string).zip(named));
+        self.copy_candidates
+            .insert_all(functions.iter().map(ToString::to_string).zip(copies));
     }
 
     /// The first symbol called `name` in vmlinux (for section markers such as `_sinittext`).
