@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::callgraph::NodeKind;
 use crate::debuginfo::TargetKnowledge;
 use crate::gate::{missing_facts, MissingFact};
 use crate::kernel::kallsyms::{copies_in, KernelObject};
@@ -15,6 +16,7 @@ use crate::kernel::{Fact, KernelFacts};
 use crate::patch::{PatchFormat, PatchModule};
 use crate::report::envelope::{CommandName, Enveloped};
 use crate::report::{Finding, Renderable, RuleDescriptor, Severity, Tally, Verdict};
+use crate::rules::engine::base_name;
 use crate::rules::{evaluate, RuleSet};
 
 /// Options that change how findings become a verdict.
@@ -210,6 +212,10 @@ pub fn check(
     rules: &RuleSet,
     options: CheckOptions,
 ) -> CheckReport {
+    if let Some(table) = facts.symbols.value() {
+        let (names, functions) = symbol_questions(patch);
+        table.prefetch(&names, &functions);
+    }
     let mut findings = evaluate(patch, facts, rules);
     let missing = missing_facts(patch, facts, rules);
     if options.strict {
@@ -270,6 +276,33 @@ pub fn check(
             .map(super::rules::model::Rule::descriptor)
             .collect(),
     }
+}
+
+/// The names the rules will look up in the kernel's symbol table (the targets, the `.klp.sym`
+/// symbols, the kernel functions and data the replacements reach) and the functions whose
+/// copies they look for (the targets), so that one scan answers them all.
+fn symbol_questions(patch: &PatchModule) -> (Vec<&str>, Vec<&str>) {
+    let functions: Vec<&str> = patch
+        .patched_functions()
+        .map(|(_, function)| function.old_name.as_str())
+        .collect();
+    let mut names = functions.clone();
+    names.extend(patch.klp_symbols.iter().map(|symbol| symbol.name.as_str()));
+    for replacement in patch
+        .patched_functions()
+        .filter_map(|(_, function)| function.new_func.as_deref())
+    {
+        for node in patch.call_graph.reachable_from(replacement) {
+            match node.kind {
+                NodeKind::Kernel | NodeKind::KlpSymbol { .. } => names.push(&node.name),
+                NodeKind::Data { .. } => names.push(base_name(&node.name)),
+                NodeKind::Function { .. } | NodeKind::Anonymous { .. } => {}
+            }
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    (names, functions)
 }
 
 fn address_of(

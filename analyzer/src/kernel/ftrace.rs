@@ -12,6 +12,7 @@ use std::path::Path;
 use super::kallsyms::{module_index, Kallsyms, KernelObject, SymbolClass};
 use super::line_scan::{field_end, hex16};
 use super::list_text::ListText;
+use super::memo::Memo;
 use crate::error::{AnalyzeError, Result};
 
 /// Distance from a function's start at which its ftrace call site may sit (after an `endbr64`
@@ -38,6 +39,8 @@ pub struct FtraceList {
     call_sites: Vec<u64>,
     /// Index 0 is vmlinux.
     objects: Vec<KernelObject>,
+    /// How many times each `(object index, name)` asked about is listed.
+    listed: Memo<(u32, String), usize>,
 }
 
 impl Default for FtraceList {
@@ -47,6 +50,7 @@ impl Default for FtraceList {
             entries: Vec::new(),
             call_sites: Vec::new(),
             objects: vec![KernelObject::Vmlinux],
+            listed: Memo::default(),
         }
     }
 }
@@ -124,6 +128,7 @@ impl FtraceList {
             entries,
             call_sites,
             objects,
+            listed: Memo::default(),
         })
     }
 
@@ -147,14 +152,19 @@ impl FtraceList {
         let Some(object) = self.objects.iter().position(|o| o == object) else {
             return 0;
         };
-        self.entries
-            .iter()
-            .filter(|e| {
-                e.name_len as usize == name.len()
-                    && e.object as usize == object
-                    && self.name_bytes(e) == name.as_bytes()
-            })
-            .count()
+        let count = self
+            .listed
+            .get_or_insert_with(&(object as u32, name.to_string()), || {
+                self.entries
+                    .iter()
+                    .filter(|e| {
+                        e.name_len as usize == name.len()
+                            && e.object as usize == object
+                            && self.name_bytes(e) == name.as_bytes()
+                    })
+                    .count()
+            });
+        *count
     }
 }
 

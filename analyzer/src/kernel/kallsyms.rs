@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use super::line_scan::{field_end, hex16};
 use super::list_text::ListText;
+use super::memo::Memo;
 use crate::debuginfo::clones::{copy_kind, CopyKind};
 use crate::error::{AnalyzeError, Result};
 
@@ -65,6 +66,9 @@ pub struct KernelSymbol {
     pub global: bool,
     name_start: u32,
     name_len: u32,
+    /// The name's first byte (0 for an empty name), which scans for a few names test before
+    /// they read the name.
+    name_first: u8,
     object: u32,
 }
 
@@ -124,6 +128,7 @@ impl KallsymsBuilder {
             global,
             name_start: self.names.len() as u32,
             name_len: name.len() as u32,
+            name_first: name.as_bytes().first().copied().unwrap_or(0),
             object,
         });
         self.names.push_str(name);
@@ -288,6 +293,11 @@ pub struct Kallsyms {
     text_by_address: OnDemand<Vec<u32>>,
     /// The index for lookups by name.
     by_name: OnDemand<NameIndex>,
+    /// The indices of the symbols of each name asked while there is no index by name.
+    named: Memo<String, Vec<u32>>,
+    /// The indices of the symbols whose name is that of a function, a dot and more (its
+    /// candidate copies), in any object, for each function asked.
+    copy_candidates: Memo<String, Vec<u32>>,
     /// Whether every address in the table is zero (pointers hidden by `kptr_restrict`).
     addresses_hidden: bool,
 }
@@ -315,6 +325,8 @@ impl Kallsyms {
             objects,
             text_by_address: OnDemand::default(),
             by_name: OnDemand::default(),
+            named: Memo::default(),
+            copy_candidates: Memo::default(),
             addresses_hidden,
         }
     }
@@ -389,6 +401,7 @@ impl Kallsyms {
                 global: line.letter.is_ascii_uppercase(),
                 name_start: line.name.start as u32,
                 name_len: line.name.len() as u32,
+                name_first: bytes.get(line.name.start).copied().unwrap_or(0),
                 object,
             });
             start = end + 1;
@@ -459,24 +472,87 @@ impl Kallsyms {
     }
 
     /// Every symbol called `name`, in any object, in file order.
+    ///
+    /// Without the index by name, each name is looked for once (one scan, or the answer
+    /// [`Kallsyms::prefetch`] found) and its answer kept.
     pub fn lookup_any<'a>(
         &'a self,
         name: &'a str,
     ) -> Box<dyn Iterator<Item = &'a KernelSymbol> + 'a> {
-        let is_named =
-            move |s: &&KernelSymbol| s.name_len as usize == name.len() && self.name(s) == name;
-        match self
-            .by_name
-            .get(NAME_SCANS_BEFORE_INDEX, || NameIndex::new(self))
-        {
-            Some(index) => Box::new(
+        let is_named = move |s: &&KernelSymbol| {
+            s.name_len as usize == name.len() && self.name_bytes(s) == name.as_bytes()
+        };
+        if let Some(index) = self.by_name.index.get() {
+            return Box::new(
                 index
                     .candidates(name)
                     .map(|i| &self.symbols[i])
                     .filter(is_named),
-            ),
-            None => Box::new(self.symbols.iter().filter(is_named)),
+            );
         }
+        let found = self.named.get_or_insert_with(name, || {
+            match self
+                .by_name
+                .get(NAME_SCANS_BEFORE_INDEX, || NameIndex::new(self))
+            {
+                Some(index) => index
+                    .candidates(name)
+                    .filter(|&i| is_named(&&self.symbols[i]))
+                    .map(|i| i as u32)
+                    .collect(),
+                None => (0..self.symbols.len() as u32)
+                    .filter(|&i| is_named(&&self.symbols[i as usize]))
+                    .collect(),
+            }
+        });
+        Box::new((0..found.len()).map(move |at| &self.symbols[found[at] as usize]))
+    }
+
+    /// Answers ahead, in one scan of the table, the questions a check is about to ask: the
+    /// symbols called each of `names` ([`Kallsyms::lookup_any`]) and the copies of each of
+    /// `functions` ([`copies_in`]).
+    pub fn prefetch(&self, names: &[&str], functions: &[&str]) {
+        const NAME: u8 = 1;
+        const FUNCTION: u8 = 2;
+        // Which first bytes and name lengths are asked for: most symbols are passed over on
+        // these two tests alone.
+        let mut firsts = [0u8; 256];
+        let mut lengths = 0u64;
+        for name in names {
+            lengths |= 1u64.checked_shl(name.len() as u32).unwrap_or(0);
+            firsts[usize::from(name.as_bytes().first().copied().unwrap_or(0))] |= NAME;
+        }
+        for function in functions.iter().filter(|f| !f.is_empty()) {
+            firsts[usize::from(function.as_bytes()[0])] |= FUNCTION;
+        }
+        let mut named = vec![Vec::new(); names.len()];
+        let mut copies = vec![Vec::new(); functions.len()];
+        for (index, symbol) in self.symbols.iter().enumerate() {
+            let asked = firsts[usize::from(symbol.name_first)];
+            if asked == 0 || symbol.name_len == 0 {
+                continue;
+            }
+            let name = self.name_bytes(symbol);
+            let len = name.len();
+            if asked & NAME != 0 && (len >= 64 || lengths >> len & 1 != 0) {
+                for (wanted, found) in names.iter().zip(&mut named) {
+                    if wanted.as_bytes() == name {
+                        found.push(index as u32);
+                    }
+                }
+            }
+            if asked & FUNCTION != 0 {
+                for (function, found) in functions.iter().zip(&mut copies) {
+                    if is_copy_name(name, function) {
+                        found.push(index as u32);
+                    }
+                }
+            }
+        }
+        self.named
+            .insert_all(names.iter().map(ToString::to_string).zip(named));
+        self.copy_candidates
+            .insert_all(functions.iter().map(ToString::to_string).zip(copies));
     }
 
     /// The first symbol called `name` in vmlinux (for section markers such as `_sinittext`).
@@ -503,10 +579,10 @@ impl Kallsyms {
             if len < 64 && lengths >> len & 1 == 0 {
                 continue;
             }
-            let name = self.name_bytes(symbol);
-            if !firsts[usize::from(name.first().copied().unwrap_or(0))] {
+            if !firsts[usize::from(symbol.name_first)] {
                 continue;
             }
+            let name = self.name_bytes(symbol);
             for (wanted, slot) in names.iter().zip(&mut found) {
                 if slot.is_none() && wanted.as_bytes() == name {
                     *slot = Some(symbol.address);
@@ -686,6 +762,15 @@ fn parse_line(line: &str) -> std::result::Result<(&str, u64, char, Option<&str>)
     Ok((name, address, letter, module))
 }
 
+/// Whether `name` is `function`, a dot and more: a candidate copy of it (most names fail on
+/// their bytes before [`copy_kind`] reads them as text).
+fn is_copy_name(name: &[u8], function: &str) -> bool {
+    name.len() > function.len() + 1
+        && name.first() == function.as_bytes().first()
+        && name[function.len()] == b'.'
+        && name.starts_with(function.as_bytes())
+}
+
 /// The copies of `object:function` in a symbol table, by name, with their kind.
 pub fn copies_in(
     table: &Kallsyms,
@@ -695,19 +780,15 @@ pub fn copies_in(
     let Some(object) = table.objects.iter().position(|o| o == object) else {
         return Vec::new();
     };
-    // A copy's name is the function's, a dot and a suffix: most symbols fail on their bytes
-    // before `copy_kind` reads them as text.
-    let mut copies: Vec<(String, CopyKind)> = table
-        .symbols()
+    let candidates = table.copy_candidates.get_or_insert_with(function, || {
+        (0..table.symbols.len() as u32)
+            .filter(|&i| is_copy_name(table.name_bytes(&table.symbols[i as usize]), function))
+            .collect()
+    });
+    let mut copies: Vec<(String, CopyKind)> = candidates
         .iter()
-        .filter(|symbol| {
-            symbol.object as usize == object && symbol.name_len as usize > function.len() + 1 && {
-                let name = table.name_bytes(symbol);
-                name.first() == function.as_bytes().first()
-                    && name[function.len()] == b'.'
-                    && name.starts_with(function.as_bytes())
-            }
-        })
+        .map(|&i| &table.symbols[i as usize])
+        .filter(|symbol| symbol.object as usize == object)
         .filter_map(|symbol| {
             let name = table.name(symbol);
             copy_kind(function, name).map(|kind| (name.to_string(), kind))
@@ -868,6 +949,10 @@ ffffffffc0001100 t kvm_thing\t[kvm]
                 "{name}: {found:?} {}",
                 table.lookup_any(name).count()
             ));
+            // Names no symbol has, enough of them that the index by name gets built.
+            for absent in [format!("{name}_absent"), format!("{name}.absent")] {
+                answers.push(format!("{absent}: {}", table.lookup_any(&absent).count()));
+            }
         }
         answers.push(format!("{:?}", table.lookup_any("absent").count()));
         answers
@@ -962,6 +1047,42 @@ ffffffffc0001100 t kvm_thing\t[kvm]
         .unwrap();
         let error = Kallsyms::from_file(&path).unwrap_err().to_string();
         assert_eq!(error, format!("{}:2: not UTF-8 text", path.display()));
+    }
+
+    #[test]
+    fn answers_found_ahead_are_the_ones_a_scan_gives() {
+        let text = "ffffffff81000000 t foo\n\
+                    ffffffff81000100 t foo.isra.0\n\
+                    ffffffff81000200 T bar\n\
+                    ffffffffc0000000 t foo.part.0\t[kvm]\n\
+                    ffffffffc0000100 t foo\t[kvm]\n";
+        let ahead = Kallsyms::parse(text, Path::new("k")).unwrap();
+        ahead.prefetch(&["foo", "bar", "absent", ""], &["foo", "bar", ""]);
+        assert!(ahead.named.contains("absent") && ahead.copy_candidates.contains("bar"));
+        let scanned = Kallsyms::parse(text, Path::new("k")).unwrap();
+        let addresses = |table: &Kallsyms, name: &str| -> Vec<u64> {
+            table.lookup_any(name).map(|s| s.address).collect()
+        };
+        for name in ["foo", "bar", "absent", "", "foo.isra.0"] {
+            assert_eq!(addresses(&ahead, name), addresses(&scanned, name), "{name}");
+        }
+        assert_eq!(
+            addresses(&ahead, "foo"),
+            [0xffffffff81000000, 0xffffffffc0000100]
+        );
+        for object in [KernelObject::Vmlinux, KernelObject::Module("kvm".into())] {
+            for function in ["foo", "bar", ""] {
+                assert_eq!(
+                    copies_in(&ahead, &object, function),
+                    copies_in(&scanned, &object, function),
+                    "{object}:{function}"
+                );
+            }
+        }
+        assert_eq!(
+            copies_in(&ahead, &KernelObject::Vmlinux, "foo"),
+            [("foo.isra.0".to_string(), CopyKind::Clone)]
+        );
     }
 
     #[test]

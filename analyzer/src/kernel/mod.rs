@@ -11,6 +11,7 @@ pub mod kthread_loops;
 pub mod kthreads;
 mod line_scan;
 mod list_text;
+mod memo;
 pub mod regions;
 pub mod targets;
 pub mod vmlinux;

@@ -512,7 +512,7 @@ fn new_code_calls(inputs: &Inputs<'_>, regions: &[TextRegion]) -> Vec<Match> {
 }
 
 /// Drops a compiler suffix such as `.0` or `.123` from a static local's name.
-fn base_name(name: &str) -> &str {
+pub(crate) fn base_name(name: &str) -> &str {
     match name.rsplit_once('.') {
         Some((base, suffix))
             if !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()) =>
