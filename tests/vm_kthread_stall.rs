@@ -176,7 +176,8 @@ fn a_kthreads_main_loop_is_refused_and_stalls_when_forced_in() {
     let refused = read("refused.txt");
     assert_eq!(get("refused_rc"), "1", "{refused}");
     assert!(
-        refused.contains("no safe moment") && refused.contains(KTHREAD),
+        refused.contains("no safe moment")
+            && refused.contains(&format!("{pid} ({KTHREAD}) never switches without force")),
         "{refused}"
     );
     assert!(!refused.contains("loading "), "{refused}");
