@@ -23,15 +23,17 @@ fi
 # live scenarios below: Debian 12's 6.1, Debian 13's 6.12 and sid's 7.x.
 export LPCHECK_KERNEL_MATRIX="${LPCHECK_KERNEL_MATRIX:-bookworm trixie sid}"
 cargo test --workspace -- --test-threads=2
-# The live scenarios (apply/status/revert, watch, the kernel's own livepatch corpus loaded)
-# again on every other kernel of the matrix: the run above boots Debian 12's 6.1 only.
+# The live scenarios (apply/status/revert, watch, the kernel's own livepatch corpus loaded, a
+# kthread's main loop patched) again on every other kernel of the matrix: the run above boots
+# Debian 12's 6.1 only.
 mapfile -t kernels < <(tests/vm/kernel-matrix.sh)
 for kernel in "${kernels[@]}"; do
     read -r suite cache _ <<<"$kernel"
     [ "$suite" != bookworm ] || continue
     echo "test: the live VM scenarios on $suite ($cache)" >&2
     LPCHECK_KERNEL_SUITE=$suite LPCHECK_KERNEL_CACHE=$cache \
-        cargo test --test vm_apply --test vm_watch --test vm_klp_corpus -- --test-threads=1
+        cargo test --test vm_apply --test vm_watch --test vm_klp_corpus --test vm_kthread_stall \
+            -- --test-threads=1
 done
 # Every fuzz target for a bounded time (~5 minutes in all with the build, on 2 cores).
 scripts/fuzz.sh "${LPCHECK_FUZZ_SECONDS:-60}"
