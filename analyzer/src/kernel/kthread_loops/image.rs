@@ -157,11 +157,11 @@ fn from_kallsyms(table: &Kallsyms, shift: u64, sections: &[Loaded<'_>]) -> Funct
     for (index, &(start, name)) in found.iter().enumerate() {
         let Some(section) = sections
             .iter()
-            .find(|s| s.code && (s.address..s.address + s.data.len() as u64).contains(&start))
+            .find(|s| s.code && start >= s.address && start - s.address < s.data.len() as u64)
         else {
             continue;
         };
-        let section_end = section.address + section.data.len() as u64;
+        let section_end = section.address.saturating_add(section.data.len() as u64);
         let end = found
             .get(index + 1)
             .map_or(section_end, |&(next, _)| next.min(section_end));

@@ -450,7 +450,7 @@ impl<'i, 'a> Analysis<'i, 'a> {
                 "BTF has no struct smp_hotplug_thread with a thread_fn".to_string(),
             );
         };
-        match self.image.pointer_at(address + offset) {
+        match self.image.pointer_at(address.wrapping_add(offset)) {
             Some(function) if self.functions.starting_at(function).is_some() => {
                 let comm = self
                     .image
@@ -458,7 +458,7 @@ impl<'i, 'a> Analysis<'i, 'a> {
                     .as_ref()
                     .ok()
                     .and_then(|btf| btf.member_offset("smp_hotplug_thread", "thread_comm"))
-                    .and_then(|at| self.image.pointer_at(address + at))
+                    .and_then(|at| self.image.pointer_at(address.wrapping_add(at)))
                     .and_then(|name| self.image.string_at(name));
                 Found::Entry(function, Some(SMPBOOT_LOOP.to_string()), comm)
             }
