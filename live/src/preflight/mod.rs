@@ -97,22 +97,17 @@ impl CheckId {
     ];
 
     /// The checks `lpcheck apply` runs before loading ([`run_host_checks`]): every one but
-    /// [`Self::CurrentBlockers`], whose one snapshot apply's safe-moment wait replaces.
-    pub const HOST: [Self; 13] = [
-        Self::KernelRelease,
-        Self::LivepatchSupport,
-        Self::ModuleLoading,
-        Self::Lockdown,
-        Self::ModuleSignature,
-        Self::Taint,
-        Self::FtraceEnabled,
-        Self::TargetsResolvable,
-        Self::TargetsFtraceable,
-        Self::FtraceConflicts,
-        Self::Kprobes,
-        Self::BpfAttachments,
-        Self::LoadedLivepatches,
-    ];
+    /// [`Self::CurrentBlockers`] (the last of [`Self::ALL`]), whose one snapshot apply's
+    /// safe-moment wait replaces.
+    pub const HOST: [Self; 13] = {
+        let mut host = [Self::KernelRelease; 13];
+        let mut index = 0;
+        while index < host.len() {
+            host[index] = Self::ALL[index];
+            index += 1;
+        }
+        host
+    };
 
     /// The check's stable code (`PFnnn`, listed by `lpcheck codes`).
     pub fn code(self) -> &'static str {
