@@ -187,8 +187,14 @@ fn a_kthreads_main_loop_is_refused_and_stalls_when_forced_in() {
     // stalled: the transition stays in progress for as long as apply waits.
     let stalled = read("stalled.txt");
     let log = samples(&read("transition.log"));
-    // Until apply reverts (`enabled` 0, then the reverse transition), the patch is pending.
-    let pending: Vec<&Sample> = log.iter().take_while(|s| s.enabled).collect();
+    // The kernel sets `enabled` only after it has started the transition, so the first samples
+    // may read `enabled` 0 with the transition already running; from `enabled` 1 until apply
+    // reverts (`enabled` 0, then the reverse transition), the patch is pending.
+    let pending: Vec<&Sample> = log
+        .iter()
+        .skip_while(|s| !s.enabled && s.transition)
+        .take_while(|s| s.enabled)
+        .collect();
     assert!(
         !pending.is_empty() && pending.iter().all(|s| s.transition),
         "the transition ended by itself: {log:?}"
