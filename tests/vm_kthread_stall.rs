@@ -206,10 +206,12 @@ fn a_kthreads_main_loop_is_refused_and_stalls_when_forced_in() {
         rounds >= 3.0 && stuck >= stall_seconds - 5.0,
         "the transition was seen pending for {stuck:.1}s only: {log:?}\n{stalled}"
     );
-    // Each round's fake signal wakes the kthread, which goes back to sleep in its loop.
+    // Each round's fake signal wakes the kthread, which goes back to sleep in its loop. The kernel
+    // signals every 15th retry of a retry a second, so slow retries under TCG can push the last
+    // round past the last sample: all rounds but that one must show.
     let wakeups = last.wakeups - first.wakeups;
     assert!(
-        wakeups as f64 >= rounds,
+        wakeups as f64 >= rounds - 1.0,
         "{KTHREAD} woke {wakeups} times in {rounds} signal rounds: {log:?}"
     );
     // The kernel's own account: the patching transition ran until apply's revert started it
