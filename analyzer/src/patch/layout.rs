@@ -16,11 +16,12 @@ use crate::elf::ElfObject;
 
 /// Kernel series whose `struct klp_func`/`klp_object`/`klp_callbacks`/`klp_state`/`klp_patch`
 /// definitions (and `struct kobject`, embedded in the first two) were read from the headers of
-/// Debian's kernels: 6.1.0-57 (Debian 12), 6.12.118+deb13 (Debian 13) and 7.2.13+deb14 (sid,
-/// where `klp_callbacks` moved to `livepatch_external.h` unchanged). The three agree: klp_func
-/// is 152 bytes (`old_sympos` at 16), klp_object 168 (`callbacks` at 16), klp_state 24,
-/// klp_patch has `states` at 16 and `replace` at 24.
-const KNOWN_SERIES: [(u32, u32); 3] = [(6, 1), (6, 12), (7, 2)];
+/// Debian's kernels: 5.10.0-32 (Debian 11), 6.1.0-57 (Debian 12), 6.12.118+deb13 (Debian 13),
+/// 7.2.13+deb14 (sid, where `klp_callbacks` moved to `livepatch_external.h` unchanged) and
+/// 7.3.4+deb13 (trixie-backports, `livepatch.h` identical to 7.2's). All agree: klp_func is 152
+/// bytes (`old_sympos` at 16), klp_object 168 (`callbacks` at 16), klp_state 24, klp_patch has
+/// `states` at 16 and `replace` at 24. A series in between is not assumed to agree.
+const KNOWN_SERIES: [(u32, u32); 5] = [(5, 10), (6, 1), (6, 12), (7, 2), (7, 3)];
 
 /// Where a layout came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -191,16 +192,18 @@ mod tests {
     #[test]
     fn known_layouts_by_release() {
         for release in [
+            "5.10.0-32-amd64",
             "6.1.0-56-amd64",
             "6.12.118+deb13-amd64",
             "7.2.13+deb14-amd64",
+            "7.3.4+deb13-amd64",
         ] {
             let layout = KlpLayout::known_for(release).unwrap();
             assert_eq!(layout.func_size, 152, "{release}");
             assert_eq!(layout.object_size, 168, "{release}");
             assert_eq!(layout.patch_replace, Some(24), "{release}");
         }
-        for unchecked in ["5.4.0-1", "6.5.0-1-amd64", "7.3.1+bpo-amd64", "garbage"] {
+        for unchecked in ["5.4.0-1", "6.5.0-1-amd64", "7.4.1+bpo-amd64", "garbage"] {
             assert!(KlpLayout::known_for(unchecked).is_none(), "{unchecked}");
         }
     }
