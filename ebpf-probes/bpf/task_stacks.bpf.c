@@ -14,9 +14,9 @@
  * check relies on loads not being reordered (x86's TSO), so the loader falls
  * back to the build without the cache.
  *
- * No vmlinux.h: the few kernel types used are declared here with
- * preserve_access_index, so field offsets are relocated (CO-RE) against the
- * running kernel's BTF at load time.
+ * No vmlinux.h: the few kernel types used are declared here, task_struct's
+ * with preserve_access_index, so its field offsets are relocated (CO-RE)
+ * against the running kernel's BTF at load time.
  */
 
 typedef unsigned char __u8;
@@ -55,6 +55,14 @@ struct thread_struct {
 
 struct task_struct {
 	unsigned int __state;
+	/*
+	 * Before Linux 5.14 the state field was `long state`. A kernel has one
+	 * of the two; the other's relocation fails, and the loader turns its
+	 * load into a call the verifier rejects if it is ever reached. Declared
+	 * here rather than in a second flavor of task_struct: the loader looks
+	 * each relocated type up among all of the kernel's BTF types.
+	 */
+	long state;
 	int on_cpu;
 	void *stack;
 	unsigned int flags;
@@ -67,21 +75,24 @@ struct task_struct {
 	struct thread_struct thread;
 } __attribute__((preserve_access_index));
 
-/* Before Linux 5.14 the state field was `long state`. */
-struct task_struct___pre514 {
-	long state;
-} __attribute__((preserve_access_index));
-
 struct seq_file;
 
+/*
+ * The iterator's context, without CO-RE: its layout is the kernel's
+ * bpf_iter_task() prototype (meta, then task) and struct bpf_iter_meta's
+ * first member (seq), unchanged since Linux 5.8, and the verifier checks
+ * context accesses by offset. Each type relocated with CO-RE costs the
+ * loader a pass over all of the kernel's BTF types (aya looks candidates up
+ * by name), a few milliseconds of every load.
+ */
 struct bpf_iter_meta {
 	struct seq_file *seq;
-} __attribute__((preserve_access_index));
+};
 
 struct bpf_iter__task {
 	struct bpf_iter_meta *meta;
 	struct task_struct *task;
-} __attribute__((preserve_access_index));
+};
 
 /*
  * Set by the loader before load. The raw scan runs only when scan_words > 0
@@ -142,8 +153,7 @@ static __always_inline __u32 read_state(struct task_struct *task)
 {
 	if (bpf_core_field_exists(task->__state))
 		return BPF_CORE_READ(task, __state);
-	struct task_struct___pre514 *old = (void *)task;
-	return (__u32)BPF_CORE_READ(old, state);
+	return (__u32)BPF_CORE_READ(task, state);
 }
 
 static __always_inline __u32 read_on_cpu(struct task_struct *task)

@@ -6,6 +6,7 @@
 //! reads it to EOF like a file. No map or ring buffer is involved, so a snapshot needs no polling
 //! and cannot lose records: the kernel fills the read buffer one record at a time.
 
+mod kernel_code;
 mod record;
 mod text_range;
 
@@ -114,7 +115,8 @@ impl BpfError {
 pub enum ScanRequest {
     /// Do not scan.
     Off,
-    /// Scan, with the kernel text range read from `/proc/kallsyms` at load time.
+    /// Scan, with the kernel text range read at load time from `/proc/kallsyms` (on x86_64 its
+    /// first lines and `/proc/iomem`; see [`KernelTextRange::from_proc_kallsyms`]).
     FromProcKallsyms,
     /// Scan, with this kernel text range.
     Range(KernelTextRange),
