@@ -1,10 +1,11 @@
 //! The kernel's own livepatch modules (samples/livepatch and the livepatch selftest modules),
 //! built from Debian's linux-source package against each kernel of the matrix
-//! (`tests/vm/kernel-matrix.sh`: Debian 12's 6.1, Debian 13's 6.12, sid's 7.x) by
-//! `tests/vm/build-klp-corpus.sh`, with the compiler the headers name (in the suite's toolchain
-//! root when the host lacks it): every module marked `livepatch=Y` must be found as a patch
-//! (no "no livepatch found", never "could not analyze"), including those whose objects carry
-//! only callbacks or states; the helper modules they patch are "not a livepatch module".
+//! (`tests/vm/kernel-matrix.sh`: Debian 12's 6.1, Debian 13's 6.12, sid's 7.x; opt-in
+//! trixie-backports' 7.x) by `tests/vm/build-klp-corpus.sh`, with the compiler the headers name
+//! (in the suite's toolchain root when the host lacks it): every module marked `livepatch=Y`
+//! must be found as a patch (no "no livepatch found", never "could not analyze"), including
+//! those whose objects carry only callbacks or states; the helper modules they patch are "not a
+//! livepatch module".
 //!
 //! This is the static half of the corpus; tests/vm_klp_corpus.rs compares lpcheck with the
 //! kernel's own outcome in a VM boot. A kernel is skipped, with the reason printed, only when

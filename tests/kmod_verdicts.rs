@@ -1,8 +1,9 @@
 //! `lpcheck check` on the real `kmod/` livepatch modules, built with kbuild against each kernel
-//! of the matrix (`tests/vm/kernel-matrix.sh`: Debian 12's 6.1, Debian 13's 6.12, sid's 7.x),
-//! with the compiler its headers name, checked against that kernel's facts as recorded in a QEMU
-//! boot (`tests/vm/dump-facts.sh`: kallsyms, ftrace list, release) — and compared with what the
-//! kernel itself did with each module in that boot (`kmod-verdicts.txt`).
+//! of the matrix (`tests/vm/kernel-matrix.sh`: Debian 12's 6.1, Debian 13's 6.12, sid's 7.x;
+//! opt-in trixie-backports' 7.x), with the compiler its headers name, checked against that
+//! kernel's facts as recorded in a QEMU boot (`tests/vm/dump-facts.sh`: kallsyms, ftrace list,
+//! release) — and compared with what the kernel itself did with each module in that boot
+//! (`kmod-verdicts.txt`).
 //!
 //! A kernel is skipped, with the reason printed, only when its packages or compiler cannot be
 //! downloaded or QEMU is absent (the scripts exit 3); `LPCHECK_VM_REQUIRED=1` turns that into a

@@ -4,8 +4,9 @@
 //!
 //! The kernel cache is `$LPCHECK_KERNEL_CACHE`, else `target/kernel` (tests/vm/fetch-kernel.sh);
 //! the CI matrix points it at each cache in turn (`target/kernel`, `target/kernel-trixie`,
-//! `target/kernel-sid`). Everything a run builds or brings back lives under
-//! `CARGO_TARGET_TMPDIR/TEST/RELEASE`, so runs on different kernels do not mix.
+//! `target/kernel-sid`, opt-in `target/kernel-trixie-backports`). Everything a run builds or
+//! brings back lives under `CARGO_TARGET_TMPDIR/TEST/RELEASE`, so runs on different kernels do
+//! not mix.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

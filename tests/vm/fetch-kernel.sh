@@ -26,10 +26,12 @@
 #
 # LPCHECK_KERNEL_SUITE picks the Debian suite: bookworm (the system's apt:
 # Debian 12's 6.1; the default for a new cache, an existing cache keeps the
-# SUITE of its env file), trixie (Debian 13's 6.12, with
-# trixie-security) or sid (7.x). For suites other than the system's, apt runs
-# with a private configuration under CACHE_DIR/apt (sources list, lists,
-# cache; see lpc_private_apt); the system's apt setup is never changed. The
+# SUITE of its env file), trixie (Debian 13's 6.12, with trixie-security),
+# sid (7.x) or a backports suite such as trixie-backports (the newer kernel
+# a stable release ships, fetched with its base suite). For suites other
+# than the system's, apt runs with a private configuration under
+# CACHE_DIR/apt (sources list, lists, cache; see lpc_private_apt); the
+# system's apt setup is never changed. The
 # env file also names the compiler the headers depend on (KCC, e.g. gcc-14).
 #
 # Exit status: 0 on success, 3 when the packages cannot be resolved or
@@ -151,8 +153,8 @@ main() {
         lpc_die "$cache holds a $fetched kernel, not $suite (LPCHECK_KERNEL_SUITE)"
     case $suite in
     bookworm) ;;
-    trixie | sid) lpc_private_apt "$cache/apt" "$suite" ;;
-    *) lpc_die "LPCHECK_KERNEL_SUITE=$suite: want bookworm, trixie or sid" ;;
+    trixie | sid | *-backports) lpc_private_apt "$cache/apt" "$suite" ;;
+    *) lpc_die "LPCHECK_KERNEL_SUITE=$suite: want bookworm, trixie, sid or SUITE-backports (e.g. trixie-backports)" ;;
     esac
 
     local kabi

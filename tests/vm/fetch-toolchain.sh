@@ -10,11 +10,13 @@
 #   the kernel cache of fetch-kernel.sh (run first when the cache has no env).
 #
 # The root is CACHE_DIR/toolchain: `debootstrap --variant=minbase` of the
-# suite the kernel came from (SUITE of CACHE_DIR/env), from the archive the
-# private apt configurations use (LPC_DEBIAN_MIRROR), with KCC, make,
-# libc6-dev, libelf-dev and the run-time dependencies of the kernel's
-# linux-kbuild package (its fixdep, modpost, objtool and pahole are built for
-# that suite). lpc_kbuild in lib.sh runs make in it with chroot. The
+# suite the kernel came from (SUITE of CACHE_DIR/env; for a backports suite,
+# which debootstrap cannot bootstrap, its base suite: trixie for
+# trixie-backports, whose kernels are built with the base's compiler), from
+# the archive the private apt configurations use (LPC_DEBIAN_MIRROR), with
+# KCC, make, libc6-dev, libelf-dev and the run-time dependencies of the
+# kernel's linux-kbuild package (its fixdep, modpost, objtool and pahole are
+# built for that suite). lpc_kbuild in lib.sh runs make in it with chroot. The
 # packages the root was made with are recorded in CACHE_DIR/toolchain.stamp;
 # a second run with the same packages does nothing. Prints the root's path.
 #
@@ -59,7 +61,7 @@ main() {
     fi
     cache=$(cd "$cache" && pwd -P)
     local suite root="$cache/toolchain" stamp="$cache/toolchain.stamp" packages
-    suite=$(lpc_env_value "$cache/env" SUITE)
+    suite=$(lpc_base_suite "$(lpc_env_value "$cache/env" SUITE)")
     packages=$(toolchain_packages "$cache")
     local wanted
     wanted=$(printf 'suite=%s\n%s\n' "$suite" "$packages")

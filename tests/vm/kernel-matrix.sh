@@ -9,8 +9,9 @@
 #   LPCHECK_KERNEL_MATRIX (default "bookworm trixie sid") picks the suites:
 #   bookworm is Debian 12's 6.1 (cache <repo>/target/kernel, modules in
 #   <repo>/target/kmod, which the other VM tests use), trixie Debian 13's
-#   6.12 and sid 7.x (caches <repo>/target/kernel-SUITE, modules in
-#   <repo>/target/kmod-SUITE).
+#   6.12, sid 7.x and, opt-in, a backports suite such as trixie-backports
+#   (Debian 13's newer kernel, 7.x) (caches <repo>/target/kernel-SUITE,
+#   modules in <repo>/target/kmod-SUITE).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -18,9 +19,9 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 for suite in ${LPCHECK_KERNEL_MATRIX:-bookworm trixie sid}; do
     case $suite in
     bookworm) printf '%s %s %s\n' "$suite" "$repo_root/target/kernel" "$repo_root/target/kmod" ;;
-    trixie | sid) printf '%s %s %s\n' "$suite" "$repo_root/target/kernel-$suite" "$repo_root/target/kmod-$suite" ;;
+    trixie | sid | *-backports) printf '%s %s %s\n' "$suite" "$repo_root/target/kernel-$suite" "$repo_root/target/kmod-$suite" ;;
     *)
-        printf 'kernel-matrix: LPCHECK_KERNEL_MATRIX names %s: want bookworm, trixie or sid\n' "$suite" >&2
+        printf 'kernel-matrix: LPCHECK_KERNEL_MATRIX names %s: want bookworm, trixie, sid or SUITE-backports\n' "$suite" >&2
         exit 1
         ;;
     esac

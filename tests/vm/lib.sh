@@ -28,21 +28,33 @@ LPC_APT_OPTS=()
 # (fetch-toolchain.sh) are fetched from.
 readonly LPC_DEBIAN_MIRROR=http://deb.debian.org/debian
 
+# Prints the suite a Debian suite name builds on: the base of a backports
+# suite (trixie for trixie-backports), else the suite itself.
+lpc_base_suite() {
+    printf '%s\n' "${1%-backports}"
+}
+
 # Points apt at a private configuration under directory $1 for Debian suite
-# $2 (trixie: with trixie-security; sid), updating its lists once. The
-# system's apt setup is never changed.
+# $2 (trixie: with trixie-security; sid; SUITE-backports: with its base
+# suite and the base's security suite, which backports depend on, and the
+# backports suite as the default release, so that its packages are the
+# candidates over the base's), updating its lists once. The system's apt
+# setup is never changed.
 lpc_private_apt() {
-    local dir=$1 suite=$2
+    local dir=$1 suite=$2 base
+    base=$(lpc_base_suite "$suite")
     mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
     {
-        printf 'deb %s %s main\n' "$LPC_DEBIAN_MIRROR" "$suite"
-        [[ $suite == sid ]] || printf 'deb %s-security %s-security main\n' "$LPC_DEBIAN_MIRROR" "$suite"
+        printf 'deb %s %s main\n' "$LPC_DEBIAN_MIRROR" "$base"
+        [[ $base == sid ]] || printf 'deb %s-security %s-security main\n' "$LPC_DEBIAN_MIRROR" "$base"
+        [[ $base == "$suite" ]] || printf 'deb %s %s main\n' "$LPC_DEBIAN_MIRROR" "$suite"
     } >"$dir/sources.list"
     LPC_APT_OPTS=(
         -o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=-
         -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache"
         -o Debug::NoLocking=1
     )
+    [[ $base == "$suite" ]] || LPC_APT_OPTS+=(-o "APT::Default-Release=$suite")
     if ! compgen -G "$dir/lists/*_Packages*" >/dev/null; then
         lpc_log "apt-get update for $suite (private lists in $dir)"
         apt-get "${LPC_APT_OPTS[@]}" update >&2 ||
