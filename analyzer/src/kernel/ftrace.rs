@@ -66,7 +66,10 @@ impl FtraceList {
         let mut number = 0;
         while start < bytes.len() {
             number += 1;
-            let (line, end) = entry_at(bytes, start, origin, number)?;
+            let (line, end) = match usual_entry_at(bytes, start) {
+                Some((line, end)) => (Some(line), end),
+                None => unusual_entry_at(bytes, start, origin, number)?,
+            };
             start = end + 1;
             let Some(line) = line else {
                 continue;
@@ -159,6 +162,7 @@ struct EntryLine {
 /// The usual line at `start` of `text`: `[ADDRESS ]NAME[ [MODULE]]` (an address of 16 digits,
 /// single spaces, nothing else), split by bytes, and where it ends (its `\n` or the end of the
 /// text); `None` for anything else (left to [`parse_entry`]).
+#[inline(always)]
 fn usual_entry_at(text: &[u8], start: usize) -> Option<(EntryLine, usize)> {
     let first_end = field_end(text, start);
     let address = (first_end == start + 16)
@@ -209,9 +213,19 @@ fn entry_at(
     origin: &Path,
     number: usize,
 ) -> Result<(Option<EntryLine>, usize)> {
-    if let Some((line, end)) = usual_entry_at(text, start) {
-        return Ok((Some(line), end));
+    match usual_entry_at(text, start) {
+        Some((line, end)) => Ok((Some(line), end)),
+        None => unusual_entry_at(text, start, origin, number),
     }
+}
+
+/// [`entry_at`] of a line [`usual_entry_at`] leaves to the general parser.
+fn unusual_entry_at(
+    text: &[u8],
+    start: usize,
+    origin: &Path,
+    number: usize,
+) -> Result<(Option<EntryLine>, usize)> {
     let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |n| start + n);
     let line = std::str::from_utf8(&text[start..end])
         .map_err(|_| AnalyzeError::bad_text(origin, number, "not UTF-8 text"))?
