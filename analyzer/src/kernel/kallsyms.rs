@@ -525,10 +525,17 @@ impl Kallsyms {
                     .partition_point(|&start| start as usize <= at)
                     - 1;
                 let line = self.uniform_line_range(line);
-                let after = bytes.get(at + needle.len()).copied();
-                let ends_name = matches!(after, None | Some(b'\n' | b'\t'));
-                (at == line.start + NAME_OFFSET && ends_name == whole)
-                    .then(|| self.uniform_symbol(&line))
+                if at != line.start + NAME_OFFSET {
+                    return None;
+                }
+                // The match lies within the name (a needle may hold a line end or a tab).
+                let name_len = uniform_name_end(bytes, &line) - at;
+                let fits = if whole {
+                    name_len == needle.len()
+                } else {
+                    name_len > needle.len()
+                };
+                fits.then(|| self.uniform_symbol(&line))
             })
             .collect()
     }
@@ -1461,6 +1468,13 @@ ffffffffc0001100 t kvm_thing\t[kvm]
             "schedule"
         );
         assert!(fresh.parsed.get().is_none());
+        // A name asked that runs over a line's end is no symbol's.
+        assert_eq!(fresh.lookup_any("helper\nffffffff81001100").count(), 0);
+        assert_eq!(
+            fresh.lookup_any("_text\nffffffff81001000 t helper").count(),
+            0
+        );
+        assert!(copies_in(&fresh, &KernelObject::Vmlinux, "helper\nffffffff81001100 T").is_empty());
     }
 
     #[test]
