@@ -19,23 +19,13 @@ use crate::error::{AnalyzeError, Result};
 /// and, with call-depth tracking or CFI, a few more bytes of prologue padding).
 const MAX_CALL_SITE_OFFSET: u64 = 16;
 
-/// One line of an ftrace function list without a call-site address; its name and object are
-/// held by the list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FtraceEntry {
-    name_start: u32,
-    name_len: u32,
-    /// Index into the list's objects.
-    object: u32,
-}
-
-/// A parsed ftrace function list: the lines that name a function alone, in list order (names
-/// are spans of the list's text, objects are held once each), and the call-site addresses of
-/// the lines that carry one (which are judged by their address alone).
+/// A parsed ftrace function list: its text, checked line by line, whose lines that name a
+/// function alone are counted by name when asked (a search of the text, see
+/// [`FtraceList::times_listed`]), and the call-site addresses of the lines that carry one
+/// (which are judged by their address alone).
 #[derive(Debug, Clone)]
 pub struct FtraceList {
     names: ListText,
-    entries: Vec<FtraceEntry>,
     call_sites: Vec<u64>,
     /// Index 0 is vmlinux.
     objects: Vec<KernelObject>,
@@ -47,7 +37,6 @@ impl Default for FtraceList {
     fn default() -> Self {
         Self {
             names: ListText::default(),
-            entries: Vec::new(),
             call_sites: Vec::new(),
             objects: vec![KernelObject::Vmlinux],
             listed: Memo::default(),
@@ -62,7 +51,7 @@ impl FtraceList {
     }
 
     /// Parses either list format; `origin` names the source in errors. One pass, each byte
-    /// looked at once ([`line_scan`](super::line_scan)), nothing allocated per line.
+    /// looked at once ([`line_scan`](super::line_scan)), nothing kept per line but call sites.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
         Self::parse_text(ListText::Owned(text.to_owned()), origin)
     }
@@ -70,62 +59,31 @@ impl FtraceList {
     /// [`FtraceList::parse`] of text the list then keeps: names are spans of it, not copies.
     fn parse_text(text: ListText, origin: &Path) -> Result<Self> {
         let bytes = text.bytes();
-        let mut entries = Vec::with_capacity(bytes.len() / 20);
         let mut call_sites = Vec::new();
         let mut objects = vec![KernelObject::Vmlinux];
+        let mut last_object = None;
         let mut start = 0;
         let mut number = 0;
         while start < bytes.len() {
             number += 1;
             let (line, end) = match usual_entry_at(bytes, start) {
-                Some(found) => found,
-                None => {
-                    let end =
-                        memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |n| start + n);
-                    let line = std::str::from_utf8(&bytes[start..end])
-                        .map_err(|_| AnalyzeError::bad_text(origin, number, "not UTF-8 text"))?
-                        .trim();
-                    if line.is_empty() {
-                        start = end + 1;
-                        continue;
-                    }
-                    let (call_site, name, module) = parse_entry(line)
-                        .map_err(|detail| AnalyzeError::bad_text(origin, number, detail))?;
-                    // The parser returns subslices of `text`: their offsets in it.
-                    let span = |part: &str| {
-                        let at = part.as_ptr() as usize - bytes.as_ptr() as usize;
-                        at..at + part.len()
-                    };
-                    let line = EntryLine {
-                        call_site,
-                        name: span(name),
-                        module: module.map(span),
-                    };
-                    (line, end)
-                }
+                Some((line, end)) => (Some(line), end),
+                None => unusual_entry_at(bytes, start, origin, number)?,
             };
             start = end + 1;
+            let Some(line) = line else {
+                continue;
+            };
             if let Some(address) = line.call_site {
                 call_sites.push(address);
                 continue;
             }
-            let object = match line.module {
-                None => 0,
-                Some(module) => module_index(
-                    &mut objects,
-                    entries.last().map(|e: &FtraceEntry| e.object),
-                    text.get(module),
-                ),
-            };
-            entries.push(FtraceEntry {
-                name_start: line.name.start as u32,
-                name_len: line.name.len() as u32,
-                object,
-            });
+            last_object = line
+                .module
+                .map(|module| module_index(&mut objects, last_object, text.get(module)));
         }
         Ok(Self {
             names: text,
-            entries,
             call_sites,
             objects,
             listed: Memo::default(),
@@ -140,12 +98,6 @@ impl FtraceList {
         }
     }
 
-    /// An entry's name as bytes (what scans compare: no UTF-8 check per entry).
-    fn name_bytes(&self, entry: &FtraceEntry) -> &[u8] {
-        let start = entry.name_start as usize;
-        &self.names.bytes()[start..start + entry.name_len as usize]
-    }
-
     /// How many times the list names `name` in `object` without a call site (lines with one
     /// are judged by their address).
     fn times_listed(&self, name: &str, object: &KernelObject) -> usize {
@@ -155,16 +107,47 @@ impl FtraceList {
         let count = self
             .listed
             .get_or_insert_with(&(object as u32, name.to_string()), || {
-                self.entries
-                    .iter()
-                    .filter(|e| {
-                        e.name_len as usize == name.len()
-                            && e.object as usize == object
-                            && self.name_bytes(e) == name.as_bytes()
-                    })
-                    .count()
+                self.count_listed(name, object)
             });
         *count
+    }
+
+    /// [`FtraceList::times_listed`] by searching the text for `name` and reading the lines
+    /// where it occurs (each once).
+    fn count_listed(&self, name: &str, object: usize) -> usize {
+        let bytes = self.names.bytes();
+        if name.is_empty() {
+            return 0;
+        }
+        let mut counted_line = None;
+        let mut count = 0;
+        for at in memchr::memmem::find_iter(bytes, name.as_bytes()) {
+            let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |n| n + 1);
+            if counted_line == Some(start) {
+                continue;
+            }
+            // The text was checked when read (a mapped file changed since reads as it is now).
+            let Ok((Some(line), _)) = entry_at(bytes, start, Path::new(""), 0) else {
+                continue;
+            };
+            let line_object = match line.module {
+                None => Some(0),
+                Some(module) => {
+                    let module = self.names.get(module);
+                    self.objects
+                        .iter()
+                        .position(|o| matches!(o, KernelObject::Module(m) if m == module))
+                }
+            };
+            if line.call_site.is_none()
+                && bytes[line.name] == *name.as_bytes()
+                && line_object == Some(object)
+            {
+                count += 1;
+                counted_line = Some(start);
+            }
+        }
+        count
     }
 }
 
@@ -179,6 +162,7 @@ struct EntryLine {
 /// The usual line at `start` of `text`: `[ADDRESS ]NAME[ [MODULE]]` (an address of 16 digits,
 /// single spaces, nothing else), split by bytes, and where it ends (its `\n` or the end of the
 /// text); `None` for anything else (left to [`parse_entry`]).
+#[inline(always)]
 fn usual_entry_at(text: &[u8], start: usize) -> Option<(EntryLine, usize)> {
     let first_end = field_end(text, start);
     let address = (first_end == start + 16)
@@ -219,6 +203,49 @@ fn usual_entry_at(text: &[u8], start: usize) -> Option<(EntryLine, usize)> {
         module,
     };
     Some((line, end))
+}
+
+/// The line at `start` of `text` (its `number`th) and where it ends: `None` for a blank line,
+/// an error naming `origin` and the line for a bad one.
+fn entry_at(
+    text: &[u8],
+    start: usize,
+    origin: &Path,
+    number: usize,
+) -> Result<(Option<EntryLine>, usize)> {
+    match usual_entry_at(text, start) {
+        Some((line, end)) => Ok((Some(line), end)),
+        None => unusual_entry_at(text, start, origin, number),
+    }
+}
+
+/// [`entry_at`] of a line [`usual_entry_at`] leaves to the general parser.
+fn unusual_entry_at(
+    text: &[u8],
+    start: usize,
+    origin: &Path,
+    number: usize,
+) -> Result<(Option<EntryLine>, usize)> {
+    let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |n| start + n);
+    let line = std::str::from_utf8(&text[start..end])
+        .map_err(|_| AnalyzeError::bad_text(origin, number, "not UTF-8 text"))?
+        .trim();
+    if line.is_empty() {
+        return Ok((None, end));
+    }
+    let (call_site, name, module) =
+        parse_entry(line).map_err(|detail| AnalyzeError::bad_text(origin, number, detail))?;
+    // The parser returns subslices of `text`: their offsets in it.
+    let span = |part: &str| {
+        let at = part.as_ptr() as usize - text.as_ptr() as usize;
+        at..at + part.len()
+    };
+    let line = EntryLine {
+        call_site,
+        name: span(name),
+        module: module.map(span),
+    };
+    Ok((Some(line), end))
 }
 
 /// Splits a line into call site (when the list has addresses), name and module.
@@ -301,8 +328,8 @@ impl FtraceIndex {
         }
         let mut uncertain = None;
         for alias in symbols.text_symbols_at(address) {
-            let name = symbols.name(alias);
-            let object = symbols.object(alias);
+            let name = symbols.name(&alias);
+            let object = symbols.object(&alias);
             let listed = self.list.times_listed(name, object);
             if listed == 0 {
                 continue;
@@ -457,8 +484,15 @@ mod tests {
     fn unusual_lines_parse_as_before_or_fail_with_their_number() {
         let list = FtraceList::parse("a\r\n  b  \n\nc []\nffffffff81000204   d\n", Path::new("f"))
             .unwrap();
-        let names: Vec<&[u8]> = list.entries.iter().map(|e| list.name_bytes(e)).collect();
-        assert_eq!(names, [b"a", b"b", b"c"]);
+        let listed = |name: &str| list.times_listed(name, &KernelObject::Vmlinux);
+        assert_eq!(
+            ["a", "b", "c", "d", "", "ab"].map(listed),
+            [1, 1, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            list.times_listed("c", &KernelObject::Module(String::new())),
+            1
+        );
         assert_eq!(list.call_sites, [0xffff_ffff_8100_0204]);
         let mut text = "name\n".repeat(40_000);
         text.push_str("bad [kvm\n");

@@ -4,13 +4,17 @@
 //! kallsyms. Symbols keep the file's order per object, which is the order the livepatch core
 //! counts in when it resolves `old_sympos` (vmlinux symbols in address order, module symbols in
 //! their module's symbol-table order).
+//!
+//! Reading a table checks every line and keeps nothing per symbol: a check asks about a few
+//! functions, which scans of the text answer (see [`Kallsyms`]); the list of every symbol is
+//! parsed only for the callers that need it.
 
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use super::line_scan::{field_end, hex16};
+use super::line_scan::{field_end, hex16, hex16_order_key, is_hex16};
 use super::list_text::ListText;
 use super::memo::Memo;
 use crate::debuginfo::clones::{copy_kind, CopyKind};
@@ -136,7 +140,12 @@ impl KallsymsBuilder {
 
     /// The finished table.
     pub fn finish(self) -> Kallsyms {
-        Kallsyms::from_parts(ListText::Owned(self.names), self.symbols, self.objects)
+        let addresses_hidden = self.symbols.iter().all(|s| s.address == 0);
+        let table = Kallsyms::new(ListText::Owned(self.names), self.objects, addresses_hidden);
+        table
+            .parsed
+            .get_or_init(|| ParsedSymbols::new(self.symbols));
+        table
     }
 }
 
@@ -168,13 +177,25 @@ pub(super) fn module_index(
 /// About how many names share a bucket of the by-name index.
 const NAMES_PER_BUCKET: usize = 8;
 
-/// How many questions by name a table answers by scanning its symbols before it builds the
-/// index by name: building it costs about as much as this many scans.
+/// How many questions by name a parsed table answers by scanning its symbols before it builds
+/// the index by name: building it costs about as much as this many scans.
 const NAME_SCANS_BEFORE_INDEX: u32 = 16;
 
-/// How many questions by address a table answers by scanning before it sorts its text symbols
-/// (a scan by address costs more than one by name, a sort less than hashing every name).
+/// How many questions by address a parsed table answers by scanning before it sorts its text
+/// symbols (a scan by address costs more than one by name, a sort less than hashing every
+/// name).
 const ADDRESS_SCANS_BEFORE_INDEX: u32 = 2;
+
+/// What the scans of a table's text may cost, in searches for one name, before the table
+/// parses every symbol instead (which costs about as much as this many).
+const TEXT_SCAN_BUDGET: u32 = 40;
+
+/// What a pass over every line of the text costs, in searches for one name.
+const LINE_PASS_COST: u32 = 6;
+
+/// Where the name starts in a uniform line: after 16 digits, a space, the type letter and a
+/// space.
+const NAME_OFFSET: usize = 19;
 
 /// A fast hash of a symbol name for the by-name table, from its length and its first and last
 /// eight bytes (the table uses its top bits; names that share these share a bucket, and are told
@@ -234,8 +255,7 @@ struct NameIndex {
 }
 
 impl NameIndex {
-    fn new(table: &Kallsyms) -> Self {
-        let symbols = &table.symbols;
+    fn new(table: &Kallsyms, symbols: &[KernelSymbol]) -> Self {
         let bits = (symbols.len() / NAMES_PER_BUCKET)
             .max(1)
             .next_power_of_two()
@@ -275,36 +295,99 @@ impl NameIndex {
     }
 }
 
-/// A parsed kernel symbol table.
-///
-/// Parsing keeps every symbol in one flat list; the indexes by name and by address are built
-/// only once enough questions are asked ([`NAME_SCANS_BEFORE_INDEX`],
-/// [`ADDRESS_SCANS_BEFORE_INDEX`]), so a check that asks about a
-/// few functions pays for one pass over the file and a few scans.
+/// Every symbol of a table in file order, with the indexes by name and by address built when
+/// asked often enough ([`NAME_SCANS_BEFORE_INDEX`], [`ADDRESS_SCANS_BEFORE_INDEX`]).
 #[derive(Debug, Clone, Default)]
-pub struct Kallsyms {
-    /// Every name (the file's text when parsed; names are spans of it).
-    names: ListText,
-    /// Symbols in file order.
+struct ParsedSymbols {
     symbols: Vec<KernelSymbol>,
-    /// The objects symbols belong to (index 0 is vmlinux).
-    objects: Vec<KernelObject>,
     /// Indices into `symbols`, sorted by address (text symbols only), for lookups by address.
     text_by_address: OnDemand<Vec<u32>>,
     /// The index for lookups by name.
     by_name: OnDemand<NameIndex>,
-    /// The indices of the symbols of each name asked while there is no index by name.
-    named: Memo<String, Vec<u32>>,
-    /// The indices of the symbols whose name is that of a function, a dot and more (its
-    /// candidate copies), in any object, for each function asked.
-    copy_candidates: Memo<String, Vec<u32>>,
-    /// Whether every address in the table is zero (pointers hidden by `kptr_restrict`).
-    addresses_hidden: bool,
 }
 
-/// One usual line of a symbol table, split; the name and module are byte ranges of the text.
+impl ParsedSymbols {
+    fn new(symbols: Vec<KernelSymbol>) -> Self {
+        Self {
+            symbols,
+            text_by_address: OnDemand::default(),
+            by_name: OnDemand::default(),
+        }
+    }
+
+    /// The text symbols' indices sorted by address, once asked often enough; stable, so
+    /// aliases at one address stay in file order (kallsyms is mostly sorted, so this is close
+    /// to one pass).
+    fn text_by_address(&self) -> Option<&Vec<u32>> {
+        self.text_by_address.get(ADDRESS_SCANS_BEFORE_INDEX, || {
+            let symbols = &self.symbols;
+            let mut order: Vec<u32> = (0..symbols.len() as u32)
+                .filter(|&i| symbols[i as usize].class == SymbolClass::Text)
+                .collect();
+            order.sort_by_key(|&i| symbols[i as usize].address);
+            order
+        })
+    }
+}
+
+/// What a table's scans of its text have cost (kept by its clones as it was when cloned).
+#[derive(Debug, Default)]
+struct ScanCost(AtomicU32);
+
+impl Clone for ScanCost {
+    fn clone(&self) -> Self {
+        Self(AtomicU32::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+/// What a table knows about one address: the text symbols starting there, the closest text
+/// start below it (the first in file order of its aliases), the closest above.
+#[derive(Debug, Clone, Default)]
+struct AddressAnswer {
+    at: Vec<KernelSymbol>,
+    below: Option<KernelSymbol>,
+    above: Option<u64>,
+}
+
+/// A parsed kernel symbol table.
+///
+/// Reading one checks every line (a bad line is an error naming it) and keeps the text. When
+/// every line has the usual shape (16 address digits, single spaces), questions are answered
+/// from the text: a name by searching for it ([`memchr::memmem`]), a few names and an address
+/// by one pass over the lines reading their fields at fixed offsets, each answer kept. Once
+/// those scans cost more than parsing would ([`TEXT_SCAN_BUDGET`]), or for a table of another
+/// shape, or when [`Kallsyms::symbols`] is asked, every symbol is parsed into a flat list
+/// (indexed by name and by address on demand).
+#[derive(Debug, Clone, Default)]
+pub struct Kallsyms {
+    /// Every name (the file's text when parsed; names are spans of it).
+    names: ListText,
+    /// Where each line of `names` starts, when every line is a usual line with a 16-digit
+    /// address (so that scans read its fields at fixed offsets); empty otherwise.
+    line_starts: Vec<u32>,
+    /// The objects symbols belong to (index 0 is vmlinux).
+    objects: Vec<KernelObject>,
+    /// Whether every address in the table is zero (pointers hidden by `kptr_restrict`).
+    addresses_hidden: bool,
+    /// Every symbol, parsed when first needed.
+    parsed: OnceLock<ParsedSymbols>,
+    /// What the scans of the text have cost so far, in searches for one name.
+    scan_cost: ScanCost,
+    /// The symbols of each name asked, in file order.
+    named: Memo<String, Vec<KernelSymbol>>,
+    /// The symbols whose name is that of a function, a dot and more (its candidate copies),
+    /// in any object, for each function asked.
+    copy_candidates: Memo<String, Vec<KernelSymbol>>,
+    /// The uniform text's text symbols by address (see [`Kallsyms::text_order`]).
+    text_order: OnceLock<Vec<u32>>,
+    /// What the table says of each address asked.
+    addresses: Memo<u64, AddressAnswer>,
+}
+
+/// One usual line of a symbol table, split; the address digits, name and module are byte
+/// ranges of the text.
 struct SymbolLine {
-    address: u64,
+    digits: Range<usize>,
     letter: char,
     name: Range<usize>,
     module: Option<Range<usize>>,
@@ -316,36 +399,27 @@ impl Kallsyms {
         Self::parse_text(ListText::read(path)?, path)
     }
 
-    /// The table of `symbols` (whose names are spans of `names`) and `objects`.
-    fn from_parts(names: ListText, symbols: Vec<KernelSymbol>, objects: Vec<KernelObject>) -> Self {
-        let addresses_hidden = symbols.iter().all(|s| s.address == 0);
+    /// A table of `names` with nothing parsed yet.
+    fn new(names: ListText, objects: Vec<KernelObject>, addresses_hidden: bool) -> Self {
         Self {
             names,
-            symbols,
+            line_starts: Vec::new(),
             objects,
-            text_by_address: OnDemand::default(),
-            by_name: OnDemand::default(),
+            addresses_hidden,
+            parsed: OnceLock::new(),
+            scan_cost: ScanCost::default(),
             named: Memo::default(),
             copy_candidates: Memo::default(),
-            addresses_hidden,
+            text_order: OnceLock::new(),
+            addresses: Memo::default(),
         }
-    }
-
-    /// The text symbols' indices sorted by address; stable, so aliases at one address stay in
-    /// file order (kallsyms is mostly sorted, so this is close to one pass).
-    fn sorted_text(symbols: &[KernelSymbol]) -> Vec<u32> {
-        let mut order: Vec<u32> = (0..symbols.len() as u32)
-            .filter(|&i| symbols[i as usize].class == SymbolClass::Text)
-            .collect();
-        order.sort_by_key(|&i| symbols[i as usize].address);
-        order
     }
 
     /// Parses kallsyms or System.map text; `origin` names the source in errors.
     ///
     /// One pass over the text, each byte looked at once: the usual line shape is split in
-    /// place ([`line_scan`]), nothing is allocated per line, and any other line goes through
-    /// the general (and erroring) parser.
+    /// place ([`line_scan`](super::line_scan)), nothing is kept per line, and any other line
+    /// goes through the general (and erroring) parser.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
         Self::parse_text(ListText::Owned(text.to_owned()), origin)
     }
@@ -353,88 +427,225 @@ impl Kallsyms {
     /// [`Kallsyms::parse`] of text the table then keeps: the names are spans of it, not copies.
     fn parse_text(text: ListText, origin: &Path) -> Result<Self> {
         let bytes = text.bytes();
-        let mut symbols = Vec::with_capacity(bytes.len() / 40);
-        let mut objects = vec![KernelObject::Vmlinux];
-        let mut start = 0;
-        let mut number = 0;
-        while start < bytes.len() {
-            number += 1;
-            let (line, end) = match usual_line_at(bytes, start) {
-                Some(found) => found,
-                None => {
-                    let end =
-                        memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |n| start + n);
-                    let line = std::str::from_utf8(&bytes[start..end])
-                        .map_err(|_| AnalyzeError::bad_text(origin, number, "not UTF-8 text"))?;
-                    if line.trim().is_empty() {
-                        start = end + 1;
-                        continue;
-                    }
-                    let (name, address, letter, module) =
-                        parse_line(line.trim_end_matches('\r'))
-                            .map_err(|detail| AnalyzeError::bad_text(origin, number, detail))?;
-                    // The parser returns subslices of `text`: their offsets in it.
-                    let span = |part: &str| {
-                        let at = part.as_ptr() as usize - bytes.as_ptr() as usize;
-                        at..at + part.len()
-                    };
-                    let line = SymbolLine {
-                        address,
-                        letter,
-                        name: span(name),
-                        module: module.map(span),
-                    };
-                    (line, end)
-                }
-            };
-            let object = match line.module {
-                None => 0,
-                Some(module) => module_index(
-                    &mut objects,
-                    symbols.last().map(|s: &KernelSymbol| s.object),
-                    text.get(module),
-                ),
-            };
-            symbols.push(KernelSymbol {
-                address: line.address,
-                class: SymbolClass::from_letter(line.letter),
-                global: line.letter.is_ascii_uppercase(),
-                name_start: line.name.start as u32,
-                name_len: line.name.len() as u32,
-                name_first: bytes.get(line.name.start).copied().unwrap_or(0),
-                object,
-            });
-            start = end + 1;
-        }
-        if symbols.is_empty() {
+        let mut checked = CheckedLines {
+            bytes,
+            objects: vec![KernelObject::Vmlinux],
+            last_object: None,
+            addresses_hidden: true,
+            uniform: u32::try_from(bytes.len()).is_ok(),
+            line_starts: Vec::with_capacity(bytes.len() / 40),
+            count: 0,
+        };
+        let blank_lines = each_line(bytes, origin, &mut checked)?;
+        if checked.count == 0 {
             return Err(AnalyzeError::bad_text(origin, 0, "no symbols in the file"));
         }
-        Ok(Self::from_parts(text, symbols, objects))
+        let uniform = checked.uniform && blank_lines == 0;
+        let CheckedLines {
+            objects,
+            addresses_hidden,
+            line_starts,
+            ..
+        } = checked;
+        let mut table = Self::new(text, objects, addresses_hidden);
+        // A blank line (passed over) is a line the scans would read as a symbol.
+        if uniform {
+            table.line_starts = line_starts;
+        }
+        Ok(table)
     }
 
-    /// All symbols, in file order.
+    /// Every symbol, parsed on first use.
+    fn parsed(&self) -> &ParsedSymbols {
+        self.parsed.get_or_init(|| {
+            let bytes = self.names.bytes();
+            let mut parsing = ParsedLines {
+                table: self,
+                objects: self.objects.clone(),
+                symbols: Vec::with_capacity(bytes.len() / 40),
+            };
+            // The text was checked when read; a mapped file changed since gives wrong symbols
+            // up to its first bad line, never an error (see `ListText`).
+            let _ = each_line(bytes, Path::new(""), &mut parsing);
+            ParsedSymbols::new(parsing.symbols)
+        })
+    }
+
+    /// The symbol a line holds, of the object at `object`.
+    fn symbol_of(&self, line: &SymbolLine, object: u32) -> KernelSymbol {
+        let bytes = self.names.bytes();
+        KernelSymbol {
+            address: line_address(bytes, &line.digits),
+            class: SymbolClass::from_letter(line.letter),
+            global: line.letter.is_ascii_uppercase(),
+            name_start: line.name.start as u32,
+            name_len: line.name.len() as u32,
+            name_first: bytes.get(line.name.start).copied().unwrap_or(0),
+            object,
+        }
+    }
+
+    /// Whether the next question may be answered from the text, at `cost` (in searches for one
+    /// name); `false` once the table is parsed or the scans' budget is spent.
+    fn scan_text(&self, cost: u32) -> bool {
+        !self.line_starts.is_empty()
+            && self.parsed.get().is_none()
+            && self.scan_cost.0.fetch_add(cost, Ordering::Relaxed) < TEXT_SCAN_BUDGET
+    }
+
+    /// The symbol of the uniform line `line`.
+    fn uniform_symbol(&self, line: &Range<usize>) -> KernelSymbol {
+        let line = uniform_line(self.names.bytes(), line);
+        let object = match &line.module {
+            None => 0,
+            Some(module) => {
+                let module = self.names.get(module.clone());
+                self.objects
+                    .iter()
+                    .position(|o| matches!(o, KernelObject::Module(m) if m == module))
+                    .unwrap_or(0) as u32
+            }
+        };
+        self.symbol_of(&line, object)
+    }
+
+    /// The symbols whose name is `needle` (`whole`) or starts with it and is longer, in file
+    /// order, found by searching the uniform text for it.
+    fn search_text(&self, needle: &str, whole: bool) -> Vec<KernelSymbol> {
+        let bytes = self.names.bytes();
+        if needle.is_empty() {
+            return Vec::new();
+        }
+        memchr::memmem::find_iter(bytes, needle.as_bytes())
+            .filter_map(|at| {
+                // A name starts at its line's fixed offset; no name holds a blank, so an
+                // earlier match cannot hide this one.
+                let line = self
+                    .line_starts
+                    .partition_point(|&start| start as usize <= at)
+                    - 1;
+                let line = self.uniform_line_range(line);
+                if at != line.start + NAME_OFFSET {
+                    return None;
+                }
+                // The match lies within the name (a needle may hold a line end or a tab).
+                let name_len = uniform_name_end(bytes, &line) - at;
+                let fits = if whole {
+                    name_len == needle.len()
+                } else {
+                    name_len > needle.len()
+                };
+                fits.then(|| self.uniform_symbol(&line))
+            })
+            .collect()
+    }
+
+    /// Where the `index`th line of a uniform text starts and ends.
+    fn uniform_line_range(&self, index: usize) -> Range<usize> {
+        let start = self.line_starts[index] as usize;
+        let end = match self.line_starts.get(index + 1) {
+            Some(&next) => next as usize - 1,
+            None => {
+                let bytes = self.names.bytes();
+                bytes.len() - usize::from(bytes.last() == Some(&b'\n'))
+            }
+        };
+        start..end
+    }
+
+    /// All symbols, in file order (parsed on first use).
     pub fn symbols(&self) -> &[KernelSymbol] {
-        &self.symbols
+        &self.parsed().symbols
+    }
+
+    /// What the table says of `address`: one pass over the uniform text, or the parsed symbols.
+    fn address_answer(&self, address: u64) -> Arc<AddressAnswer> {
+        self.addresses.get_or_insert_with(&address, || {
+            if !self.line_starts.is_empty() && self.parsed.get().is_none() {
+                return self.text_address_answer(address);
+            }
+            let parsed = self.parsed();
+            let symbols = &parsed.symbols;
+            match parsed.text_by_address() {
+                Some(order) => {
+                    let upper = order.partition_point(|&i| symbols[i as usize].address <= address);
+                    let below = order[..upper].last().map(|&i| {
+                        let start = symbols[i as usize].address;
+                        let first = order[..upper]
+                            .partition_point(|&i| symbols[i as usize].address < start);
+                        symbols[order[first] as usize]
+                    });
+                    let first_at =
+                        order.partition_point(|&i| symbols[i as usize].address < address);
+                    AddressAnswer {
+                        at: order[first_at..upper]
+                            .iter()
+                            .map(|&i| symbols[i as usize])
+                            .collect(),
+                        below,
+                        above: order[upper..].first().map(|&i| symbols[i as usize].address),
+                    }
+                }
+                None => {
+                    let mut answer = AddressAnswer::default();
+                    for symbol in symbols.iter().filter(|s| s.class == SymbolClass::Text) {
+                        answer.note(symbol.address, address, || *symbol);
+                    }
+                    answer
+                }
+            }
+        })
+    }
+
+    /// The uniform text's lines of text symbols (their indices), sorted by address (stable:
+    /// file order among aliases), built on the first question by address. Addresses compare by
+    /// their digits' order key, so only the lines asked about are converted.
+    fn text_order(&self) -> &[u32] {
+        self.text_order.get_or_init(|| {
+            let bytes = self.names.bytes();
+            let starts = &self.line_starts;
+            let mut order: Vec<u32> = (0..starts.len() as u32)
+                .filter(|&i| is_text_letter(bytes[starts[i as usize] as usize + 17]))
+                .collect();
+            let key = |&i: &u32| hex16_order_key(&bytes[starts[i as usize] as usize..]);
+            // Kallsyms lists vmlinux in address order: often there is nothing to sort.
+            if !order.is_sorted_by_key(key) {
+                order.sort_by_key(key);
+            }
+            order
+        })
+    }
+
+    /// [`Kallsyms::address_answer`] from the uniform text, through [`Kallsyms::text_order`].
+    fn text_address_answer(&self, address: u64) -> AddressAnswer {
+        let bytes = self.names.bytes();
+        let order = self.text_order();
+        let key_of = |i: u32| hex16_order_key(&bytes[self.line_starts[i as usize] as usize..]);
+        let symbol_of = |i: u32| self.uniform_symbol(&self.uniform_line_range(i as usize));
+        let wanted = hex16_order_key(format!("{address:016x}").as_bytes());
+        let upper = order.partition_point(|&i| key_of(i) <= wanted);
+        let first_at = order[..upper].partition_point(|&i| key_of(i) < wanted);
+        let below = order[..upper].last().map(|&last| {
+            let start = key_of(last);
+            symbol_of(order[order[..upper].partition_point(|&i| key_of(i) < start)])
+        });
+        AddressAnswer {
+            at: order[first_at..upper]
+                .iter()
+                .map(|&i| symbol_of(i))
+                .collect(),
+            below,
+            above: order.get(upper).map(|&i| {
+                let start = self.line_starts[i as usize] as usize;
+                line_address(bytes, &(start..start + 16))
+            }),
+        }
     }
 
     /// The text symbols starting at `address` (aliases of one function), in file order.
-    pub fn text_symbols_at(&self, address: u64) -> Box<dyn Iterator<Item = &KernelSymbol> + '_> {
-        let Some(order) = self.text_by_address.get(ADDRESS_SCANS_BEFORE_INDEX, || {
-            Self::sorted_text(&self.symbols)
-        }) else {
-            return Box::new(
-                self.symbols
-                    .iter()
-                    .filter(move |s| s.class == SymbolClass::Text && s.address == address),
-            );
-        };
-        let first = order.partition_point(|&i| self.symbols[i as usize].address < address);
-        Box::new(
-            order[first..]
-                .iter()
-                .map(|&i| &self.symbols[i as usize])
-                .take_while(move |s| s.address == address),
-        )
+    pub fn text_symbols_at(&self, address: u64) -> impl Iterator<Item = KernelSymbol> {
+        let answer = self.address_answer(address);
+        (0..answer.at.len()).map(move |at| answer.at[at])
     }
 
     /// A symbol's name as bytes (what scans compare: no UTF-8 check per symbol).
@@ -461,11 +672,11 @@ impl Kallsyms {
 
     /// Every symbol called `name` in `object`, in the order the livepatch core counts
     /// `old_sympos` (position 1 is the first).
-    pub fn lookup<'a>(
-        &'a self,
+    pub fn lookup(
+        &self,
         object: &KernelObject,
-        name: &'a str,
-    ) -> impl Iterator<Item = &'a KernelSymbol> + 'a {
+        name: &str,
+    ) -> impl Iterator<Item = KernelSymbol> + '_ {
         let wanted = self.objects.iter().position(|o| o == object);
         self.lookup_any(name)
             .filter(move |s| Some(s.object as usize) == wanted)
@@ -473,80 +684,72 @@ impl Kallsyms {
 
     /// Every symbol called `name`, in any object, in file order.
     ///
-    /// Without the index by name, each name is looked for once (one scan, or the answer
-    /// [`Kallsyms::prefetch`] found) and its answer kept.
-    pub fn lookup_any<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> Box<dyn Iterator<Item = &'a KernelSymbol> + 'a> {
-        let is_named = move |s: &&KernelSymbol| {
-            s.name_len as usize == name.len() && self.name_bytes(s) == name.as_bytes()
-        };
-        if let Some(index) = self.by_name.index.get() {
-            return Box::new(
-                index
-                    .candidates(name)
-                    .map(|i| &self.symbols[i])
-                    .filter(is_named),
-            );
-        }
+    /// Each name is looked for once (a search of the text, one of the parsed symbols, the index
+    /// by name, or the answer [`Kallsyms::prefetch`] found) and its answer kept.
+    pub fn lookup_any(&self, name: &str) -> impl Iterator<Item = KernelSymbol> {
         let found = self.named.get_or_insert_with(name, || {
-            match self
-                .by_name
-                .get(NAME_SCANS_BEFORE_INDEX, || NameIndex::new(self))
-            {
+            if self.scan_text(1) {
+                return self.search_text(name, true);
+            }
+            let parsed = self.parsed();
+            let is_named = |s: &KernelSymbol| {
+                s.name_len as usize == name.len() && self.name_bytes(s) == name.as_bytes()
+            };
+            match parsed.by_name.get(NAME_SCANS_BEFORE_INDEX, || {
+                NameIndex::new(self, &parsed.symbols)
+            }) {
                 Some(index) => index
                     .candidates(name)
-                    .filter(|&i| is_named(&&self.symbols[i]))
-                    .map(|i| i as u32)
+                    .map(|i| parsed.symbols[i])
+                    .filter(is_named)
                     .collect(),
-                None => (0..self.symbols.len() as u32)
-                    .filter(|&i| is_named(&&self.symbols[i as usize]))
-                    .collect(),
+                None => parsed.symbols.iter().copied().filter(is_named).collect(),
             }
         });
-        Box::new((0..found.len()).map(move |at| &self.symbols[found[at] as usize]))
+        (0..found.len()).map(move |at| found[at])
     }
 
     /// Answers ahead, in one scan of the table, the questions a check is about to ask: the
     /// symbols called each of `names` ([`Kallsyms::lookup_any`]) and the copies of each of
     /// `functions` ([`copies_in`]).
     pub fn prefetch(&self, names: &[&str], functions: &[&str]) {
-        const NAME: u8 = 1;
-        const FUNCTION: u8 = 2;
-        // Which first bytes and name lengths are asked for: most symbols are passed over on
-        // these two tests alone.
-        let mut firsts = [0u8; 256];
-        let mut lengths = 0u64;
-        for name in names {
-            lengths |= 1u64.checked_shl(name.len() as u32).unwrap_or(0);
-            firsts[usize::from(name.as_bytes().first().copied().unwrap_or(0))] |= NAME;
-        }
-        for function in functions.iter().filter(|f| !f.is_empty()) {
-            firsts[usize::from(function.as_bytes()[0])] |= FUNCTION;
-        }
+        let asked = AskedNames::new(names, functions);
         let mut named = vec![Vec::new(); names.len()];
         let mut copies = vec![Vec::new(); functions.len()];
-        for (index, symbol) in self.symbols.iter().enumerate() {
-            let asked = firsts[usize::from(symbol.name_first)];
-            if asked == 0 || symbol.name_len == 0 {
-                continue;
-            }
-            let name = self.name_bytes(symbol);
-            let len = name.len();
-            if asked & NAME != 0 && (len >= 64 || lengths >> len & 1 != 0) {
+        let mut answer = |name: &[u8], first: u8, symbol: &dyn Fn() -> KernelSymbol| {
+            if first & AskedNames::NAME != 0 && asked.may_be_named(name) {
                 for (wanted, found) in names.iter().zip(&mut named) {
                     if wanted.as_bytes() == name {
-                        found.push(index as u32);
+                        found.push(symbol());
                     }
                 }
             }
-            if asked & FUNCTION != 0 {
+            if first & AskedNames::FUNCTION != 0 {
                 for (function, found) in functions.iter().zip(&mut copies) {
                     if is_copy_name(name, function) {
-                        found.push(index as u32);
+                        found.push(symbol());
                     }
                 }
+            }
+        };
+        if self.scan_text(LINE_PASS_COST) {
+            let bytes = self.names.bytes();
+            for (index, &start) in self.line_starts.iter().enumerate() {
+                let first = asked.first_byte(bytes[start as usize + NAME_OFFSET]);
+                if first == 0 {
+                    continue;
+                }
+                let line = self.uniform_line_range(index);
+                let name = line.start + NAME_OFFSET..uniform_name_end(bytes, &line);
+                answer(&bytes[name], first, &|| self.uniform_symbol(&line));
+            }
+        } else {
+            for symbol in &self.parsed().symbols {
+                let first = asked.first_byte(symbol.name_first);
+                if first == 0 || symbol.name_len == 0 {
+                    continue;
+                }
+                answer(self.name_bytes(symbol), first, &|| *symbol);
             }
         }
         self.named
@@ -564,33 +767,43 @@ impl Kallsyms {
 
     /// [`Kallsyms::vmlinux_address`] of each of `names`, in one scan of the table.
     pub fn vmlinux_addresses(&self, names: &[&str]) -> Vec<Option<u64>> {
+        let asked = AskedNames::new(names, &[]);
         let mut found = vec![None; names.len()];
-        // Which name lengths and first bytes are asked for: most symbols are passed over on
-        // these two tests alone.
-        let mut lengths = 0u64;
-        let mut firsts = [false; 256];
-        for name in names {
-            lengths |= 1u64.checked_shl(name.len() as u32).unwrap_or(0);
-            firsts[usize::from(name.as_bytes().first().copied().unwrap_or(0))] = true;
-        }
         let mut missing = names.len();
-        for symbol in self.symbols.iter().filter(|s| s.object == 0) {
-            let len = symbol.name_len;
-            if len < 64 && lengths >> len & 1 == 0 {
-                continue;
+        let mut answer = |name: &[u8], address: &dyn Fn() -> u64| {
+            if !asked.may_be_named(name) {
+                return false;
             }
-            if !firsts[usize::from(symbol.name_first)] {
-                continue;
-            }
-            let name = self.name_bytes(symbol);
             for (wanted, slot) in names.iter().zip(&mut found) {
                 if slot.is_none() && wanted.as_bytes() == name {
-                    *slot = Some(symbol.address);
+                    *slot = Some(address());
                     missing -= 1;
                 }
             }
-            if missing == 0 {
-                break;
+            missing == 0
+        };
+        if self.scan_text(LINE_PASS_COST) {
+            let bytes = self.names.bytes();
+            for (index, &start) in self.line_starts.iter().enumerate() {
+                if asked.first_byte(bytes[start as usize + NAME_OFFSET]) == 0 {
+                    continue;
+                }
+                let line = uniform_line(bytes, &self.uniform_line_range(index));
+                if line.module.is_some() {
+                    continue;
+                }
+                if answer(&bytes[line.name], &|| line_address(bytes, &line.digits)) {
+                    break;
+                }
+            }
+        } else {
+            for symbol in self.parsed().symbols.iter().filter(|s| s.object == 0) {
+                if asked.first_byte(symbol.name_first) == 0 {
+                    continue;
+                }
+                if answer(self.name_bytes(symbol), &|| symbol.address) {
+                    break;
+                }
             }
         }
         found
@@ -619,41 +832,16 @@ impl Kallsyms {
         if self.addresses_hidden {
             return None;
         }
-        let (symbol, next) = match self.text_by_address.get(ADDRESS_SCANS_BEFORE_INDEX, || {
-            Self::sorted_text(&self.symbols)
-        }) {
-            Some(order) => {
-                let upper = order.partition_point(|&i| self.symbols[i as usize].address <= address);
-                let start = self.symbols[*order[..upper].last()? as usize].address;
-                let first_at_start =
-                    order[..upper].partition_point(|&i| self.symbols[i as usize].address < start);
-                let next = order[upper..]
-                    .first()
-                    .map(|&i| self.symbols[i as usize].address);
-                (&self.symbols[order[first_at_start] as usize], next)
-            }
-            None => {
-                // The highest start at or below `address` (its first symbol in file order) and
-                // the lowest text address above it.
-                let mut below: Option<&KernelSymbol> = None;
-                let mut above: Option<u64> = None;
-                for symbol in self.symbols.iter().filter(|s| s.class == SymbolClass::Text) {
-                    if symbol.address > address {
-                        above = Some(above.map_or(symbol.address, |a| a.min(symbol.address)));
-                    } else if below.is_none_or(|b| symbol.address > b.address) {
-                        below = Some(symbol);
-                    }
-                }
-                (below?, above)
-            }
-        };
+        let answer = self.address_answer(address);
+        let symbol = answer.below?;
         let start = symbol.address;
+        // The answer is kept by the table: its name and object are the table's.
         Some(SymbolHit {
-            name: self.name(symbol),
-            object: self.object(symbol),
+            name: self.name(&symbol),
+            object: self.object(&symbol),
             start,
             offset: address - start,
-            size: next.map(|next| next - start),
+            size: answer.above.map(|next| next - start),
         })
     }
 
@@ -665,6 +853,265 @@ impl Kallsyms {
     }
 }
 
+impl AddressAnswer {
+    /// Takes the text symbol at `start` (made by `symbol`) into the answer for `address`.
+    fn note(&mut self, start: u64, address: u64, symbol: impl FnOnce() -> KernelSymbol) {
+        if start > address {
+            self.above = Some(self.above.map_or(start, |above| above.min(start)));
+        } else if start == address {
+            let symbol = symbol();
+            if self.at.is_empty() {
+                self.below = Some(symbol);
+            }
+            self.at.push(symbol);
+        } else if self.at.is_empty() && self.below.is_none_or(|below| start > below.address) {
+            self.below = Some(symbol());
+        }
+    }
+}
+
+/// Which names a scan looks for, by first byte, length and last byte: most symbols are passed
+/// over on these tests alone.
+struct AskedNames {
+    /// For each first byte, whether a name ([`AskedNames::NAME`]) or a function's copies
+    /// ([`AskedNames::FUNCTION`]) may start with it.
+    firsts: [u8; 256],
+    /// For each first byte, bit `n` for each name of `n` bytes asked that starts with it (bit
+    /// 63 for 63 bytes and more).
+    lengths: [u64; 256],
+    /// Whether a name asked ends with each byte.
+    lasts: [bool; 256],
+}
+
+impl AskedNames {
+    const NAME: u8 = 1;
+    const FUNCTION: u8 = 2;
+
+    fn new(names: &[&str], functions: &[&str]) -> Self {
+        let mut asked = Self {
+            firsts: [0; 256],
+            lengths: [0; 256],
+            lasts: [false; 256],
+        };
+        for name in names.iter().map(|n| n.as_bytes()) {
+            let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+                continue;
+            };
+            asked.firsts[usize::from(first)] |= Self::NAME;
+            asked.lengths[usize::from(first)] |= Self::length_bit(name.len());
+            asked.lasts[usize::from(last)] = true;
+        }
+        for function in functions.iter().filter(|f| !f.is_empty()) {
+            asked.firsts[usize::from(function.as_bytes()[0])] |= Self::FUNCTION;
+        }
+        asked
+    }
+
+    fn length_bit(len: usize) -> u64 {
+        1 << len.min(63)
+    }
+
+    /// What a name starting with `byte` may be.
+    fn first_byte(&self, byte: u8) -> u8 {
+        self.firsts[usize::from(byte)]
+    }
+
+    /// Whether `name` may be one of the names asked.
+    fn may_be_named(&self, name: &[u8]) -> bool {
+        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+            return false;
+        };
+        self.lengths[usize::from(first)] & Self::length_bit(name.len()) != 0
+            && self.lasts[usize::from(last)]
+    }
+}
+
+/// What takes the lines of a symbol table in turn (see [`each_line`]).
+trait LineSink {
+    /// Takes a line, and whether it has the usual shape.
+    fn line(&mut self, line: SymbolLine, usual: bool);
+
+    /// Takes a line of the plainest shape (see [`plain_line_end`]) from `start` to `end` of
+    /// `bytes`.
+    #[inline(always)]
+    fn plain_line(&mut self, bytes: &[u8], start: usize, end: usize) {
+        let line = SymbolLine {
+            digits: start..start + 16,
+            letter: char::from(bytes[start + 17]),
+            name: start + NAME_OFFSET..end,
+            module: None,
+        };
+        self.line(line, true);
+    }
+}
+
+/// What reading a table learns from its lines: their objects, whether all addresses are zero,
+/// whether all lines are uniform and where they start.
+struct CheckedLines<'a> {
+    bytes: &'a [u8],
+    objects: Vec<KernelObject>,
+    last_object: Option<u32>,
+    addresses_hidden: bool,
+    uniform: bool,
+    line_starts: Vec<u32>,
+    count: usize,
+}
+
+impl LineSink for CheckedLines<'_> {
+    fn line(&mut self, line: SymbolLine, usual: bool) {
+        self.count += 1;
+        self.uniform &= usual && line.digits.len() == 16;
+        if self.uniform {
+            self.line_starts.push(line.digits.start as u32);
+        }
+        if self.addresses_hidden && line_address(self.bytes, &line.digits) != 0 {
+            self.addresses_hidden = false;
+        }
+        self.last_object = line.module.map(|module| {
+            module_index(
+                &mut self.objects,
+                self.last_object,
+                std::str::from_utf8(&self.bytes[module]).unwrap_or_default(),
+            )
+        });
+    }
+
+    #[inline(always)]
+    fn plain_line(&mut self, bytes: &[u8], start: usize, _end: usize) {
+        self.count += 1;
+        if self.uniform {
+            self.line_starts.push(start as u32);
+        }
+        if self.addresses_hidden && line_address(bytes, &(start..start + 16)) != 0 {
+            self.addresses_hidden = false;
+        }
+        self.last_object = None;
+    }
+}
+
+/// Every symbol of a table's lines, as they are parsed.
+struct ParsedLines<'a> {
+    table: &'a Kallsyms,
+    objects: Vec<KernelObject>,
+    symbols: Vec<KernelSymbol>,
+}
+
+impl LineSink for ParsedLines<'_> {
+    fn line(&mut self, line: SymbolLine, _usual: bool) {
+        let object = match &line.module {
+            None => 0,
+            Some(module) => module_index(
+                &mut self.objects,
+                self.symbols.last().map(|s| s.object),
+                self.table.names.get(module.clone()),
+            ),
+        };
+        self.symbols.push(self.table.symbol_of(&line, object));
+    }
+}
+
+/// Gives `sink` every symbol line of `text`, in order, and returns how many blank lines it
+/// passed over. The first bad line is an error naming `origin` and the line.
+fn each_line(bytes: &[u8], origin: &Path, sink: &mut impl LineSink) -> Result<usize> {
+    let mut start = 0;
+    let mut number = 0;
+    let mut blank_lines = 0;
+    while start < bytes.len() {
+        number += 1;
+        if let Some(end) = plain_line_end(bytes, start) {
+            sink.plain_line(bytes, start, end);
+            start = end + 1;
+            continue;
+        }
+        if let Some((line, end)) = usual_line_at(bytes, start) {
+            sink.line(line, true);
+            start = end + 1;
+            continue;
+        }
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |n| start + n);
+        let line = std::str::from_utf8(&bytes[start..end])
+            .map_err(|_| AnalyzeError::bad_text(origin, number, "not UTF-8 text"))?;
+        start = end + 1;
+        if line.trim().is_empty() {
+            blank_lines += 1;
+            continue;
+        }
+        let (name, address, letter, module) = parse_line(line.trim_end_matches('\r'))
+            .map_err(|detail| AnalyzeError::bad_text(origin, number, detail))?;
+        // The parser returns subslices of `text`: their offsets in it.
+        let span = |part: &str| {
+            let at = part.as_ptr() as usize - bytes.as_ptr() as usize;
+            at..at + part.len()
+        };
+        let line = SymbolLine {
+            digits: span(address),
+            letter,
+            name: span(name),
+            module: module.map(span),
+        };
+        sink.line(line, false);
+    }
+    Ok(blank_lines)
+}
+
+/// Where the plainest usual line, which most of a file is made of, ends when it starts at
+/// `start`: 16 digits, a space, the type letter, a space and a name up to the line's end (its
+/// `\n` or the end of the text); `None` for any other line (left to [`usual_line_at`]).
+#[inline(always)]
+fn plain_line_end(text: &[u8], start: usize) -> Option<usize> {
+    let head = text.get(start..start + NAME_OFFSET + 1)?;
+    let letter = head[17];
+    if head[16] != b' '
+        || head[18] != b' '
+        || !(letter.is_ascii_alphabetic() || letter == b'?')
+        || !is_hex16(head)
+    {
+        return None;
+    }
+    let end = field_end(text, start + NAME_OFFSET);
+    (end > start + NAME_OFFSET && matches!(text.get(end), None | Some(b'\n'))).then_some(end)
+}
+
+/// The value of a line's address digits (checked when the line was read; 0 if they no longer
+/// read as one).
+fn line_address(bytes: &[u8], digits: &Range<usize>) -> u64 {
+    let text = bytes.get(digits.clone()).unwrap_or_default();
+    if text.len() == 16 {
+        return hex16(text).unwrap_or(0);
+    }
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|text| u64::from_str_radix(text, 16).ok())
+        .unwrap_or(0)
+}
+
+/// Where the name of the uniform line `line` ends: a module follows the last tab of a line that
+/// ends with `]`.
+fn uniform_name_end(bytes: &[u8], line: &Range<usize>) -> usize {
+    let name = line.start + NAME_OFFSET;
+    if bytes[line.end - 1] != b']' {
+        return line.end;
+    }
+    memchr::memrchr(b'\t', &bytes[name..line.end]).map_or(line.end, |n| name + n)
+}
+
+/// The uniform line `line` (longer than [`NAME_OFFSET`]), split: its fields are at fixed
+/// offsets.
+fn uniform_line(bytes: &[u8], line: &Range<usize>) -> SymbolLine {
+    let name_end = uniform_name_end(bytes, line);
+    SymbolLine {
+        digits: line.start..line.start + 16,
+        letter: char::from(bytes[line.start + 17]),
+        name: line.start + NAME_OFFSET..name_end,
+        module: (name_end < line.end).then(|| (name_end + 2).min(line.end - 1)..line.end - 1),
+    }
+}
+
+/// Whether a type letter is that of code (see [`SymbolClass::Text`]).
+fn is_text_letter(letter: u8) -> bool {
+    matches!(letter | 0x20, b't' | b'w')
+}
+
 /// The by-name bucket of a name of `hash`, of `2^bits` buckets.
 fn bucket_of(hash: u64, bits: u32) -> usize {
     if bits == 0 {
@@ -673,19 +1120,19 @@ fn bucket_of(hash: u64, bits: u32) -> usize {
     (hash >> (64 - bits)) as usize
 }
 
-/// The address of up to 16 hexadecimal digits at `start` of `text` and how many digits it has,
-/// when a space follows it.
-fn address_at(text: &[u8], start: usize) -> Option<(u64, usize)> {
+/// How many hexadecimal digits (up to 16) start at `start` of `text`, when a space follows them.
+#[inline(always)]
+fn address_digits_at(text: &[u8], start: usize) -> Option<usize> {
     if text.get(start + 16) == Some(&b' ') {
-        return Some((hex16(text.get(start..)?)?, 16));
+        return is_hex16(text.get(start..)?).then_some(16);
     }
-    let mut address = 0u64;
     for (digits, &byte) in text.get(start..)?.iter().take(17).enumerate() {
         if byte == b' ' {
-            return (digits > 0).then_some((address, digits));
+            return (digits > 0).then_some(digits);
         }
-        let nibble = char::from(byte).to_digit(16)?;
-        address = address << 4 | u64::from(nibble);
+        if !byte.is_ascii_hexdigit() {
+            return None;
+        }
     }
     None
 }
@@ -693,8 +1140,9 @@ fn address_at(text: &[u8], start: usize) -> Option<(u64, usize)> {
 /// The usual line at `start` of `text`, `ADDRESS TYPE NAME` with single spaces and an optional
 /// `\t[module]`, split by bytes, and where it ends (its `\n` or the end of the text); `None`
 /// for anything else (left to [`parse_line`]).
+#[inline(always)]
 fn usual_line_at(text: &[u8], start: usize) -> Option<(SymbolLine, usize)> {
-    let (address, digits) = address_at(text, start)?;
+    let digits = address_digits_at(text, start)?;
     let letter = *text.get(start + digits + 1)?;
     if text.get(start + digits + 2) != Some(&b' ')
         || !(letter.is_ascii_alphabetic() || letter == b'?')
@@ -724,15 +1172,16 @@ fn usual_line_at(text: &[u8], start: usize) -> Option<(SymbolLine, usize)> {
         _ => return None,
     };
     let line = SymbolLine {
-        address,
+        digits: start..start + digits,
         letter: char::from(letter),
         name: name..name_end,
         module,
     };
     Some((line, end))
 }
-/// Splits a line into name, address, type letter and module.
-fn parse_line(line: &str) -> std::result::Result<(&str, u64, char, Option<&str>), String> {
+
+/// Splits a line into name, address digits (checked), type letter and module.
+fn parse_line(line: &str) -> std::result::Result<(&str, &str, char, Option<&str>), String> {
     let (body, module) = match line.split_once('\t') {
         Some((body, rest)) => {
             let rest = rest.trim();
@@ -750,8 +1199,7 @@ fn parse_line(line: &str) -> std::result::Result<(&str, u64, char, Option<&str>)
     else {
         return Err(format!("expected `ADDRESS TYPE NAME`, found `{line}`"));
     };
-    let address =
-        u64::from_str_radix(address, 16).map_err(|_| format!("bad address `{address}`"))?;
+    u64::from_str_radix(address, 16).map_err(|_| format!("bad address `{address}`"))?;
     let mut letters = letter.chars();
     let (Some(letter), None) = (letters.next(), letters.next()) else {
         return Err(format!("bad symbol type `{letter}`"));
@@ -781,13 +1229,18 @@ pub fn copies_in(
         return Vec::new();
     };
     let candidates = table.copy_candidates.get_or_insert_with(function, || {
-        (0..table.symbols.len() as u32)
-            .filter(|&i| is_copy_name(table.name_bytes(&table.symbols[i as usize]), function))
+        if table.scan_text(1) {
+            return table.search_text(&format!("{function}."), false);
+        }
+        table
+            .symbols()
+            .iter()
+            .copied()
+            .filter(|symbol| is_copy_name(table.name_bytes(symbol), function))
             .collect()
     });
     let mut copies: Vec<(String, CopyKind)> = candidates
         .iter()
-        .map(|&i| &table.symbols[i as usize])
         .filter(|symbol| symbol.object as usize == object)
         .filter_map(|symbol| {
             let name = table.name(symbol);
@@ -821,11 +1274,16 @@ ffffffffc0001100 t kvm_thing\t[kvm]
     }
 
     /// [`usual_line_at`] of one whole line, as [`parse_line`] returns it.
-    fn parse_usual_line(line: &str) -> Option<(&str, u64, char, Option<&str>)> {
+    fn parse_usual_line(line: &str) -> Option<(&str, &str, char, Option<&str>)> {
         let (parsed, end) = usual_line_at(line.as_bytes(), 0)?;
         assert_eq!(end, line.len(), "{line}");
         let module = parsed.module.map(|m| &line[m]);
-        Some((&line[parsed.name], parsed.address, parsed.letter, module))
+        Some((
+            &line[parsed.name],
+            &line[parsed.digits],
+            parsed.letter,
+            module,
+        ))
     }
 
     #[test]
@@ -920,59 +1378,103 @@ ffffffffc0001100 t kvm_thing\t[kvm]
         assert!(Kallsyms::parse("\n", Path::new("empty")).is_err());
     }
 
-    /// Every question asked of `table`, in a form that compares.
-    fn answers(table: &Kallsyms) -> Vec<String> {
+    /// Every question asked of the symbols of `make()`'s table, in a form that compares; each
+    /// asked of `shared`, or of a fresh table from `make` (which answers it from its text).
+    fn answers(make: &dyn Fn() -> Kallsyms, shared: Option<&Kallsyms>) -> Vec<String> {
+        let ask = |question: &dyn Fn(&Kallsyms) -> String| match shared {
+            Some(table) => question(table),
+            None => question(&make()),
+        };
+        let reference = make();
         let mut answers = Vec::new();
-        for symbol in table.symbols() {
-            let name = table.name(symbol);
+        for symbol in reference.symbols() {
+            let name = reference.name(symbol);
+            let object = reference.object(symbol);
             for probe in [
                 symbol.address,
                 symbol.address + 1,
                 symbol.address.wrapping_sub(1),
             ] {
-                answers.push(format!(
-                    "{probe:#x}: {:?} {:?}",
-                    table.symbolize(probe),
-                    table.size_at(probe)
-                ));
-                let at: Vec<&str> = table
-                    .text_symbols_at(probe)
-                    .map(|s| table.name(s))
-                    .collect();
-                answers.push(format!("{probe:#x}: {at:?}"));
+                answers.push(ask(&|table| {
+                    format!(
+                        "{probe:#x}: {:?} {:?}",
+                        table.symbolize(probe),
+                        table.size_at(probe)
+                    )
+                }));
+                answers.push(ask(&|table| {
+                    let at: Vec<&str> = table
+                        .text_symbols_at(probe)
+                        .map(|s| table.name(&s))
+                        .collect();
+                    format!("{probe:#x}: {at:?}")
+                }));
             }
-            let found: Vec<u64> = table
-                .lookup(table.object(symbol), name)
-                .map(|s| s.address)
-                .collect();
-            answers.push(format!(
-                "{name}: {found:?} {}",
-                table.lookup_any(name).count()
-            ));
+            answers.push(ask(&|table| {
+                let found: Vec<u64> = table.lookup(object, name).map(|s| s.address).collect();
+                format!("{name}: {found:?} {}", table.lookup_any(name).count())
+            }));
+            answers.push(ask(&|table| {
+                format!("{:?}", copies_in(table, object, name))
+            }));
+            answers.push(ask(&|table| {
+                format!("{:?}", table.vmlinux_addresses(&[name]))
+            }));
             // Names no symbol has, enough of them that the index by name gets built.
             for absent in [format!("{name}_absent"), format!("{name}.absent")] {
-                answers.push(format!("{absent}: {}", table.lookup_any(&absent).count()));
+                answers.push(ask(&|table| {
+                    format!("{absent}: {}", table.lookup_any(&absent).count())
+                }));
             }
         }
-        answers.push(format!("{:?}", table.lookup_any("absent").count()));
+        answers.push(ask(&|table| {
+            format!("{:?}", table.lookup_any("absent").count())
+        }));
         answers
     }
 
     #[test]
-    fn scans_and_indexes_give_the_same_answers() {
-        let scanned = table();
-        let first = answers(&scanned);
-        // By now both indexes are built: the same questions go through them.
-        assert!(scanned.by_name.index.get().is_some());
-        assert!(scanned.text_by_address.index.get().is_some());
-        assert_eq!(answers(&scanned), first);
+    fn text_scans_parsed_scans_and_indexes_give_the_same_answers() {
+        let from_text = answers(&table, None);
+        let parsed = table();
+        assert!(!parsed.line_starts.is_empty() && parsed.parsed.get().is_none());
+        parsed.symbols();
+        assert_eq!(answers(&table, Some(&parsed)), from_text);
+        // By now both indexes are built: the last questions went through them.
+        let indexes = parsed.parsed.get().unwrap();
+        assert!(indexes.by_name.index.get().is_some());
+        assert!(indexes.text_by_address.index.get().is_some());
+        // A table asked everything scans its text until that costs more than parsing.
+        let shared = table();
+        assert_eq!(answers(&table, Some(&shared)), from_text);
+        assert!(shared.parsed.get().is_some());
+        // A table with a line of another shape is parsed for its first question.
+        let other_shape = || {
+            let text = SAMPLE.replace("T _text", "T  _text");
+            Kallsyms::parse(&text, Path::new("kallsyms")).unwrap()
+        };
+        assert!(other_shape().line_starts.is_empty());
+        assert_eq!(answers(&other_shape, None), from_text);
+        let blank_line = || {
+            let text = SAMPLE.replace("T schedule\n", "T schedule\n\n");
+            Kallsyms::parse(&text, Path::new("kallsyms")).unwrap()
+        };
+        assert!(blank_line().line_starts.is_empty());
+        assert_eq!(answers(&blank_line, None), from_text);
         let fresh = table();
-        assert!(fresh.by_name.index.get().is_none());
         assert_eq!(fresh.lookup_any("helper").count(), 3);
         assert_eq!(
             fresh.symbolize(0xffffffff81001142).unwrap().name,
             "schedule"
         );
+        assert!(fresh.parsed.get().is_none());
+        // A name asked that runs over a line's end is no symbol's.
+        assert_eq!(fresh.lookup_any("helper\nffffffff81001100").count(), 0);
+        assert_eq!(
+            fresh.lookup_any("_text\nffffffff81001000 t helper").count(),
+            0
+        );
+        assert!(copies_in(&fresh, &KernelObject::Vmlinux, "helper\nffffffff81001100 T").is_empty());
     }
 
     #[test]

@@ -24,21 +24,26 @@ const fn bytes_in_range(word: u64, low: u8, high: u8) -> u64 {
     from_low & !above_high & HIGH_BITS
 }
 
-/// The value of eight hexadecimal digits in `bytes` (most significant first), or `None` when
-/// one of them is not a digit.
+/// The high bit of each byte of `word` that is a letter `a-f`/`A-F`, when all eight bytes are
+/// hexadecimal digits; `None` otherwise.
 #[inline]
-fn hex8(bytes: [u8; 8]) -> Option<u64> {
-    // Byte 0 (the most significant digit) is the word's lowest byte.
-    let word = u64::from_le_bytes(bytes);
+fn hex_letters(word: u64) -> Option<u64> {
     if word & HIGH_BITS != 0 {
         return None;
     }
     let decimal = bytes_in_range(word, b'0', b'9');
     // Setting bit 5 folds `A-F` onto `a-f`; it keeps decimal digits as they are.
     let letter = bytes_in_range(word | splat(0x20), b'a', b'f');
-    if decimal | letter != HIGH_BITS {
-        return None;
-    }
+    (decimal | letter == HIGH_BITS).then_some(letter)
+}
+
+/// The value of eight hexadecimal digits in `bytes` (most significant first), or `None` when
+/// one of them is not a digit.
+#[inline]
+fn hex8(bytes: [u8; 8]) -> Option<u64> {
+    // Byte 0 (the most significant digit) is the word's lowest byte.
+    let word = u64::from_le_bytes(bytes);
+    let letter = hex_letters(word)?;
     // Each byte's low nibble, plus 9 for the letters (`a` is 0x61: nibble 1, value 10).
     let nibbles = (word & splat(0x0f)) + (letter >> 7) * 9;
     // Pairs of nibbles into bytes, pairs of bytes into 16 bits, then into 32 bits, each time
@@ -56,6 +61,33 @@ pub(super) fn hex16(bytes: &[u8]) -> Option<u64> {
     let (high, low) = digits.split_at(8);
     let (high, low) = (high.try_into().ok()?, low.try_into().ok()?);
     Some(hex8(high)? << 32 | hex8(low)?)
+}
+
+/// Whether `bytes` starts with 16 hexadecimal digits (what [`hex16`] reads, checked without
+/// computing the value).
+#[inline]
+pub(super) fn is_hex16(bytes: &[u8]) -> bool {
+    let Some(digits) = bytes.get(..16) else {
+        return false;
+    };
+    let word = |at: usize| u64::from_le_bytes(digits[at..at + 8].try_into().expect("8 bytes"));
+    let (high, low) = (word(0), word(8));
+    // Both words checked at once: a byte fails when it is not ASCII or in neither range.
+    let digits =
+        |w: u64| bytes_in_range(w, b'0', b'9') | bytes_in_range(w | splat(0x20), b'a', b'f');
+    (high | low) & HIGH_BITS == 0 && digits(high) & digits(low) == HIGH_BITS
+}
+
+/// A key of the 16 hexadecimal digits `bytes` starts with (checked by [`is_hex16`]) that
+/// orders as their value does: the digits read as a big-endian number with letters folded to
+/// lower case (`0-9` sort below `a-f` in ASCII), without converting them.
+#[inline]
+pub(super) fn hex16_order_key(bytes: &[u8]) -> u128 {
+    let digits: [u8; 16] = bytes
+        .get(..16)
+        .and_then(|digits| digits.try_into().ok())
+        .unwrap_or([b'0'; 16]);
+    u128::from_be_bytes(digits) | u128::from_ne_bytes([0x20; 16])
 }
 
 /// The index of the first byte at or after `from` that ends a field (a space, a tab, a line
@@ -113,9 +145,39 @@ mod tests {
                     .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()))
                     .and_then(|t| u64::from_str_radix(t, 16).ok());
                 assert_eq!(hex16(&text), expected, "byte {byte:#x} at {position}");
+                assert_eq!(
+                    is_hex16(&text),
+                    expected.is_some(),
+                    "byte {byte:#x} at {position}"
+                );
             }
         }
         assert_eq!(hex16(b"ffffffff8100000"), None, "15 digits");
+        assert!(is_hex16(b"FFFFffff81000000 T") && !is_hex16(b"ffffffff8100000 T"));
+    }
+
+    #[test]
+    fn order_keys_order_as_the_addresses_do() {
+        let addresses = [
+            "0000000000000000",
+            "0000000000000009",
+            "000000000000000A",
+            "000000000000000b",
+            "00000000000000f0",
+            "ffffffff81000000",
+            "FFFFFFFF81000001",
+            "ffffffffc0000000",
+        ];
+        for a in addresses {
+            for b in addresses {
+                let value = |text: &str| u64::from_str_radix(text, 16).unwrap();
+                assert_eq!(
+                    hex16_order_key(a.as_bytes()).cmp(&hex16_order_key(b.as_bytes())),
+                    value(a).cmp(&value(b)),
+                    "{a} {b}"
+                );
+            }
+        }
     }
 
     #[test]

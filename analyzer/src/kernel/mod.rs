@@ -49,7 +49,7 @@ pub struct KernelFacts {
 
 /// How one function name resolves in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolution<'a> {
+pub enum Resolution {
     /// The symbol table is unknown.
     Unknown(String),
     /// The object (a module) is not in the symbol table: not loaded, checked when it loads.
@@ -57,7 +57,7 @@ pub enum Resolution<'a> {
     /// No symbol of that name in the object.
     Missing,
     /// The symbols of that name in the object, in sympos order (position 1 first).
-    Found(Vec<&'a KernelSymbol>),
+    Found(Vec<KernelSymbol>),
 }
 
 impl KernelFacts {
@@ -109,11 +109,11 @@ impl KernelFacts {
     }
 
     /// Resolves `name` in `object`, as the livepatch core would.
-    pub fn resolve<'a>(&'a self, object: &KernelObject, name: &'a str) -> Resolution<'a> {
+    pub fn resolve(&self, object: &KernelObject, name: &str) -> Resolution {
         let Some(table) = self.symbols.value() else {
             return Resolution::Unknown(self.symbols.describe().to_string());
         };
-        let found: Vec<&KernelSymbol> = table.lookup(object, name).collect();
+        let found: Vec<KernelSymbol> = table.lookup(object, name).collect();
         if !found.is_empty() {
             return Resolution::Found(found);
         }
