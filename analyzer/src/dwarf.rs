@@ -67,41 +67,83 @@ pub(crate) fn string_attr(
 pub(crate) fn named_subprograms<T>(
     object: &ElfObject<'_>,
     names: &[&str],
-    mut read: impl for<'s> FnMut(
+    read: impl for<'s> FnMut(
         &gimli::Dwarf<Slice<'s>>,
         &gimli::Unit<Slice<'s>>,
         &gimli::DebuggingInformationEntry<'_, '_, Slice<'s>>,
     ) -> Option<T>,
 ) -> HashMap<String, T> {
-    let mut found = HashMap::new();
-    let Some(sections) = RelocatedDwarf::of(object) else {
-        return found;
-    };
-    let Some(dwarf) = sections.dwarf() else {
-        return found;
-    };
-    let mut units = dwarf.units();
-    while let Ok(Some(header)) = units.next() {
-        let Ok(unit) = dwarf.unit(header) else {
-            continue;
+    RelocatedDwarf::of(object)
+        .map_or_else(HashMap::new, |dwarf| dwarf.named_subprograms(names, read))
+}
+
+impl RelocatedDwarf<'_> {
+    /// [`named_subprograms`] over these sections, for a reader that also asks them other
+    /// questions (the relocations are applied once). Only the units' own children are visited
+    /// (where C defines its functions), and the walk stops once every name is found.
+    pub(crate) fn named_subprograms<T>(
+        &self,
+        names: &[&str],
+        mut read: impl for<'s> FnMut(
+            &gimli::Dwarf<Slice<'s>>,
+            &gimli::Unit<Slice<'s>>,
+            &gimli::DebuggingInformationEntry<'_, '_, Slice<'s>>,
+        ) -> Option<T>,
+    ) -> HashMap<String, T> {
+        let mut found = HashMap::new();
+        let Some(dwarf) = self.dwarf() else {
+            return found;
         };
-        let mut entries = unit.entries();
-        while let Ok(Some((_, entry))) = entries.next_dfs() {
-            if entry.tag() != gimli::DW_TAG_subprogram {
-                continue;
-            }
-            let Some(name) = string_attr(&dwarf, &unit, entry, gimli::DW_AT_name) else {
+        let mut wanted: Vec<&str> = names.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut units = dwarf.units();
+        while let Ok(Some(header)) = units.next() {
+            let Ok(unit) = dwarf.unit(header) else {
                 continue;
             };
-            if !names.contains(&name.as_str()) || found.contains_key(&name) {
+            // C functions are children of their unit: the walk skips every function's body.
+            let Ok(mut tree) = unit.entries_tree(None) else {
                 continue;
-            }
-            if let Some(value) = read(&dwarf, &unit, entry) {
-                found.insert(name, value);
+            };
+            let Ok(root) = tree.root() else {
+                continue;
+            };
+            let mut top_level = root.children();
+            while let Ok(Some(node)) = top_level.next() {
+                let entry = node.entry();
+                if entry.tag() != gimli::DW_TAG_subprogram {
+                    continue;
+                }
+                let Some(name) = name_bytes(&dwarf, &unit, entry) else {
+                    continue;
+                };
+                let Some(&name) = wanted.iter().find(|w| w.as_bytes() == name) else {
+                    continue;
+                };
+                if found.contains_key(name) {
+                    continue;
+                }
+                if let Some(value) = read(&dwarf, &unit, entry) {
+                    found.insert(name.to_string(), value);
+                    if found.len() == wanted.len() {
+                        return found;
+                    }
+                }
             }
         }
+        found
     }
-    found
+}
+
+/// The raw bytes of `entry`'s `DW_AT_name`, compared without decoding or allocating.
+pub(crate) fn name_bytes<'s>(
+    dwarf: &gimli::Dwarf<Slice<'s>>,
+    unit: &gimli::Unit<Slice<'s>>,
+    entry: &gimli::DebuggingInformationEntry<'_, '_, Slice<'s>>,
+) -> Option<&'s [u8]> {
+    let value = entry.attr_value(gimli::DW_AT_name).ok()??;
+    Some(dwarf.attr_string(unit, value).ok()?.slice())
 }
 
 /// A section's contents with its `R_X86_64_32`/`R_X86_64_64` relocations applied: in a

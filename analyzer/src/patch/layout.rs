@@ -11,8 +11,7 @@ use std::collections::HashMap;
 use gimli::AttributeValue;
 use serde::Serialize;
 
-use crate::dwarf::{RelocatedDwarf, Slice};
-use crate::elf::ElfObject;
+use crate::dwarf::{name_bytes, RelocatedDwarf, Slice};
 
 /// Kernel series whose `struct klp_func`/`klp_object`/`klp_callbacks`/`klp_state`/`klp_patch`
 /// definitions (and `struct kobject`, embedded in the first two) were read from the headers of
@@ -78,11 +77,8 @@ impl KlpLayout {
     }
 
     /// Reads the layout from the module's DWARF, when it describes all three structures.
-    pub fn from_dwarf(object: &ElfObject<'_>) -> Option<Self> {
-        let structs = dwarf_structs(
-            object,
-            &["klp_func", "klp_object", "klp_patch", "klp_state"],
-        )?;
+    pub(crate) fn from_dwarf(dwarf: &RelocatedDwarf<'_>) -> Option<Self> {
+        let structs = dwarf_structs(dwarf, &["klp_func", "klp_object", "klp_patch", "klp_state"])?;
         let func = structs.get("klp_func")?;
         let obj = structs.get("klp_object")?;
         let patch = structs.get("klp_patch")?;
@@ -115,9 +111,12 @@ impl StructType {
     }
 }
 
-/// Finds complete definitions of the named structures in the object's DWARF.
-fn dwarf_structs(object: &ElfObject<'_>, wanted: &[&str]) -> Option<HashMap<String, StructType>> {
-    let sections = RelocatedDwarf::of(object)?;
+/// Finds complete definitions of the named file-scope structures in the object's DWARF; the
+/// walk stops once all are found.
+fn dwarf_structs(
+    sections: &RelocatedDwarf<'_>,
+    wanted: &[&str],
+) -> Option<HashMap<String, StructType>> {
     let dwarf = sections.dwarf()?;
     let mut found = HashMap::new();
     let mut units = dwarf.units();
@@ -125,16 +124,26 @@ fn dwarf_structs(object: &ElfObject<'_>, wanted: &[&str]) -> Option<HashMap<Stri
         let Ok(unit) = dwarf.unit(header) else {
             continue;
         };
-        let mut entries = unit.entries();
-        while let Ok(Some((_, entry))) = entries.next_dfs() {
+        // The livepatch structures are declared at file scope: children of their unit.
+        let Ok(mut tree) = unit.entries_tree(None) else {
+            continue;
+        };
+        let Ok(root) = tree.root() else {
+            continue;
+        };
+        let mut top_level = root.children();
+        while let Ok(Some(node)) = top_level.next() {
+            let entry = node.entry();
             if entry.tag() != gimli::DW_TAG_structure_type {
                 continue;
             }
-            let Some(name) = attr_string(&dwarf, &unit, entry.attr_value(gimli::DW_AT_name).ok()?)
-            else {
+            let Some(name) = name_bytes(&dwarf, &unit, entry) else {
                 continue;
             };
-            if !wanted.contains(&name.as_str()) || found.contains_key(&name) {
+            let Some(&name) = wanted.iter().find(|w| w.as_bytes() == name) else {
+                continue;
+            };
+            if found.contains_key(name) {
                 continue;
             }
             let Some(size) = entry
@@ -145,12 +154,8 @@ fn dwarf_structs(object: &ElfObject<'_>, wanted: &[&str]) -> Option<HashMap<Stri
             else {
                 continue;
             };
-            let Ok(mut tree) = unit.entries_tree(Some(entry.offset())) else {
-                continue;
-            };
-            let Ok(root) = tree.root() else { continue };
             let mut members = HashMap::new();
-            let mut children = root.children();
+            let mut children = node.children();
             while let Ok(Some(child)) = children.next() {
                 let member = child.entry();
                 if member.tag() != gimli::DW_TAG_member {
@@ -169,7 +174,10 @@ fn dwarf_structs(object: &ElfObject<'_>, wanted: &[&str]) -> Option<HashMap<Stri
                     members.insert(name, offset);
                 }
             }
-            found.insert(name, StructType { size, members });
+            found.insert(name.to_string(), StructType { size, members });
+            if found.len() == wanted.len() {
+                return Some(found);
+            }
         }
     }
     Some(found)

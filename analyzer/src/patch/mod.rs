@@ -18,6 +18,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::callgraph::CallGraph;
+use crate::dwarf::RelocatedDwarf;
 use crate::elf::{strip_signature, ElfObject, Placement, SymbolKind};
 use crate::error::{AnalyzeError, Result};
 use crate::model::KernelObject;
@@ -208,10 +209,13 @@ impl PatchModule {
         if found.is_none() {
             found = klp_build::read(&elf)?;
         }
+        let dwarf = RelocatedDwarf::of(&elf);
         let mut layout = None;
         let mut layout_unknown = None;
         if found.is_none() {
-            let chosen = KlpLayout::from_dwarf(&elf)
+            let chosen = dwarf
+                .as_ref()
+                .and_then(KlpLayout::from_dwarf)
                 .or_else(|| release.as_deref().and_then(KlpLayout::known_for));
             match chosen {
                 Some(chosen) => {
@@ -246,7 +250,7 @@ impl PatchModule {
             .flat_map(|object| &object.functions)
             .filter_map(|function| function.new_func.as_deref())
             .collect();
-        let source_lines = source_lines::read(&elf, &replacements);
+        let source_lines = source_lines::read(dwarf.as_ref(), &replacements);
         Ok(Self {
             path: path.to_path_buf(),
             modinfo,

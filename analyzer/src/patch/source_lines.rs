@@ -6,14 +6,18 @@ use std::path::PathBuf;
 
 use gimli::AttributeValue;
 
-use crate::dwarf::{named_subprograms, Slice};
-use crate::elf::ElfObject;
+use crate::dwarf::{RelocatedDwarf, Slice};
 use crate::report::SourceLine;
 
 /// The source line of each function named in `names` that the object's DWARF defines. Functions
 /// without DWARF (or without a declaration line) are absent.
-pub fn read(object: &ElfObject<'_>, names: &[&str]) -> HashMap<String, SourceLine> {
-    named_subprograms(object, names, decl_line)
+pub(crate) fn read(
+    dwarf: Option<&RelocatedDwarf<'_>>,
+    names: &[&str],
+) -> HashMap<String, SourceLine> {
+    dwarf.map_or_else(HashMap::new, |dwarf| {
+        dwarf.named_subprograms(names, decl_line)
+    })
 }
 
 /// The declaration's file (joined with its directory and the unit's compilation directory) and
@@ -56,12 +60,14 @@ fn decl_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::elf::ElfObject;
 
     #[test]
     fn objects_without_dwarf_have_no_lines() {
         let data = crate::testing::ModuleSpec::patching("cmdline_proc_show").build();
         let object = ElfObject::parse(std::path::Path::new("p.ko"), &data).unwrap();
-        assert!(read(&object, &["livepatch_new"]).is_empty());
+        assert!(RelocatedDwarf::of(&object).is_none());
+        assert!(read(None, &["livepatch_new"]).is_empty());
     }
 
     #[test]
@@ -81,7 +87,8 @@ mod tests {
         assert!(built.success());
         let data = std::fs::read(dir.path().join("lp.o")).unwrap();
         let object = ElfObject::parse(&dir.path().join("lp.o"), &data).unwrap();
-        let lines = read(&object, &["livepatch_f", "absent"]);
+        let dwarf = RelocatedDwarf::of(&object);
+        let lines = read(dwarf.as_ref(), &["livepatch_f", "absent"]);
         assert_eq!(lines.len(), 1, "{lines:?}");
         let line = &lines["livepatch_f"];
         assert_eq!(line.line, 3);
