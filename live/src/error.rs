@@ -57,4 +57,11 @@ impl LiveError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
+
+    /// True when the file is a sysfs attribute whose kobject is being removed: kernfs answers
+    /// ENODEV while it deactivates the node (a patch's files in the moment between the end of
+    /// its unpatching transition and the removal of its directory).
+    pub fn is_being_removed(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if source.raw_os_error() == Some(libc::ENODEV))
+    }
 }

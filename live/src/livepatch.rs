@@ -98,24 +98,17 @@ impl LivepatchSysfs {
         Ok(patches)
     }
 
-    /// The patch named `name`, or `None` when it is not loaded.
+    /// The patch named `name`, or `None` when it is not loaded (or its directory is being
+    /// removed while it is read).
     pub fn patch(&self, name: &str) -> Result<Option<LoadedPatch>, LiveError> {
         let dir = self.root.join(name);
         if !dir.is_dir() {
             return Ok(None);
         }
-        let mut objects = Vec::new();
-        for object in subdirectories(&dir)? {
-            objects.push(read_object(&dir.join(&object), object)?);
+        match read_patch(name, &dir) {
+            Err(error) if error.is_not_found() || error.is_being_removed() => Ok(None),
+            read => read.map(Some),
         }
-        Ok(Some(LoadedPatch {
-            name: name.to_string(),
-            enabled: read_bool(&dir.join("enabled"))?,
-            transition: read_bool(&dir.join("transition"))?,
-            replace: optional(read_bool(&dir.join("replace")))?,
-            stack_order: optional(read_u32(&dir.join("stack_order")))?,
-            objects,
-        }))
     }
 
     /// Writes the patch's `enabled` attribute: `false` starts the reverse transition.
@@ -130,6 +123,22 @@ impl LivepatchSysfs {
         let path = self.root.join(name).join("force");
         fs::write(&path, "1").map_err(|e| LiveError::io(&path, e))
     }
+}
+
+/// Reads the attributes and objects of the patch directory `dir`.
+fn read_patch(name: &str, dir: &Path) -> Result<LoadedPatch, LiveError> {
+    let mut objects = Vec::new();
+    for object in subdirectories(dir)? {
+        objects.push(read_object(&dir.join(&object), object)?);
+    }
+    Ok(LoadedPatch {
+        name: name.to_string(),
+        enabled: read_bool(&dir.join("enabled"))?,
+        transition: read_bool(&dir.join("transition"))?,
+        replace: optional(read_bool(&dir.join("replace")))?,
+        stack_order: optional(read_u32(&dir.join("stack_order")))?,
+        objects,
+    })
 }
 
 fn read_object(dir: &Path, name: String) -> Result<LoadedObject, LiveError> {
@@ -252,6 +261,15 @@ pub mod fake {
 mod tests {
     use super::fake::add_patch;
     use super::*;
+
+    #[test]
+    fn an_attribute_of_a_patch_being_removed_reads_as_gone() {
+        let path = Path::new("/sys/kernel/livepatch/p/stack_order");
+        let removed = LiveError::io(path, std::io::Error::from_raw_os_error(libc::ENODEV));
+        assert!(removed.is_being_removed() && !removed.is_not_found());
+        let denied = LiveError::io(path, std::io::Error::from_raw_os_error(libc::EACCES));
+        assert!(!denied.is_being_removed() && !denied.is_not_found());
+    }
 
     #[test]
     fn reads_patches_objects_and_functions_in_stack_order() {
