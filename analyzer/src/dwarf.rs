@@ -79,8 +79,7 @@ pub(crate) fn named_subprograms<T>(
 
 impl RelocatedDwarf<'_> {
     /// [`named_subprograms`] over these sections, for a reader that also asks them other
-    /// questions (the relocations are applied once). Only the units' own children are visited
-    /// (where C defines its functions), and the walk stops once every name is found.
+    /// questions (the relocations are applied once).
     pub(crate) fn named_subprograms<T>(
         &self,
         names: &[&str],
@@ -90,10 +89,28 @@ impl RelocatedDwarf<'_> {
             &gimli::DebuggingInformationEntry<'_, '_, Slice<'s>>,
         ) -> Option<T>,
     ) -> HashMap<String, T> {
+        self.file_scope_named(gimli::DW_TAG_subprogram, names, |dwarf, unit, node| {
+            read(dwarf, unit, node.entry())
+        })
+        .unwrap_or_default()
+    }
+
+    /// What `read` gives for the file-scope entries (children of their unit, where C defines
+    /// its functions and types) with tag `tag` named in `names`: for each name, the first such
+    /// entry in unit order for which `read` gives a value. The walk skips every entry's
+    /// children and stops once every name is found. `None` when gimli cannot load the DWARF.
+    pub(crate) fn file_scope_named<T>(
+        &self,
+        tag: gimli::DwTag,
+        names: &[&str],
+        mut read: impl for<'s> FnMut(
+            &gimli::Dwarf<Slice<'s>>,
+            &gimli::Unit<Slice<'s>>,
+            gimli::EntriesTreeNode<'_, '_, '_, Slice<'s>>,
+        ) -> Option<T>,
+    ) -> Option<HashMap<String, T>> {
+        let dwarf = self.dwarf()?;
         let mut found = HashMap::new();
-        let Some(dwarf) = self.dwarf() else {
-            return found;
-        };
         let mut wanted: Vec<&str> = names.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
@@ -102,7 +119,6 @@ impl RelocatedDwarf<'_> {
             let Ok(unit) = dwarf.unit(header) else {
                 continue;
             };
-            // C functions are children of their unit: the walk skips every function's body.
             let Ok(mut tree) = unit.entries_tree(None) else {
                 continue;
             };
@@ -112,7 +128,7 @@ impl RelocatedDwarf<'_> {
             let mut top_level = root.children();
             while let Ok(Some(node)) = top_level.next() {
                 let entry = node.entry();
-                if entry.tag() != gimli::DW_TAG_subprogram {
+                if entry.tag() != tag {
                     continue;
                 }
                 let Some(name) = name_bytes(&dwarf, &unit, entry) else {
@@ -124,20 +140,20 @@ impl RelocatedDwarf<'_> {
                 if found.contains_key(name) {
                     continue;
                 }
-                if let Some(value) = read(&dwarf, &unit, entry) {
+                if let Some(value) = read(&dwarf, &unit, node) {
                     found.insert(name.to_string(), value);
                     if found.len() == wanted.len() {
-                        return found;
+                        return Some(found);
                     }
                 }
             }
         }
-        found
+        Some(found)
     }
 }
 
 /// The raw bytes of `entry`'s `DW_AT_name`, compared without decoding or allocating.
-pub(crate) fn name_bytes<'s>(
+fn name_bytes<'s>(
     dwarf: &gimli::Dwarf<Slice<'s>>,
     unit: &gimli::Unit<Slice<'s>>,
     entry: &gimli::DebuggingInformationEntry<'_, '_, Slice<'s>>,

@@ -8,10 +8,9 @@
 
 use std::collections::HashMap;
 
-use gimli::AttributeValue;
 use serde::Serialize;
 
-use crate::dwarf::{name_bytes, RelocatedDwarf, Slice};
+use crate::dwarf::{string_attr, RelocatedDwarf};
 
 /// Kernel series whose `struct klp_func`/`klp_object`/`klp_callbacks`/`klp_state`/`klp_patch`
 /// definitions (and `struct kobject`, embedded in the first two) were read from the headers of
@@ -111,86 +110,37 @@ impl StructType {
     }
 }
 
-/// Finds complete definitions of the named file-scope structures in the object's DWARF; the
-/// walk stops once all are found.
+/// Finds complete definitions of the named file-scope structures in the object's DWARF.
 fn dwarf_structs(
     sections: &RelocatedDwarf<'_>,
     wanted: &[&str],
 ) -> Option<HashMap<String, StructType>> {
-    let dwarf = sections.dwarf()?;
-    let mut found = HashMap::new();
-    let mut units = dwarf.units();
-    while let Ok(Some(header)) = units.next() {
-        let Ok(unit) = dwarf.unit(header) else {
-            continue;
-        };
-        // The livepatch structures are declared at file scope: children of their unit.
-        let Ok(mut tree) = unit.entries_tree(None) else {
-            continue;
-        };
-        let Ok(root) = tree.root() else {
-            continue;
-        };
-        let mut top_level = root.children();
-        while let Ok(Some(node)) = top_level.next() {
-            let entry = node.entry();
-            if entry.tag() != gimli::DW_TAG_structure_type {
+    sections.file_scope_named(gimli::DW_TAG_structure_type, wanted, |dwarf, unit, node| {
+        let size = node
+            .entry()
+            .attr_value(gimli::DW_AT_byte_size)
+            .ok()
+            .flatten()
+            .and_then(|v| v.udata_value())?;
+        let mut members = HashMap::new();
+        let mut children = node.children();
+        while let Ok(Some(child)) = children.next() {
+            let member = child.entry();
+            if member.tag() != gimli::DW_TAG_member {
                 continue;
             }
-            let Some(name) = name_bytes(&dwarf, &unit, entry) else {
-                continue;
-            };
-            let Some(&name) = wanted.iter().find(|w| w.as_bytes() == name) else {
-                continue;
-            };
-            if found.contains_key(name) {
-                continue;
-            }
-            let Some(size) = entry
-                .attr_value(gimli::DW_AT_byte_size)
+            let name = string_attr(dwarf, unit, member, gimli::DW_AT_name);
+            let offset = member
+                .attr_value(gimli::DW_AT_data_member_location)
                 .ok()
                 .flatten()
-                .and_then(|v| v.udata_value())
-            else {
-                continue;
-            };
-            let mut members = HashMap::new();
-            let mut children = node.children();
-            while let Ok(Some(child)) = children.next() {
-                let member = child.entry();
-                if member.tag() != gimli::DW_TAG_member {
-                    continue;
-                }
-                let name = member
-                    .attr_value(gimli::DW_AT_name)
-                    .ok()
-                    .and_then(|v| attr_string(&dwarf, &unit, v));
-                let offset = member
-                    .attr_value(gimli::DW_AT_data_member_location)
-                    .ok()
-                    .flatten()
-                    .and_then(|v| v.udata_value());
-                if let (Some(name), Some(offset)) = (name, offset) {
-                    members.insert(name, offset);
-                }
-            }
-            found.insert(name.to_string(), StructType { size, members });
-            if found.len() == wanted.len() {
-                return Some(found);
+                .and_then(|v| v.udata_value());
+            if let (Some(name), Some(offset)) = (name, offset) {
+                members.insert(name, offset);
             }
         }
-    }
-    Some(found)
-}
-
-fn attr_string(
-    dwarf: &gimli::Dwarf<Slice<'_>>,
-    unit: &gimli::Unit<Slice<'_>>,
-    value: Option<AttributeValue<Slice<'_>>>,
-) -> Option<String> {
-    let value = value?;
-    let string = dwarf.attr_string(unit, value).ok()?;
-    Some(string.to_string_lossy().into_owned())
+        Some(StructType { size, members })
+    })
 }
 
 #[cfg(test)]
